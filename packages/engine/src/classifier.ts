@@ -1,0 +1,207 @@
+import {
+  DEFAULT_MAX_DATA_LEN,
+  DEFAULT_MAX_PACKETS,
+  ExpectationTable,
+  FlowTable,
+  formatAddress,
+  headCapacity,
+  IPPROTO_TCP,
+  MAX_DATA_LEN_LIMIT,
+  parseFtpDataEndpoint,
+  type DecodedPacket,
+  type FlowEndReason,
+  type FlowEntry,
+  type FlowTimeouts,
+} from '@l7mesh/flow';
+import { EngineError } from './errors.js';
+import { describeFlowKey, flowRecordOf, type Decision, type FlowRecord } from './flowRecord.js';
+import type { HeadScanner } from './headScanner.js';
+import type { PatternSet } from './patternSet.js';
+
+export interface ClassifierOptions {
+  /** l7-filter's packet budget per connection, both directions (default 10). */
+  maxPackets?: number;
+  /** l7-filter's maxdatalen (default 2048, at most 65536); maxdatalen-1 bytes of head are kept. */
+  maxDataLen?: number;
+  timeouts?: Partial<FlowTimeouts>;
+  maxFlows?: number;
+  /** Server ports of FTP control connections, where conntrack's helper would look (default [21]). */
+  ftpPorts?: number[];
+  /** Receives every flow as it leaves the table. */
+  onFlow: (record: FlowRecord) => void;
+}
+
+/** Queued events that are limit checks rather than pattern tests. */
+const PACKET_LIMIT_EVENT = -1;
+const BYTE_LIMIT_EVENT = -2;
+
+/**
+ * The l7-filter pipeline over decoded packets: flow table -> head -> scan ->
+ * verdict. Tests are queued in the scanner and their results applied in
+ * packet order (events below), so a verdict is what a packet-by-packet run
+ * would give.
+ */
+export class FlowClassifier {
+  private readonly table: FlowTable;
+  private readonly maxPackets: number;
+  private readonly capacity: number;
+  private readonly ftpPorts: Set<number>;
+  private readonly expectations = new ExpectationTable();
+  private readonly patternNames: string[];
+  private readonly patternFiles: string[];
+  private readonly inheritedFrom = new WeakMap<FlowEntry, string>();
+  // Queued events in packet order: a pattern test (scanner result `testIndex`) or a limit check.
+  private readonly eventFlows: FlowEntry[] = [];
+  private readonly eventPackets: number[] = [];
+  private readonly eventKinds: number[] = [];
+  private lastExpirySec = -Infinity;
+  packets = 0;
+
+  constructor(
+    set: PatternSet,
+    private readonly scanner: HeadScanner,
+    private readonly options: ClassifierOptions,
+  ) {
+    this.maxPackets = options.maxPackets ?? DEFAULT_MAX_PACKETS;
+    const maxDataLen = options.maxDataLen ?? DEFAULT_MAX_DATA_LEN;
+    if (!Number.isInteger(this.maxPackets) || this.maxPackets < 1) {
+      throw new EngineError('ENGINE_BAD_OPTION', `maxPackets must be a positive integer, got ${options.maxPackets}`);
+    }
+    if (!Number.isInteger(maxDataLen) || maxDataLen < 2 || maxDataLen > MAX_DATA_LEN_LIMIT) {
+      throw new EngineError('ENGINE_BAD_OPTION', `maxDataLen must be an integer from 2 to ${MAX_DATA_LEN_LIMIT}, got ${options.maxDataLen}`);
+    }
+    this.capacity = headCapacity(maxDataLen);
+    this.ftpPorts = new Set(options.ftpPorts ?? [21]);
+    this.patternNames = set.patterns.map((p) => p.name);
+    this.patternFiles = set.patterns.map((p) => p.file.slice(p.file.lastIndexOf('/') + 1));
+    this.table = new FlowTable({
+      timeouts: options.timeouts,
+      maxFlows: options.maxFlows,
+      onEnd: (flow, reason) => this.report(flow, reason),
+    });
+  }
+
+  get activeFlows(): number {
+    return this.table.size;
+  }
+
+  process(p: DecodedPacket): void {
+    this.packets++;
+    if (p.tsSec - this.lastExpirySec >= 1) {
+      this.table.expire(p.tsSec);
+      this.lastExpirySec = p.tsSec;
+    }
+    const { flow, isOrig, created } = this.table.track(p);
+    if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0) {
+      flow.parentKey = this.expectations.claim(formatAddress(p.dstAddr), p.dstPort, p.tsSec);
+    }
+    if (p.payload.length > 0 && p.protocol === IPPROTO_TCP) this.watchFtpControl(flow, p, isOrig);
+    if (flow.l7 !== 'unset') return;
+    const packetNo = flow.packets;
+    if (flow.parentKey !== undefined) {
+      this.inherit(flow, packetNo);
+      return;
+    }
+    if (packetNo > this.maxPackets) {
+      // The packet budget passes on the first packet beyond it: the last one was still tested.
+      if (packetNo === this.maxPackets + 1) this.queueEvent(flow, packetNo, PACKET_LIMIT_EVENT);
+      return;
+    }
+    const room = this.capacity - flow.headLength;
+    if (room === 0 || p.payload.length === 0) return;
+    if (this.scanner.mustFlush) this.flush();
+    if (flow.scanHandle < 0) flow.scanHandle = this.scanner.open();
+    const written = this.scanner.append(flow.scanHandle, p.payload, room);
+    if (written === 0) return; // only NULs: a packet that adds nothing tests nothing
+    flow.headLength += written;
+    this.queueEvent(flow, packetNo, this.scanner.queued - 1);
+    // A full head can never match anything new: unknown unless this test matched.
+    if (flow.headLength === this.capacity) this.queueEvent(flow, packetNo, BYTE_LIMIT_EVENT);
+  }
+
+  /** Applies every queued test, then ends all flows (end of input). */
+  finish(): void {
+    this.flush();
+    this.table.drain();
+  }
+
+  private queueEvent(flow: FlowEntry, packetNo: number, kind: number): void {
+    this.eventFlows.push(flow);
+    this.eventPackets.push(packetNo);
+    this.eventKinds.push(kind);
+    flow.queuedTests++;
+  }
+
+  /** Runs queued tests and applies all queued events in packet order. */
+  private flush(): void {
+    const results = this.scanner.flush();
+    const n = this.eventFlows.length;
+    for (let i = 0; i < n; i++) {
+      const flow = this.eventFlows[i]!;
+      const kind = this.eventKinds[i]!;
+      flow.queuedTests--;
+      if (flow.l7 === 'unset') {
+        if (kind >= 0) {
+          const index = results[kind]!;
+          if (index >= 0) this.decide(flow, this.patternNames[index]!, this.patternFiles[index]!, this.eventPackets[i]!);
+        } else {
+          this.decide(flow, 'unknown', kind === PACKET_LIMIT_EVENT ? 'packet-limit' : 'byte-limit', this.eventPackets[i]!);
+        }
+      }
+      if (flow.queuedTests === 0 && flow.l7 !== 'unset') this.releaseScan(flow);
+    }
+    this.eventFlows.length = 0;
+    this.eventPackets.length = 0;
+    this.eventKinds.length = 0;
+  }
+
+  private decide(flow: FlowEntry, l7: string, by: string, packetNo: number): void {
+    flow.l7 = l7;
+    flow.decidedBy = by;
+    flow.decidedAtPacket = packetNo;
+  }
+
+  private releaseScan(flow: FlowEntry): void {
+    if (flow.scanHandle >= 0) {
+      this.scanner.release(flow.scanHandle);
+      flow.scanHandle = -1;
+    }
+  }
+
+  /** conntrack's FTP helper: note data connections announced on a control connection. */
+  private watchFtpControl(flow: FlowEntry, p: DecodedPacket, isOrig: boolean): void {
+    const serverPort = isOrig ? p.dstPort : p.srcPort;
+    if (!this.ftpPorts.has(serverPort) && flow.l7 !== 'ftp') return;
+    const endpoint = parseFtpDataEndpoint(p.payload, isOrig);
+    if (!endpoint) return;
+    const serverAddr = isOrig ? p.dstAddr : p.srcAddr;
+    this.expectations.expect(endpoint.addr ?? formatAddress(serverAddr), endpoint.port, flow.key, p.tsSec);
+  }
+
+  /** A child connection takes its parent's verdict once the parent has one. */
+  private inherit(flow: FlowEntry, packetNo: number): void {
+    const parent = this.table.get(flow.parentKey!);
+    if (!parent) {
+      flow.parentKey = undefined; // the parent is gone: classify the child on its own
+      return;
+    }
+    if (parent.queuedTests > 0) this.flush();
+    if (parent.l7 === 'unset') return;
+    this.decide(flow, parent.l7, 'inherited', packetNo);
+    this.inheritedFrom.set(flow, describeFlowKey(parent.key, parent.origIsLow));
+  }
+
+  private report(flow: FlowEntry, reason: FlowEndReason): void {
+    if (flow.queuedTests > 0) this.flush();
+    if (flow.l7 === 'unset' && flow.parentKey !== undefined) this.inherit(flow, flow.packets);
+    this.releaseScan(flow);
+    let decision: Decision | undefined;
+    if (flow.decidedBy !== undefined) {
+      decision = { by: flow.decidedBy, packet: flow.decidedAtPacket };
+      const parent = this.inheritedFrom.get(flow);
+      if (parent) decision.parent = parent;
+    }
+    this.options.onFlow(flowRecordOf(flow, decision, reason));
+  }
+}
+

@@ -1,0 +1,12 @@
+/** Error codes of the classification engine. */
+export type EngineErrorCode = 'ENGINE_NO_PATTERNS' | 'ENGINE_BAD_OPTION' | 'ENGINE_UNKNOWN_PATTERN';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The part of conntrack's FTP helper that l7-filter relied on: the control
+ * connection announces the endpoint of each data connection (PORT/EPRT from
+ * the client, 227/229 replies from the server). conntrack records an
+ * expectation, and the data connection that matches it becomes a child of the
+ * control connection; l7-filter then gave the child its master's protocol.
+ */
+
+/** The responder endpoint a data connection will be opened to. */
+export interface FtpDataEndpoint {
+  /** Dotted quad or IPv6 text; undefined for 229 (same host as the server). */
+  addr: string | undefined;
+  port: number;
+}
+
+const PORT_RE = /^(?:port) +(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/im;
+const EPRT_RE = /^(?:eprt) +(.)([12])\1([^|\r\n]+)\1(\d{1,5})\1/im;
+const PASV_RE = /^227[ -][^(\r\n]*\(?(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/m;
+const EPSV_RE = /^229[ -][^(\r\n]*\((.)\1\1(\d{1,5})\1\)/m;
+
+function byte(s: string): number | undefined {
+  const n = Number(s);
+  return n <= 255 ? n : undefined;
+}
+
+function quadEndpoint(m: RegExpExecArray): FtpDataEndpoint | undefined {
+  const parts = m.slice(1, 7).map(byte);
+  if (parts.some((p) => p === undefined)) return undefined;
+  const [a, b, c, d, hi, lo] = parts as number[];
+  const port = (hi! << 8) | lo!;
+  return port === 0 ? undefined : { addr: `${a}.${b}.${c}.${d}`, port };
+}
+
+/**
+ * Finds a data-connection announcement in one control-connection segment.
+ * `fromClient` selects the commands (client) or the replies (server).
+ */
+export function parseFtpDataEndpoint(payload: Uint8Array, fromClient: boolean): FtpDataEndpoint | undefined {
+  if (payload.length < 4 || payload.length > 512) return undefined;
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('latin1');
+  if (fromClient) {
+    const port = PORT_RE.exec(text);
+    if (port) return quadEndpoint(port);
+    const eprt = EPRT_RE.exec(text);
+    if (!eprt) return undefined;
+    const portNumber = Number(eprt[4]);
+    return portNumber > 0 && portNumber < 65536 ? { addr: eprt[3]!.toLowerCase(), port: portNumber } : undefined;
+  }
+  const pasv = PASV_RE.exec(text);
+  if (pasv) return quadEndpoint(pasv);
+  const epsv = EPSV_RE.exec(text);
+  if (!epsv) return undefined;
+  const portNumber = Number(epsv[2]);
+  return portNumber > 0 && portNumber < 65536 ? { addr: undefined, port: portNumber } : undefined;
+}
+
+/** conntrack's FTP expectations live 5 minutes. */
+export const FTP_EXPECTATION_TIMEOUT = 300;
+
+interface Expectation {
+  parentKey: string;
+  expiresSec: number;
+}
+
+/**
+ * Pending expectations, keyed by the data connection's responder endpoint.
+ * Bounded: the oldest entries go first when it is full.
+ */
+export class ExpectationTable {
+  private readonly pending = new Map<string, Expectation>();
+
+  constructor(private readonly maxEntries = 4096) {}
+
+  expect(addr: string, port: number, parentKey: string, nowSec: number): void {
+    const k = `${addr}|${port}`;
+    this.pending.delete(k);
+    if (this.pending.size >= this.maxEntries) {
+      const oldest = this.pending.keys().next().value;
+      if (oldest !== undefined) this.pending.delete(oldest);
+    }
+    this.pending.set(k, { parentKey, expiresSec: nowSec + FTP_EXPECTATION_TIMEOUT });
+  }
+
+  /** Claims the expectation for a new connection to addr:port (each is used once). */
+  claim(addr: string, port: number, nowSec: number): string | undefined {
+    const k = `${addr}|${port}`;
+    const e = this.pending.get(k);
+    if (!e) return undefined;
+    this.pending.delete(k);
+    return e.expiresSec >= nowSec ? e.parentKey : undefined;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}

@@ -1,0 +1,61 @@
+import { Database, databaseHandle } from './database.js';
+import { HyperscanError } from './errors.js';
+import { addon, type NativeStreamSet } from './native.js';
+
+export interface StreamSetOptions {
+  /** scanBatch also reports matches "as if the data ended" after each chunk (e.g. `\z`). */
+  eodCheck?: boolean;
+}
+
+/**
+ * A table of streams of one stream-mode database, addressed by small integer
+ * slots (no JS object per stream, so a million streams cost only their libhs state).
+ */
+export class StreamSet {
+  readonly #native: NativeStreamSet;
+
+  constructor(db: Database, options: StreamSetOptions = {}) {
+    if (!(db instanceof Database)) throw new HyperscanError('HS_INVALID_ARGUMENT', 'StreamSet needs a Database');
+    this.#native = new addon.NativeStreamSet(databaseHandle(db), options.eodCheck === true);
+  }
+
+  /** Opens a stream; returns its slot. Slots are reused after close. */
+  open(): number {
+    return this.#native.open();
+  }
+
+  /** Ids matched by this chunk, in report order, duplicates removed. */
+  scan(slot: number, chunk: Uint8Array): number[] {
+    return this.#native.scan(slot, chunk);
+  }
+
+  /** Closes the stream; returns ids matched at end of data. */
+  close(slot: number): number[] {
+    return this.#native.close(slot);
+  }
+
+  /** Reports end-of-data matches, then restarts the stream from offset 0. */
+  reset(slot: number): number[] {
+    return this.#native.reset(slot);
+  }
+
+  get openCount(): number {
+    return this.#native.openCount();
+  }
+
+  /**
+   * The hot path: scans chunk i = data.subarray(starts[i], ends[i]) into stream
+   * slots[i], in array order, in one native call. Returns, per pair, the smallest
+   * pattern id matched by that chunk or -1. With eodCheck, end-of-data matches
+   * at the chunk's end count too (the real stream is unaffected). All pairs are
+   * validated before any is scanned.
+   */
+  scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array {
+    return this.#native.scanBatch(slots, data, starts, ends);
+  }
+
+  /** Closes every stream (no end-of-data reporting) and empties the slot table. */
+  closeAll(): void {
+    this.#native.closeAll();
+  }
+}

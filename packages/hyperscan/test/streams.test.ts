@@ -1,0 +1,192 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Database, HsFlag, StreamSet } from '../src/index.js';
+import { bytes, expectHsError } from './helpers.js';
+
+const db = Database.compile(
+  [
+    { id: 1, expression: 'hello world', flags: 0 },
+    { id: 2, expression: '^foo', flags: 0 },
+    { id: 3, expression: 'foo\\z', flags: 0 },
+    { id: 4, expression: 'ping', flags: HsFlag.CASELESS },
+  ],
+  'stream',
+);
+afterAll(() => db.close());
+
+describe('StreamSet basics', () => {
+  it('finds a match split across two scans, once per chunk', () => {
+    const set = new StreamSet(db);
+    const s = set.open();
+    expect(set.scan(s, bytes('say hello wo'))).toEqual([]);
+    expect(set.scan(s, bytes('rld!'))).toEqual([1]);
+    expect(set.scan(s, bytes('PING ping Ping'))).toEqual([4]); // duplicates removed
+    expect(set.openCount).toBe(1);
+    set.close(s);
+    expect(set.openCount).toBe(0);
+  });
+
+  it('anchors ^ at stream start only, and reset restarts the stream', () => {
+    const set = new StreamSet(db);
+    const s = set.open();
+    expect(set.scan(s, bytes('foo'))).toEqual([2]);
+    expect(set.scan(s, bytes('foo'))).toEqual([]); // offset 3 now: ^ cannot match
+    const late = set.open();
+    expect(set.scan(late, bytes('x'))).toEqual([]);
+    expect(set.scan(late, bytes('foo'))).toEqual([]);
+    // reset reports end-of-data matches (foo\z) then starts over at offset 0.
+    expect(set.reset(late)).toEqual([3]);
+    expect(set.scan(late, bytes('foo'))).toEqual([2]);
+    set.closeAll();
+    expect(set.openCount).toBe(0);
+  });
+
+  it('close reports end-of-data matches', () => {
+    const set = new StreamSet(db);
+    const a = set.open();
+    set.scan(a, bytes('xx foo'));
+    expect(set.close(a)).toEqual([3]);
+    const b = set.open();
+    set.scan(b, bytes('foo'));
+    set.scan(b, bytes('bar'));
+    expect(set.close(b)).toEqual([]);
+  });
+
+  it('reuses closed slots', () => {
+    const set = new StreamSet(db);
+    const [a, b, c] = [set.open(), set.open(), set.open()];
+    expect([a, b, c]).toEqual([0, 1, 2]);
+    set.close(b);
+    expect(set.open()).toBe(b);
+    expect(set.open()).toBe(3);
+    set.closeAll();
+    expect(set.open()).toBe(0); // closeAll empties the table
+  });
+
+  it('keeps working after its Database is closed (the set holds a reference)', () => {
+    const own = Database.compile([{ id: 5, expression: 'abc', flags: 0 }], 'stream');
+    const set = new StreamSet(own);
+    const s = set.open();
+    own.close();
+    expect(set.scan(s, bytes('ab'))).toEqual([]);
+    expect(set.scan(s, bytes('c'))).toEqual([5]);
+    expect(set.open()).toBe(1);
+    set.closeAll();
+  });
+});
+
+describe('StreamSet.scanBatch', () => {
+  const batchDb = Database.compile(
+    [
+      { id: 5, expression: 'hello', flags: 0 },
+      { id: 3, expression: 'world', flags: 0 },
+      { id: 7, expression: 'bar\\z', flags: 0 },
+      { id: 9, expression: 'GET /', flags: 0 },
+    ],
+    'stream',
+  );
+  afterAll(() => batchDb.close());
+
+  /** Packs (slot, text) pairs into the four scanBatch arrays. */
+  function pack(pairs: Array<[number, string]>) {
+    const data = bytes(pairs.map(([, t]) => t).join(''));
+    const slots = new Uint32Array(pairs.length);
+    const starts = new Uint32Array(pairs.length);
+    const ends = new Uint32Array(pairs.length);
+    let at = 0;
+    pairs.forEach(([slot, text], i) => {
+      slots[i] = slot;
+      starts[i] = at;
+      at += text.length;
+      ends[i] = at;
+    });
+    return [slots, data, starts, ends] as const;
+  }
+
+  it('scans interleaved streams in order, smallest id per chunk', () => {
+    const set = new StreamSet(batchDb);
+    const [a, b, c] = [set.open(), set.open(), set.open()];
+    const out = set.scanBatch(
+      ...pack([
+        [a, 'hel'],
+        [b, 'GET /x'],
+        [a, 'lo world'], // completes hello (5) and world (3): smallest is 3
+        [c, 'nothing'],
+        [c, 'hel'],
+        [b, 'foo bar'], // bar\z only counts with eodCheck
+        [a, ''],
+      ]),
+    );
+    expect(out).toBeInstanceOf(Int32Array);
+    expect(Array.from(out)).toEqual([-1, 9, 3, -1, -1, -1, -1]);
+    // c's partial "hel" carries over into the next batch.
+    expect(Array.from(set.scanBatch(...pack([[c, 'lo']])))).toEqual([5]);
+    set.closeAll();
+  });
+
+  it('with eodCheck reports `\\z` for the chunk ending the data so far, not later ones', () => {
+    const set = new StreamSet(batchDb, { eodCheck: true });
+    const [a, b] = [set.open(), set.open()];
+    const out = set.scanBatch(
+      ...pack([
+        [a, 'foo ba'],
+        [b, 'hello bar'], // hello (5) and, at this end, bar\z (7): smallest 5
+        [a, 'r'], // "bar" ends here: 7
+        [a, 'baz'], // data went on: no \z match for this chunk
+        [b, 'x'],
+      ]),
+    );
+    expect(Array.from(out)).toEqual([-1, 5, 7, -1, -1]);
+    // The real streams were not disturbed by the end-of-data checks: a's
+    // state continues ("...bazbar" ends in bar) and its offsets keep counting.
+    expect(Array.from(set.scanBatch(...pack([[a, 'bar']])))).toEqual([7]);
+    expect(set.scan(a, bytes(' world'))).toEqual([3]);
+    expect(set.close(a)).toEqual([]); // ends in "world", not "bar"
+    expect(set.close(b)).toEqual([]); // ends in "x"
+  });
+
+  it('without eodCheck, \\z is only reported when the stream really ends', () => {
+    const set = new StreamSet(batchDb);
+    const a = set.open();
+    expect(Array.from(set.scanBatch(...pack([[a, 'bar']])))).toEqual([-1]);
+    expect(set.close(a)).toEqual([7]);
+  });
+});
+
+describe('StreamSet argument checks', () => {
+  const set = new StreamSet(db);
+  const u32 = (...v: number[]) => Uint32Array.from(v);
+
+  it('rejects bad and closed slots', () => {
+    const s = set.open();
+    expectHsError(() => set.scan(99, bytes('x')), 'HS_STREAM_CLOSED');
+    expectHsError(() => set.scan(-1, bytes('x')), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scan(0.5, bytes('x')), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scan('0' as never, bytes('x')), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scan(2 ** 32, bytes('x')), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scan(s, 'x' as never), 'HS_INVALID_ARGUMENT');
+    set.close(s);
+    expectHsError(() => set.close(s), 'HS_STREAM_CLOSED');
+    expectHsError(() => set.reset(s), 'HS_STREAM_CLOSED');
+    expectHsError(() => set.scan(s, bytes('x')), 'HS_STREAM_CLOSED');
+  });
+
+  it('rejects bad scanBatch arrays before scanning any pair', () => {
+    const s = set.open();
+    const data = bytes('hello world');
+    expectHsError(() => set.scanBatch(u32(s, s), data, u32(0), u32(1)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(u32(s), data, u32(0, 1), u32(1)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(u32(s), data, u32(0), u32(12)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(u32(s), data, u32(5), u32(4)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(u32(s + 1), data, u32(0), u32(1)), 'HS_STREAM_CLOSED');
+    expectHsError(() => set.scanBatch(Int32Array.from([s]) as never, data, u32(0), u32(1)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch([s] as never, data, u32(0), u32(1)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(u32(s), 'hello' as never, u32(0), u32(1)), 'HS_INVALID_ARGUMENT');
+    // Pair 0 is valid, pair 1 is not: nothing may have been scanned, so the
+    // stream has not seen "hello wo" and "rld" alone does not match.
+    expectHsError(() => set.scanBatch(u32(s, s), data, u32(0, 0), u32(8, 99)), 'HS_INVALID_ARGUMENT');
+    expect(set.scan(s, bytes('rld'))).toEqual([]);
+    expect(Array.from(set.scanBatch(u32(s, s), data, u32(0, 8), u32(8, 11)))).toEqual([-1, 1]);
+    expect(Array.from(set.scanBatch(u32(), data, u32(), u32()))).toEqual([]);
+    set.closeAll();
+  });
+});

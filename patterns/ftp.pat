@@ -1,0 +1,16 @@
+# FTP - File Transfer Protocol, control connection
+# Pattern attributes: good veryfast fast
+# Protocol groups: file-transfer ietf_internet_standard
+# Specification: RFC 959 section 4.2 (replies) and 5.4 (sequencing), RFC 2389 (FEAT)
+# Rule: the server speaks first with a 220 greeting; the flow is FTP when the
+#   greeting names FTP, or when the client's first command after it is one
+#   that opens an FTP session (USER, AUTH, FEAT, SYST, OPTS). SMTP also greets
+#   with 220, but its clients answer EHLO/HELO, which this does not accept.
+# Sample-match: 220 (vsFTPd 3.0.3)\r\n
+# Sample-match: 220 Welcome\r\nUSER anonymous\r\n
+# Sample-match: 220-Site banner\r\n220 Ready\r\nFEAT\r\n
+# Sample-nomatch: 220 mail.example.test ESMTP Postfix\r\nEHLO client\r\n
+# Sample-nomatch: 200 OK\r\nUSER x\r\n
+
+ftp
+^220[\x09-\x0d -~]*(ftp|\r\n(user|auth|feat|syst|opts)[ \r])

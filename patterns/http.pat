@@ -1,0 +1,17 @@
+# HTTP - Hypertext Transfer Protocol 1.0 and 1.1, cleartext
+# Pattern attributes: good veryfast fast
+# Protocol groups: web ietf_internet_standard
+# Specification: RFC 9112 section 3 (request line) and section 4 (status line)
+# Rule: the flow opens with a request line, a method token, one space, a
+#   request target without control bytes, one space and "HTTP/1.0" or
+#   "HTTP/1.1"; or (a server seen first, e.g. a capture started late) with a
+#   status line "HTTP/1.x NNN". Methods are RFC 9110's plus PATCH (RFC 5789).
+# Sample-match: GET /index.html HTTP/1.1\r\nHost: 198.18.1.1\r\n\r\n
+# Sample-match: POST /form HTTP/1.0\r\nContent-Length: 3\r\n\r\na=b
+# Sample-match: HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n
+# Sample-nomatch: GET / HTTP/2.0\r\n\r\n
+# Sample-nomatch: SSH-2.0-OpenSSH_9.2\r\n
+# Sample-nomatch: hello GET / HTTP/1.1\r\n
+
+http
+^((get|post|head|put|delete|options|connect|trace|patch) [!-~]+ http/1\.[01]|http/1\.[01] [1-5][0-9][0-9])

@@ -1,0 +1,52 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runClassify } from './classifyCommand.js';
+import { runPatternsCheck, runPatternsList } from './patternsCommand.js';
+
+function integerIn(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+const program = new Command('l7mesh').description('Layer-7 flow classification with l7-filter semantics on Hyperscan').showHelpAfterError();
+
+program
+  .command('classify')
+  .description('classify the flows of capture files in one process (no servers)')
+  .requiredOption('--pcap <file...>', 'pcap or pcapng capture(s)')
+  .option('--patterns <dir>', 'pattern directory (repeatable; with its immediate subdirectories); default: the project patterns/', collect)
+  .option('--order <names>', 'comma-separated protocols to try first, in that order', commaList)
+  .option('--max-packets <n>', 'packets per connection to inspect, both directions', integerIn(1, 1_000_000), 10)
+  .option('--max-bytes <m>', "l7-filter's maxdatalen: m-1 bytes of flow head are kept", integerIn(2, 65536), 2048)
+  .option('--json', 'one JSON object per flow on stdout')
+  .addOption(new Option('--engine <engine>', 'matching engine').choices(['hyperscan', 'reference']).default('hyperscan'))
+  .action(async (opts) => {
+    process.exitCode = await runClassify(opts);
+  });
+
+const patterns = program.command('patterns').description('pattern files: check and list');
+patterns
+  .command('check')
+  .description('load, translate and compile pattern directories; exit non-zero on any error')
+  .argument('<dir...>', 'pattern directories')
+  .action((dirs: string[]) => {
+    process.exitCode = runPatternsCheck(dirs);
+  });
+patterns
+  .command('list')
+  .description('list the loaded patterns and their metadata')
+  .argument('[dir...]', 'pattern directories (default: the project patterns/)')
+  .action((dirs: string[]) => {
+    process.exitCode = runPatternsList(dirs);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`l7mesh: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+  process.exitCode = 2;
+});
