@@ -13,4 +13,4 @@
 # Sample-nomatch: 200 OK\r\nUSER x\r\n
 
 ftp
-^220[\x09-\x0d -~]*(ftp|\r\n(user|auth|feat|syst|opts)[ \r])
+^220[\x09-\x0d -~]*(ftp|\x0d\x0a(user|auth|feat|syst|opts)[ \x0d])

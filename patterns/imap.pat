@@ -11,4 +11,4 @@
 # Sample-nomatch: * OK\r\n
 
 imap
-^\* (ok|preauth)[\x09-\x0d -~]*(imap|\r\n[!-~]+ (capability|login|authenticate|starttls))
+^\* (ok|preauth)[\x09-\x0d -~]*(imap|\x0d\x0a[!-~]+ (capability|login|authenticate|starttls))

@@ -10,4 +10,4 @@
 # Sample-nomatch: * OK IMAP4rev1 ready\r\n
 
 pop3
-^\+ok([\x09-\x0d -~]*pop3|[\x09-\x0d -~]*\r\n(user|apop|capa|stls|auth)[ \r])
+^\+ok([\x09-\x0d -~]*pop3|[\x09-\x0d -~]*\x0d\x0a(user|apop|capa|stls|auth)[ \x0d])

@@ -11,4 +11,4 @@
 # Sample-nomatch: 250 OK\r\n
 
 smtp
-^220[\x09-\x0d -~]*(e?smtp|\r\n(ehlo|helo) )
+^220[\x09-\x0d -~]*(e?smtp|\x0d\x0a(ehlo|helo) )

@@ -60,7 +60,7 @@ function randomTraffic(seed: number, flows: number): DecodedPacket[] {
         srcAddr: fromClient ? client : server, dstAddr: fromClient ? server : client,
         srcPort: fromClient ? cport : sport, dstPort: fromClient ? sport : cport,
         tcpFlags: tcp ? (i === 0 ? TcpFlag.SYN : TcpFlag.ACK) : 0, tcpSeq: 0, tcpAck: 0,
-        ipLength: 40 + payload.length, payload,
+        ipLength: 40 + payload.length, payload, payloadLength: payload.length,
       });
     }
     perFlow.push(pkts);

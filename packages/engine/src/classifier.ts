@@ -3,7 +3,7 @@ import {
   DEFAULT_MAX_PACKETS,
   ExpectationTable,
   FlowTable,
-  formatAddress,
+  formatIpAddress,
   headCapacity,
   IPPROTO_TCP,
   MAX_DATA_LEN_LIMIT,
@@ -93,9 +93,9 @@ export class FlowClassifier {
     }
     const { flow, isOrig, created } = this.table.track(p);
     if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0) {
-      flow.parentKey = this.expectations.claim(formatAddress(p.dstAddr), p.dstPort, p.tsSec);
+      flow.parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);
     }
-    if (p.payload.length > 0 && p.protocol === IPPROTO_TCP) this.watchFtpControl(flow, p, isOrig);
+    if (p.payloadLength > 0 && p.protocol === IPPROTO_TCP) this.watchFtpControl(flow, p, isOrig);
     if (flow.l7 !== 'unset') return;
     const packetNo = flow.packets;
     if (flow.parentKey !== undefined) {
@@ -108,7 +108,7 @@ export class FlowClassifier {
       return;
     }
     const room = this.capacity - flow.headLength;
-    if (room === 0 || p.payload.length === 0) return;
+    if (room === 0 || p.payloadLength === 0) return;
     if (this.scanner.mustFlush) this.flush();
     if (flow.scanHandle < 0) flow.scanHandle = this.scanner.open();
     const written = this.scanner.append(flow.scanHandle, p.payload, room);
@@ -175,7 +175,7 @@ export class FlowClassifier {
     const endpoint = parseFtpDataEndpoint(p.payload, isOrig);
     if (!endpoint) return;
     const serverAddr = isOrig ? p.dstAddr : p.srcAddr;
-    this.expectations.expect(endpoint.addr ?? formatAddress(serverAddr), endpoint.port, flow.key, p.tsSec);
+    this.expectations.expect(endpoint.addr ?? formatIpAddress(serverAddr), endpoint.port, flow.key, p.tsSec);
   }
 
   /** A child connection takes its parent's verdict once the parent has one. */

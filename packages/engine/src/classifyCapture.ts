@@ -38,7 +38,7 @@ export async function classifyCapture(file: string, set: PatternSet, options: Cl
     const read = await readCaptureFile(
       file,
       (frame) => {
-        const packet = decoder.decode(frame.linkType, frame.data, frame.tsSec, frame.tsNsec);
+        const packet = decoder.decodeFrame(frame);
         if (packet) classifier.process(packet);
       },
       { onProgress: options.onProgress },

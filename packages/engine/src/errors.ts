@@ -5,6 +5,8 @@ export class EngineError extends Error {
   constructor(
     readonly code: EngineErrorCode,
     message: string,
+    /** Further lines, e.g. each pattern that could not be used and why. */
+    readonly details: readonly string[] = [],
   ) {
     super(message);
     this.name = 'EngineError';

@@ -23,10 +23,14 @@ export interface PatternSetError {
 export interface PatternSet {
   patterns: ClassifierPattern[];
   errors: PatternSetError[];
-  /** Hyperscan stream database; pattern ids are order indexes. */
+  /** Hyperscan stream database of the patterns without `$`; ids are order indexes. */
   database: Database;
-  /** Some pattern uses `$`: the end of data must be checked at every packet. */
-  usesEndAnchor: boolean;
+  /**
+   * The patterns that use `$`, apart: their end of data must be checked after
+   * every packet by copying the stream, and a copy of this small database's
+   * state is far cheaper than one of the whole set's.
+   */
+  endDatabase: Database | undefined;
 }
 
 function hsSpec(p: ClassifierPattern): PatternSpec {
@@ -35,6 +39,9 @@ function hsSpec(p: ClassifierPattern): PatternSpec {
   const flags = HsFlag.DOTALL | HsFlag.SINGLEMATCH | (p.translated.matchesEmpty ? HsFlag.ALLOWEMPTY : 0);
   return { id: p.index, expression: p.translated.hyperscan, flags };
 }
+
+/** l7 data never holds a NUL byte, so this never matches; the id is never reported. */
+const NEVER_MATCHES: PatternSpec = { id: 0x7fffffff, expression: '\\x00', flags: 0 };
 
 /**
  * Translates, orders and compiles pattern files. A pattern that cannot be
@@ -53,12 +60,17 @@ export function compilePatternSet(files: readonly PatternFile[], order: readonly
     }
   }
   for (;;) {
-    if (candidates.length === 0) throw new EngineError('ENGINE_NO_PATTERNS', 'no usable pattern: nothing to classify with');
+    if (candidates.length === 0) {
+      throw new EngineError('ENGINE_NO_PATTERNS', 'no usable pattern: nothing to classify with', errors.map((e) => e.message));
+    }
     const patterns = candidates.map((c, index) => ({ ...c, index }));
     try {
-      const database = Database.compile(patterns.map(hsSpec), 'stream');
-      const usesEndAnchor = patterns.some((p) => p.translated.usesEndAnchor);
-      return { patterns, errors, database, usesEndAnchor };
+      const plain = patterns.filter((p) => !p.translated.usesEndAnchor);
+      const anchored = patterns.filter((p) => p.translated.usesEndAnchor);
+      // libhs refuses an empty database: a set of only `$` patterns gets a never-matching one.
+      const database = Database.compile(plain.length > 0 ? plain.map(hsSpec) : [NEVER_MATCHES], 'stream');
+      const endDatabase = anchored.length > 0 ? Database.compile(anchored.map(hsSpec), 'stream') : undefined;
+      return { patterns, errors, database, endDatabase };
     } catch (err) {
       // hs_compile_multi names the first expression it rejects: drop it and retry.
       if (!(err instanceof HyperscanError) || err.code !== 'HS_COMPILE' || err.patternId === undefined) throw err;

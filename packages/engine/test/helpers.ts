@@ -45,6 +45,7 @@ export function conversation(pkts: Pkt[], opts: { proto?: 'tcp' | 'udp'; port?: 
       tcpAck: 0,
       ipLength: 40 + payload.length,
       payload,
+      payloadLength: payload.length,
     };
   });
 }

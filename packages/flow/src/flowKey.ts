@@ -1,3 +1,4 @@
+import { formatIpAddress } from './ip-address.js';
 import type { DecodedPacket } from './packet.js';
 
 /**
@@ -23,41 +24,23 @@ function compareEndpoints(a: Uint8Array, aPort: number, b: Uint8Array, bPort: nu
   return aPort - bPort;
 }
 
-function endpointChars(addr: Uint8Array, port: number): string {
-  if (addr.length === 4) {
-    return String.fromCharCode(addr[0]!, addr[1]!, addr[2]!, addr[3]!, port >>> 8, port & 0xff);
-  }
-  return String.fromCharCode(...addr, port >>> 8, port & 0xff);
-}
-
-/** Computes the packet's flow key. Returns a shared object: copy what you keep. */
+/**
+ * Computes the packet's flow key. Returns a shared object: copy what you keep.
+ * IPv4 keys are built by one String.fromCharCode call, so they are flat
+ * strings: a Map hashes and compares them without flattening a rope first.
+ */
 export function flowKeyOf(p: DecodedPacket): FlowKeyResult {
   const srcIsLow = compareEndpoints(p.srcAddr, p.srcPort, p.dstAddr, p.dstPort) <= 0;
-  const low = srcIsLow ? endpointChars(p.srcAddr, p.srcPort) : endpointChars(p.dstAddr, p.dstPort);
-  const high = srcIsLow ? endpointChars(p.dstAddr, p.dstPort) : endpointChars(p.srcAddr, p.srcPort);
-  result.key = String.fromCharCode(p.protocol) + low + high;
+  const a = srcIsLow ? p.srcAddr : p.dstAddr;
+  const b = srcIsLow ? p.dstAddr : p.srcAddr;
+  const ap = srcIsLow ? p.srcPort : p.dstPort;
+  const bp = srcIsLow ? p.dstPort : p.srcPort;
+  result.key =
+    a.length === 4
+      ? String.fromCharCode(p.protocol, a[0]!, a[1]!, a[2]!, a[3]!, ap >>> 8, ap & 0xff, b[0]!, b[1]!, b[2]!, b[3]!, bp >>> 8, bp & 0xff)
+      : String.fromCharCode(p.protocol, ...a, ap >>> 8, ap & 0xff, ...b, bp >>> 8, bp & 0xff);
   result.srcIsLow = srcIsLow;
   return result;
-}
-
-/** Text form of an address (dotted quad, or RFC 5952 compressed IPv6). */
-export function formatAddress(addr: Uint8Array): string {
-  if (addr.length === 4) return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((addr[i]! << 8) | addr[i + 1]!);
-  // Compress the longest run (length >= 2) of zero groups, leftmost on ties.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 /** The endpoints of a flow key, oriented originator -> responder. */
@@ -75,7 +58,7 @@ export function endpointsOfKey(key: string, origIsLow: boolean): FlowEndpoints {
   const endpoint = (at: number) => {
     const addr = new Uint8Array(addrLen);
     for (let i = 0; i < addrLen; i++) addr[i] = key.charCodeAt(at + i);
-    return { addr: formatAddress(addr), port: (key.charCodeAt(at + addrLen) << 8) | key.charCodeAt(at + addrLen + 1) };
+    return { addr: formatIpAddress(addr), port: (key.charCodeAt(at + addrLen) << 8) | key.charCodeAt(at + addrLen + 1) };
   };
   const low = endpoint(1);
   const high = endpoint(1 + addrLen + 2);

@@ -37,4 +37,6 @@ export interface DecodedPacket {
   ipLength: number;
   /** Transport payload (may be empty). */
   payload: Uint8Array;
+  /** payload.length, readable without materialising the payload view. */
+  payloadLength: number;
 }

@@ -30,7 +30,7 @@ interface Addon {
   deserialize(bytes: Uint8Array): NativeDatabase;
   /** Databases whose libhs memory is still allocated (for leak tests). */
   liveDatabases(): number;
-  NativeStreamSet: new (db: NativeDatabase, eodCheck: boolean) => NativeStreamSet;
+  NativeStreamSet: new (db: NativeDatabase, eodCheck: boolean, foldAsciiCase: boolean) => NativeStreamSet;
 }
 
 export const addon = createRequire(import.meta.url)('../build/Release/l7hs.node') as Addon;

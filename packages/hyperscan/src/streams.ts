@@ -5,6 +5,11 @@ import { addon, type NativeStreamSet } from './native.js';
 export interface StreamSetOptions {
   /** scanBatch also reports matches "as if the data ended" after each chunk (e.g. `\z`). */
   eodCheck?: boolean;
+  /**
+   * scanBatch lowercases ASCII letters of each chunk, in place in `data`,
+   * before scanning it (l7-filter matched lowercased data).
+   */
+  foldAsciiCase?: boolean;
 }
 
 /**
@@ -16,7 +21,7 @@ export class StreamSet {
 
   constructor(db: Database, options: StreamSetOptions = {}) {
     if (!(db instanceof Database)) throw new HyperscanError('HS_INVALID_ARGUMENT', 'StreamSet needs a Database');
-    this.#native = new addon.NativeStreamSet(databaseHandle(db), options.eodCheck === true);
+    this.#native = new addon.NativeStreamSet(databaseHandle(db), options.eodCheck === true, options.foldAsciiCase === true);
   }
 
   /** Opens a stream; returns its slot. Slots are reused after close. */
@@ -47,8 +52,9 @@ export class StreamSet {
    * The hot path: scans chunk i = data.subarray(starts[i], ends[i]) into stream
    * slots[i], in array order, in one native call. Returns, per pair, the smallest
    * pattern id matched by that chunk or -1. With eodCheck, end-of-data matches
-   * at the chunk's end count too (the real stream is unaffected). All pairs are
-   * validated before any is scanned.
+   * at the chunk's end count too (the real stream is unaffected). With
+   * foldAsciiCase, the chunks' ASCII letters are lowercased in `data` first.
+   * All pairs are validated before any is scanned.
    */
   scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array {
     return this.#native.scanBatch(slots, data, starts, ends);

@@ -190,3 +190,17 @@ describe('StreamSet argument checks', () => {
     set.closeAll();
   });
 });
+
+describe('scanBatch with foldAsciiCase', () => {
+  it('lowercases ASCII letters of the chunks in place before scanning, nothing else', () => {
+    const db = Database.compile([{ id: 3, expression: 'hello world', flags: 0 }], 'stream');
+    const folding = new StreamSet(db, { foldAsciiCase: true });
+    const plain = new StreamSet(db);
+    const data = Buffer.from('xxHELLO World\xc0Z', 'latin1');
+    const slots = Uint32Array.of(folding.open());
+    expect(Array.from(plain.scanBatch(Uint32Array.of(plain.open()), Buffer.from(data), Uint32Array.of(2), Uint32Array.of(13)))).toEqual([-1]);
+    expect(Array.from(folding.scanBatch(slots, data, Uint32Array.of(2), Uint32Array.of(13)))).toEqual([3]);
+    // Only the chunk changed, only A-Z were folded (0xc0 is not ASCII).
+    expect(data.toString('latin1')).toBe('xxhello world\xc0Z');
+  });
+});

@@ -27,7 +27,8 @@ export interface PatternFile extends PatternMetadata {
 }
 
 const SAMPLE_LINE = /^#\s*sample-(match|nomatch)\s*:\s*/i;
-const USERSPACE_LINE = /^userspace (pattern|flags)=/;
+/** l7-filter-userspace's lines (`userspace pattern=`, `userspace flags=`); the kernel never saw them. */
+const USERSPACE_LINE = /^userspace ([a-z]+)=/;
 
 /** The protocol name a file must define: its base name without `.pat`. */
 export function expectedProtocolName(file: string): string {
@@ -82,7 +83,7 @@ export function parsePatternFile(text: string, file: string): PatternFile {
     if (userspace) {
       const value = line.slice(userspace[0].length);
       if (userspace[1] === 'pattern') userspacePattern ??= value;
-      else userspaceFlags ??= value.trim();
+      else if (userspace[1] === 'flags') userspaceFlags ??= value.trim();
       return;
     }
     if (regex === undefined) {

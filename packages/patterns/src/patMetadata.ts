@@ -76,10 +76,11 @@ export function parseHeaderComments(comments: readonly string[]): PatternMetadat
   const pick = (...keys: string[]) => keys.map((k) => meta[k]).find((v) => v !== undefined);
   const attributes = words(pick('pattern attributes', 'pattern quality', 'pattern-quality', 'pattern-attributes') ?? '');
   const wiki = pick('wiki');
+  const quality = attributes.find((w) => QUALITY_WORDS.has(w));
   return {
-    ...(description !== undefined && description !== '' ? { description } : {}),
+    ...(description ? { description } : {}),
     attributes,
-    ...(attributes.some((w) => QUALITY_WORDS.has(w)) ? { quality: attributes.find((w) => QUALITY_WORDS.has(w))! } : {}),
+    ...(quality ? { quality } : {}),
     speed: attributes.filter((w) => SPEED_WORDS.has(w)),
     overmatch: attributes.includes('overmatch'),
     undermatch: attributes.includes('undermatch'),

@@ -34,7 +34,8 @@ interface Parsed {
  * Henry Spencer's 1986 regcomp() as the l7-filter kernel module used it,
  * rewritten to build a syntax tree. It accepts and rejects exactly what that
  * compiler did (same errors, in the same order), including its size limits:
- * `size` follows regcomp()'s first pass byte for byte.
+ * `size` follows regcomp()'s first pass byte for byte. The one addition is
+ * `[:class:]` inside brackets, which SpencerOptions can turn off.
  */
 class SpencerParser {
   readonly #p: number[];

@@ -40,7 +40,9 @@ export async function runClassify(opts: ClassifyOptions): Promise<number> {
   const summary = new ProtocolSummary();
   let exitCode = 0;
   for (const file of opts.pcap) {
+    let flows = 0;
     const emit = (r: FlowRecord) => {
+      flows++;
       summary.add(r);
       const out = opts.json ? JSON.stringify(opts.pcap.length > 1 ? { capture: file, ...r } : r) : formatFlowLine(r);
       process.stdout.write(`${out}\n`);
@@ -60,7 +62,7 @@ export async function runClassify(opts: ClassifyOptions): Promise<number> {
     } catch (err) {
       progress.stop();
       if (!(err instanceof CaptureError)) throw err;
-      process.stderr.write(`error: ${err.message} (flows read before it are reported above)\n`);
+      process.stderr.write(`error: ${err.message}${flows > 0 ? ` (the ${flows} flows read before it are reported)` : ''}\n`);
       exitCode = 1;
     }
   }

@@ -46,7 +46,8 @@ patterns
   });
 
 program.parseAsync().catch((err: unknown) => {
-  const e = err as { code?: string; message?: string };
+  const e = err as { code?: string; message?: string; details?: string[] };
   process.stderr.write(`l7mesh: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
+  for (const line of e.details ?? []) process.stderr.write(`  ${line}\n`);
   process.exitCode = 2;
 });

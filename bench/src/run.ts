@@ -1,0 +1,156 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { classifyCapture, compilePatternSet, createHeadScanner, type EngineKind, type PatternSet } from '@l7mesh/engine';
+import { headCapacity, DEFAULT_MAX_DATA_LEN } from '@l7mesh/flow';
+import { loadPatternDirs } from '@l7mesh/patterns';
+import { collectFlowHeads } from './headCorpus.js';
+import { peakRssMiB, si, timed } from './measure.js';
+import { generatePatterns } from './patternGen.js';
+import { writeMixedCapture } from './trafficGen.js';
+
+// `npm run bench`: classify throughput and the two engines side by side on
+// the same mixed-traffic capture and the same 100+ pattern set.
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const packetTarget = Number(process.env.BENCH_PACKETS ?? 1_000_000);
+
+async function ensureCapture(): Promise<string> {
+  const file = join(tmpdir(), `l7mesh-bench-mixed-${packetTarget}.pcap`);
+  if (!existsSync(file)) {
+    process.stderr.write(`bench: writing ${file} (${packetTarget} packets)...\n`);
+    await writeMixedCapture(file, packetTarget);
+  }
+  return file;
+}
+
+function patternSet(): { set: PatternSet; sources: string } {
+  const dirs = [join(root, 'patterns'), ...(process.env.L7_PROTOCOLS_DIR ? [process.env.L7_PROTOCOLS_DIR] : [])];
+  const loaded = loadPatternDirs(dirs).patterns;
+  const generated = generatePatterns(Math.max(0, 110 - loaded.length));
+  const set = compilePatternSet([...loaded, ...generated]);
+  return { set, sources: `${loaded.length} from ${dirs.join(', ')} + ${generated.length} generated` };
+}
+
+async function classifyRun(file: string, set: PatternSet, engine: EngineKind, bytes: number) {
+  let flows = 0;
+  const verdicts = new Map<string, number>();
+  const { result, seconds, cpuSeconds } = await timed(() =>
+    classifyCapture(file, set, {
+      engine,
+      onFlow: (r) => {
+        flows++;
+        verdicts.set(r.l7, (verdicts.get(r.l7) ?? 0) + 1);
+      },
+    }),
+  );
+  return {
+    engine,
+    packets: result.packets,
+    flows,
+    seconds,
+    cpuSeconds,
+    packetsPerSec: result.packets / seconds,
+    flowsPerSec: flows / seconds,
+    mbPerSec: bytes / 1e6 / seconds,
+    verdicts: Object.fromEntries([...verdicts.entries()].sort((a, b) => b[1] - a[1])),
+  };
+}
+
+/**
+ * Streams every flow head through a scanner the way the classifier does:
+ * packet by packet, a flow stops being scanned once a pattern matched it.
+ * Flows go in groups of 512, one batched test per packet round.
+ */
+function scanRun(heads: Uint8Array[][], set: PatternSet, engine: EngineKind) {
+  const scanner = createHeadScanner(engine, set);
+  const capacity = headCapacity(DEFAULT_MAX_DATA_LEN);
+  const group = 512;
+  const handles = new Int32Array(group);
+  const lengths = new Int32Array(group);
+  const tested = new Int32Array(group);
+  let bytes = 0;
+  let matched = 0;
+  const t0 = process.hrtime.bigint();
+  for (let first = 0; first < heads.length; first += group) {
+    const size = Math.min(group, heads.length - first);
+    let live = size;
+    for (let j = 0; j < size; j++) {
+      handles[j] = scanner.open();
+      lengths[j] = 0;
+    }
+    for (let round = 0; live > 0; round++) {
+      let queued = 0;
+      live = 0;
+      for (let j = 0; j < size; j++) {
+        const chunks = heads[first + j]!;
+        if (lengths[j]! < 0 || round >= chunks.length) continue; // decided (-1) or no more packets
+        live++;
+        const n = scanner.append(handles[j]!, chunks[round]!, capacity - lengths[j]!);
+        lengths[j]! += n;
+        bytes += n;
+        if (n > 0) tested[queued++] = j;
+      }
+      const results = scanner.flush();
+      for (let i = 0; i < queued; i++) {
+        if (results[i]! >= 0) {
+          lengths[tested[i]!] = -1;
+          matched++;
+        }
+      }
+    }
+    for (let j = 0; j < size; j++) scanner.release(handles[j]!);
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  scanner.close?.();
+  return { engine, flows: heads.length, matched, bytes, seconds, flowsPerSec: heads.length / seconds, mbPerSec: bytes / 1e6 / seconds };
+}
+
+async function main(): Promise<void> {
+  const file = await ensureCapture();
+  const { statSync } = await import('node:fs');
+  const bytes = statSync(file).size;
+  const { set, sources } = patternSet();
+  const hs = await classifyRun(file, set, 'hyperscan', bytes);
+  const rssAfterHs = peakRssMiB();
+  const ref = await classifyRun(file, set, 'reference', bytes);
+  const heads = await collectFlowHeads(file);
+  const scanHs = scanRun(heads, set, 'hyperscan');
+  const scanRef = scanRun(heads, set, 'reference');
+
+  const classifyTable = new Table({ head: ['classify', 'packets/s', 'flows/s', 'MB/s', 'CPU s', 'wall s'], style: { head: [], border: [] } });
+  for (const r of [hs, ref]) classifyTable.push([r.engine, si(r.packetsPerSec), si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.cpuSeconds.toFixed(2), r.seconds.toFixed(2)]);
+  const scanTable = new Table({ head: ['head scan', 'flows/s', 'MB/s', 'flows', 'matched', 'wall s'], style: { head: [], border: [] } });
+  for (const r of [scanHs, scanRef]) scanTable.push([r.engine, si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.flows, r.matched, r.seconds.toFixed(2)]);
+  const ratios = { classify: hs.packetsPerSec / ref.packetsPerSec, scan: scanHs.flowsPerSec / scanRef.flowsPerSec };
+
+  process.stdout.write(`capture: ${file}, ${(bytes / 1e6).toFixed(0)} MB, ${hs.packets} packets, ${hs.flows} flows\n`);
+  process.stdout.write(`patterns: ${set.patterns.length} (${sources})\n`);
+  process.stdout.write(`${classifyTable.toString()}\n${scanTable.toString()}\n`);
+  process.stdout.write(`hyperscan / reference: classify ${ratios.classify.toFixed(1)}x, head scan ${ratios.scan.toFixed(1)}x\n`);
+  process.stdout.write(`peak RSS: ${rssAfterHs.toFixed(0)} MiB after the Hyperscan classify of the whole capture\n`);
+  process.stdout.write(`verdicts (hyperscan): ${JSON.stringify(hs.verdicts)}\n`);
+
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    capture: { file, bytes, packets: hs.packets, flows: hs.flows },
+    patterns: { count: set.patterns.length, sources },
+    classify: { hyperscan: hs, reference: ref },
+    headScan: { hyperscan: scanHs, reference: scanRef },
+    ratios,
+    peakRssMiB: rssAfterHs,
+  };
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `classify-${results.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`written: ${out}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
