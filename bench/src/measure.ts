@@ -8,10 +8,6 @@ export async function timed<T>(job: () => Promise<T> | T): Promise<{ result: T; 
   return { result, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-export function peakRssMiB(): number {
-  return process.resourceUsage().maxRSS / 1024;
-}
-
 export function si(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;

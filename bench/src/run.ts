@@ -1,20 +1,19 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { classifyCapture, compilePatternSet, createHeadScanner, type EngineKind, type PatternSet } from '@l7mesh/engine';
+import { execFileSync } from 'node:child_process';
+import { createHeadScanner, type EngineKind, type PatternSet } from '@l7mesh/engine';
 import { headCapacity, DEFAULT_MAX_DATA_LEN } from '@l7mesh/flow';
-import { loadPatternDirs } from '@l7mesh/patterns';
 import { collectFlowHeads } from './headCorpus.js';
-import { peakRssMiB, si, timed } from './measure.js';
-import { generatePatterns } from './patternGen.js';
+import { benchPatternSet, REPO_ROOT } from './benchPatterns.js';
+import { si } from './measure.js';
 import { writeMixedCapture } from './trafficGen.js';
 
 // `npm run bench`: classify throughput and the two engines side by side on
 // the same mixed-traffic capture and the same 100+ pattern set.
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = REPO_ROOT;
 const packetTarget = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 
 async function ensureCapture(): Promise<string> {
@@ -26,37 +25,23 @@ async function ensureCapture(): Promise<string> {
   return file;
 }
 
-function patternSet(): { set: PatternSet; sources: string } {
-  const dirs = [join(root, 'patterns'), ...(process.env.L7_PROTOCOLS_DIR ? [process.env.L7_PROTOCOLS_DIR] : [])];
-  const loaded = loadPatternDirs(dirs).patterns;
-  const generated = generatePatterns(Math.max(0, 110 - loaded.length));
-  const set = compilePatternSet([...loaded, ...generated]);
-  return { set, sources: `${loaded.length} from ${dirs.join(', ')} + ${generated.length} generated` };
+interface ClassifyResult {
+  engine: EngineKind;
+  packets: number;
+  flows: number;
+  seconds: number;
+  cpuSeconds: number;
+  packetsPerSec: number;
+  flowsPerSec: number;
+  mbPerSec: number;
+  peakRssMiB: number;
+  verdicts: Record<string, number>;
 }
 
-async function classifyRun(file: string, set: PatternSet, engine: EngineKind, bytes: number) {
-  let flows = 0;
-  const verdicts = new Map<string, number>();
-  const { result, seconds, cpuSeconds } = await timed(() =>
-    classifyCapture(file, set, {
-      engine,
-      onFlow: (r) => {
-        flows++;
-        verdicts.set(r.l7, (verdicts.get(r.l7) ?? 0) + 1);
-      },
-    }),
-  );
-  return {
-    engine,
-    packets: result.packets,
-    flows,
-    seconds,
-    cpuSeconds,
-    packetsPerSec: result.packets / seconds,
-    flowsPerSec: flows / seconds,
-    mbPerSec: bytes / 1e6 / seconds,
-    verdicts: Object.fromEntries([...verdicts.entries()].sort((a, b) => b[1] - a[1])),
-  };
+/** Runs classify in a child process (its own peak memory) and returns its measurements. */
+function classifyRun(file: string, engine: EngineKind): ClassifyResult {
+  const out = execFileSync(process.execPath, [join(root, 'bench/dist/classifyOnce.js'), file, engine], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out) as ClassifyResult;
 }
 
 /**
@@ -110,18 +95,16 @@ function scanRun(heads: Uint8Array[][], set: PatternSet, engine: EngineKind) {
 
 async function main(): Promise<void> {
   const file = await ensureCapture();
-  const { statSync } = await import('node:fs');
   const bytes = statSync(file).size;
-  const { set, sources } = patternSet();
-  const hs = await classifyRun(file, set, 'hyperscan', bytes);
-  const rssAfterHs = peakRssMiB();
-  const ref = await classifyRun(file, set, 'reference', bytes);
+  const { set, sources } = benchPatternSet();
+  const hs = classifyRun(file, 'hyperscan');
+  const ref = classifyRun(file, 'reference');
   const heads = await collectFlowHeads(file);
   const scanHs = scanRun(heads, set, 'hyperscan');
   const scanRef = scanRun(heads, set, 'reference');
 
-  const classifyTable = new Table({ head: ['classify', 'packets/s', 'flows/s', 'MB/s', 'CPU s', 'wall s'], style: { head: [], border: [] } });
-  for (const r of [hs, ref]) classifyTable.push([r.engine, si(r.packetsPerSec), si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.cpuSeconds.toFixed(2), r.seconds.toFixed(2)]);
+  const classifyTable = new Table({ head: ['classify', 'packets/s', 'flows/s', 'MB/s', 'CPU s', 'wall s', 'peak RSS MiB'], style: { head: [], border: [] } });
+  for (const r of [hs, ref]) classifyTable.push([r.engine, si(r.packetsPerSec), si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.cpuSeconds.toFixed(2), r.seconds.toFixed(2), r.peakRssMiB.toFixed(0)]);
   const scanTable = new Table({ head: ['head scan', 'flows/s', 'MB/s', 'flows', 'matched', 'wall s'], style: { head: [], border: [] } });
   for (const r of [scanHs, scanRef]) scanTable.push([r.engine, si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.flows, r.matched, r.seconds.toFixed(2)]);
   const ratios = { classify: hs.packetsPerSec / ref.packetsPerSec, scan: scanHs.flowsPerSec / scanRef.flowsPerSec };
@@ -130,7 +113,6 @@ async function main(): Promise<void> {
   process.stdout.write(`patterns: ${set.patterns.length} (${sources})\n`);
   process.stdout.write(`${classifyTable.toString()}\n${scanTable.toString()}\n`);
   process.stdout.write(`hyperscan / reference: classify ${ratios.classify.toFixed(1)}x, head scan ${ratios.scan.toFixed(1)}x\n`);
-  process.stdout.write(`peak RSS: ${rssAfterHs.toFixed(0)} MiB after the Hyperscan classify of the whole capture\n`);
   process.stdout.write(`verdicts (hyperscan): ${JSON.stringify(hs.verdicts)}\n`);
 
   const results = {
@@ -141,7 +123,6 @@ async function main(): Promise<void> {
     classify: { hyperscan: hs, reference: ref },
     headScan: { hyperscan: scanHs, reference: scanRef },
     ratios,
-    peakRssMiB: rssAfterHs,
   };
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

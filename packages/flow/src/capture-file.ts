@@ -24,8 +24,8 @@ function ioError(path: string, action: string, offset: number, cause: unknown): 
 }
 
 /**
- * Streams a capture file through CaptureParser in bounded memory (one reusable
- * read buffer), so multi-gigabyte captures work. Frames before an error are
+ * Streams a capture file through CaptureParser in bounded memory (two reusable
+ * read buffers), so multi-gigabyte captures work. Frames before an error are
  * delivered before the CaptureError is thrown. onFrame's frame object and data
  * view are reused: copy what you keep.
  */
@@ -49,19 +49,33 @@ export async function readCaptureFile(
     } catch (e) {
       throw ioError(path, 'stat', 0, e);
     }
-    // The parser copies any partial record it keeps, so one buffer serves every read.
-    const buf = new Uint8Array(chunkSize);
+    // Two buffers: the next read runs while the parser works through the
+    // current chunk, so the disk and the CPU overlap. The parser copies any
+    // partial record it keeps, so a buffer can be refilled once parsed.
+    const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
     const parser = new CaptureParser(onFrame, path);
+    const readAt = (buf: Uint8Array, offset: number) =>
+      fh.read(buf, 0, chunkSize, offset).then(
+        (r) => r.bytesRead,
+        (e: unknown) => {
+          throw ioError(path, 'read', offset, e);
+        },
+      );
     let read = 0;
+    let which = 0;
+    let pending = readAt(buffers[0]!, 0);
     for (;;) {
-      let n: number;
-      try {
-        n = (await fh.read(buf, 0, chunkSize, read)).bytesRead;
-      } catch (e) {
-        throw ioError(path, 'read', read, e);
-      }
+      const n = await pending;
       if (n === 0) break;
-      parser.push(buf.subarray(0, n));
+      const current = buffers[which]!;
+      which ^= 1;
+      pending = readAt(buffers[which]!, read + n);
+      try {
+        parser.push(current.subarray(0, n));
+      } catch (e) {
+        await pending.catch(() => undefined); // let the read in flight finish before closing
+        throw e;
+      }
       read += n;
       options.onProgress?.(read, Math.max(total, read));
     }

@@ -1,3 +1,4 @@
+import { FlowIndex } from './flowIndex.js';
 import { flowKeyOf } from './flowKey.js';
 import { IPPROTO_TCP, TcpFlag, type DecodedPacket } from './packet.js';
 
@@ -104,6 +105,27 @@ class ActivityList {
   }
 }
 
+/** Length of an IPv4 key string: protocol + 2 x (4 address + 2 port bytes). */
+const V4_KEY_LENGTH = 13;
+/** Scratch for an IPv4 key as index words: lower addr, higher addr, ports, protocol. */
+const words = new Uint32Array(4);
+
+function v4Word(addr: Uint8Array): number {
+  return ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0;
+}
+
+function setV4Words(lowAddr: number, highAddr: number, lowPort: number, highPort: number, protocol: number): void {
+  words[0] = lowAddr;
+  words[1] = highAddr;
+  words[2] = (lowPort << 16) | highPort;
+  words[3] = protocol;
+}
+
+function v4WordsOfKey(key: string): void {
+  const c = (i: number) => key.charCodeAt(i);
+  setV4Words(((c(1) << 24) | (c(2) << 16) | (c(3) << 8) | c(4)) >>> 0, ((c(7) << 24) | (c(8) << 16) | (c(9) << 8) | c(10)) >>> 0, (c(5) << 8) | c(6), (c(11) << 8) | c(12), c(0));
+}
+
 export interface FlowTableOptions {
   timeouts?: Partial<FlowTimeouts>;
   /** Bound on tracked flows; the least recently active is evicted beyond it. */
@@ -127,7 +149,9 @@ export interface TrackResult {
  * oldest of each class, and bounds its size.
  */
 export class FlowTable {
-  private readonly flows = new Map<string, FlowEntry>();
+  private readonly index = new FlowIndex<FlowEntry>();
+  /** Every flow in creation order, for drain() (a Set keeps insertion order). */
+  private readonly flows = new Set<FlowEntry>();
   private readonly lists: ActivityList[] = Array.from({ length: CLASS_COUNT }, () => new ActivityList());
   private readonly timeoutOf: number[];
   private readonly maxFlows: number;
@@ -148,13 +172,29 @@ export class FlowTable {
   }
 
   get(key: string): FlowEntry | undefined {
-    return this.flows.get(key);
+    if (key.length !== V4_KEY_LENGTH) return this.index.getV6(key);
+    v4WordsOfKey(key);
+    return this.index.getV4(words[0]!, words[1]!, words[2]!, words[3]!);
   }
 
   /** Counts the packet in its flow (creating it if needed) and returns the flow. */
   track(p: DecodedPacket): TrackResult {
-    const { key, srcIsLow } = flowKeyOf(p);
-    let flow = this.flows.get(key);
+    let flow: FlowEntry | undefined;
+    let srcIsLow: boolean;
+    let v6Key = '';
+    if (p.ipVersion === 4) {
+      const src = v4Word(p.srcAddr);
+      const dst = v4Word(p.dstAddr);
+      srcIsLow = src < dst || (src === dst && p.srcPort <= p.dstPort);
+      if (srcIsLow) setV4Words(src, dst, p.srcPort, p.dstPort, p.protocol);
+      else setV4Words(dst, src, p.dstPort, p.srcPort, p.protocol);
+      flow = this.index.getV4(words[0]!, words[1]!, words[2]!, words[3]!);
+    } else {
+      const k = flowKeyOf(p);
+      srcIsLow = k.srcIsLow;
+      v6Key = k.key;
+      flow = this.index.getV6(v6Key);
+    }
     const isSyn = p.protocol === IPPROTO_TCP && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     if (flow && flow.closing && isSyn) {
       // A new connection reusing the 5-tuple of one that was closed.
@@ -164,8 +204,16 @@ export class FlowTable {
     let created = false;
     if (!flow) {
       if (this.flows.size >= this.maxFlows) this.evictOldest();
-      flow = new FlowEntry(key, srcIsLow, this.nextSeq++, p.tsSec, p.tsNsec);
-      this.flows.set(key, flow);
+      // The key string is made once per flow, never per packet.
+      flow = new FlowEntry(p.ipVersion === 4 ? flowKeyOf(p).key : v6Key, srcIsLow, this.nextSeq++, p.tsSec, p.tsNsec);
+      if (p.ipVersion === 4) {
+        // evictOldest() may have reused the scratch words: set them again.
+        v4WordsOfKey(flow.key);
+        this.index.setV4(words[0]!, words[1]!, words[2]!, words[3]!, flow);
+      } else {
+        this.index.setV6(v6Key, flow);
+      }
+      this.flows.add(flow);
       this.lists[flow.timeoutClass]!.append(flow);
       created = true;
     }
@@ -210,7 +258,7 @@ export class FlowTable {
 
   /** Ends every remaining flow, in creation order (end of input). */
   drain(): void {
-    for (const flow of this.flows.values()) this.end(flow, 'end');
+    for (const flow of this.flows) this.end(flow, 'end');
   }
 
   private evictOldest(): void {
@@ -229,7 +277,13 @@ export class FlowTable {
 
   private end(flow: FlowEntry, reason: FlowEndReason): void {
     this.lists[flow.timeoutClass]!.remove(flow);
-    this.flows.delete(flow.key);
+    if (flow.key.length === V4_KEY_LENGTH) {
+      v4WordsOfKey(flow.key);
+      this.index.deleteV4(words[0]!, words[1]!, words[2]!, words[3]!);
+    } else {
+      this.index.deleteV6(flow.key);
+    }
+    this.flows.delete(flow);
     this.onEnd(flow, reason);
   }
 }

@@ -24,6 +24,7 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
       : Napi::ObjectWrap<NativeStreamSet>(info) {
     Napi::Env env = info.Env();
     fold_ = info[2].ToBoolean();
+    pool_.reserve(kPoolMax);
     core_ = CoreOf(env, info[0]);  // shares ownership: db outlives our streams
     if (!core_->stream) Fail(env, "HS_INVALID_ARGUMENT", "StreamSet needs a stream-mode database");
     if (info[1].ToBoolean()) {
@@ -58,6 +59,8 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
   std::vector<uint32_t> free_;       // free slot numbers, reused LIFO
   uint32_t open_ = 0;
   hs_stream_t* spare_ = nullptr;  // only with eodCheck
+  static constexpr size_t kPoolMax = 1024;
+  std::vector<hs_stream_t*> pool_;  // closed streams kept (reset) for reuse, at most kPoolMax
   bool fold_ = false;             // scanBatch lowercases ASCII letters in place first
   IdCollector collector_;         // reused so scan() does not reallocate
 
@@ -66,6 +69,8 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
     for (hs_stream_t* s : slots_) {
       if (s != nullptr) hs_close_stream(s, nullptr, nullptr, nullptr);
     }
+    for (hs_stream_t* s : pool_) hs_close_stream(s, nullptr, nullptr, nullptr);
+    pool_.clear();
     slots_.clear();
     slots_.shrink_to_fit();
     free_.clear();
@@ -103,8 +108,13 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     hs_stream_t* s = nullptr;
-    hs_error_t err = hs_open_stream(core_->db, 0, &s);
-    if (err != HS_SUCCESS) FailHs(env, "HS_SCAN", "hs_open_stream", err);
+    if (!pool_.empty()) {
+      s = pool_.back();  // already reset by Close()
+      pool_.pop_back();
+    } else {
+      hs_error_t err = hs_open_stream(core_->db, 0, &s);
+      if (err != HS_SUCCESS) FailHs(env, "HS_SCAN", "hs_open_stream", err);
+    }
     uint32_t slot;
     if (!free_.empty()) {
       slot = free_.back();
@@ -149,6 +159,17 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
     free_.push_back(slot);  // capacity reserved in Open()
     open_--;
     StartCollecting();
+    if (pool_.size() < kPoolMax) {
+      // Keep the stream for the next Open(): a reset reports the same end-of-data
+      // matches as a close, and saves libhs a free and an allocation per flow.
+      hs_error_t err = hs_reset_stream(s, 0, core_->scratch, &IdCollector::OnMatch, &collector_);
+      if (err == HS_SUCCESS) {
+        pool_.push_back(s);  // capacity reserved in the constructor
+      } else {
+        hs_close_stream(s, nullptr, nullptr, nullptr);
+      }
+      return Collected(env, err, "hs_reset_stream");
+    }
     hs_error_t err = hs_close_stream(s, core_->scratch, &IdCollector::OnMatch, &collector_);
     return Collected(env, err, "hs_close_stream");
   }

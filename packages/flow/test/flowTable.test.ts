@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { FlowIndex } from '../src/flowIndex.js';
+import { endpointsOfKey, flowKeyOf } from '../src/flowKey.js';
+import { FlowTable, type FlowEndReason, type FlowEntry } from '../src/flowTable.js';
+import { IPPROTO_TCP, IPPROTO_UDP, TcpFlag, type DecodedPacket } from '../src/packet.js';
+
+function packet(src: string, sport: number, dst: string, dport: number, opts: Partial<DecodedPacket> = {}): DecodedPacket {
+  const addr = (t: string) => (t.includes(':') ? ipv6(t) : Uint8Array.from(t.split('.').map(Number)));
+  return {
+    tsSec: 100, tsNsec: 0, ipVersion: src.includes(':') ? 6 : 4, protocol: IPPROTO_TCP,
+    srcAddr: addr(src), dstAddr: addr(dst), srcPort: sport, dstPort: dport,
+    tcpFlags: TcpFlag.ACK, tcpSeq: 0, tcpAck: 0, ipLength: 60, payload: new Uint8Array(0), payloadLength: 0, ...opts,
+  };
+}
+
+function ipv6(text: string): Uint8Array {
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t].map((g) => parseInt(g, 16));
+  return Uint8Array.from(groups.flatMap((g) => [g >> 8, g & 0xff]));
+}
+
+function table(opts: { maxFlows?: number } = {}) {
+  const ended: [FlowEntry, FlowEndReason][] = [];
+  const t = new FlowTable({ ...opts, onEnd: (f, r) => ended.push([f, r]) });
+  return { t, ended };
+}
+
+describe('flow keys', () => {
+  it('are the same for both directions and decode back to oriented endpoints', () => {
+    const a = packet('198.18.0.9', 40000, '198.18.0.1', 80);
+    const b = packet('198.18.0.1', 80, '198.18.0.9', 40000);
+    const ka = flowKeyOf(a);
+    const keyA = ka.key;
+    const lowA = ka.srcIsLow;
+    const kb = flowKeyOf(b);
+    expect(kb.key).toBe(keyA);
+    expect(kb.srcIsLow).toBe(!lowA);
+    expect(endpointsOfKey(keyA, lowA)).toEqual({ protocol: IPPROTO_TCP, src: '198.18.0.9', sport: 40000, dst: '198.18.0.1', dport: 80 });
+    const v6 = flowKeyOf(packet('2001:2::1', 5, '2001:2::2', 6));
+    expect(endpointsOfKey(v6.key, v6.srcIsLow)).toMatchObject({ src: '2001:2::1', dst: '2001:2::2' });
+  });
+});
+
+describe('FlowTable', () => {
+  it('tracks both directions of a connection in one flow, counting per direction', () => {
+    const { t } = table();
+    t.track(packet('198.18.0.9', 40000, '198.18.0.1', 80, { ipLength: 60 }));
+    const r = t.track(packet('198.18.0.1', 80, '198.18.0.9', 40000, { ipLength: 52 }));
+    expect(r.isOrig).toBe(false);
+    expect(r.created).toBe(false);
+    expect([r.flow.packetsOrig, r.flow.packetsReply, r.flow.bytesOrig, r.flow.bytesReply]).toEqual([1, 1, 60, 52]);
+    expect(t.size).toBe(1);
+    expect(t.get(r.flow.key)).toBe(r.flow);
+  });
+
+  it('keeps IPv6 flows apart from IPv4 ones', () => {
+    const { t } = table();
+    const v6 = t.track(packet('2001:2::1', 1000, '2001:2::2', 443)).flow;
+    t.track(packet('198.18.0.1', 1000, '198.18.0.2', 443));
+    expect(t.track(packet('2001:2::2', 443, '2001:2::1', 1000)).flow).toBe(v6);
+    expect(t.get(v6.key)).toBe(v6);
+    expect(t.size).toBe(2);
+  });
+
+  it('expires idle flows by their timeout class', () => {
+    const { t, ended } = table();
+    t.track(packet('198.18.0.1', 53000, '198.18.0.2', 53, { protocol: IPPROTO_UDP, tsSec: 100 }));
+    const replied = packet('198.18.0.3', 53001, '198.18.0.2', 53, { protocol: IPPROTO_UDP, tsSec: 100 });
+    t.track(replied);
+    t.track(packet('198.18.0.2', 53, '198.18.0.3', 53001, { protocol: IPPROTO_UDP, tsSec: 100 }));
+    t.track(packet('198.18.0.4', 40000, '198.18.0.2', 80, { tsSec: 100 }));
+    t.expire(131); // unreplied UDP (30 s) goes; replied UDP (120 s) and TCP stay
+    expect(ended.map(([f, r]) => [endpointsOfKey(f.key, f.origIsLow).sport, r])).toEqual([[53000, 'idle']]);
+    t.expire(221);
+    expect(ended.map(([f]) => endpointsOfKey(f.key, f.origIsLow).sport)).toEqual([53000, 53001]);
+    expect(t.size).toBe(1);
+  });
+
+  it('starts a new flow when a SYN reuses the tuple of a closed connection', () => {
+    const { t, ended } = table();
+    const first = t.track(packet('198.18.0.1', 40000, '198.18.0.2', 80, { tcpFlags: TcpFlag.SYN })).flow;
+    t.track(packet('198.18.0.1', 40000, '198.18.0.2', 80, { tcpFlags: TcpFlag.FIN | TcpFlag.ACK }));
+    const again = t.track(packet('198.18.0.1', 40000, '198.18.0.2', 80, { tcpFlags: TcpFlag.SYN }));
+    expect(again.created).toBe(true);
+    expect(again.flow).not.toBe(first);
+    expect(ended).toEqual([[first, 'reopened']]);
+  });
+
+  it('evicts the least recently active flow beyond maxFlows', () => {
+    const { t, ended } = table({ maxFlows: 2 });
+    t.track(packet('198.18.0.1', 1, '198.18.0.2', 80, { tsSec: 1 }));
+    t.track(packet('198.18.0.1', 2, '198.18.0.2', 80, { tsSec: 2 }));
+    t.track(packet('198.18.0.1', 1, '198.18.0.2', 80, { tsSec: 3 })); // port 1 active again
+    t.track(packet('198.18.0.1', 3, '198.18.0.2', 80, { tsSec: 4 }));
+    expect(ended.map(([f, r]) => [endpointsOfKey(f.key, f.origIsLow).sport, r])).toEqual([[2, 'evicted']]);
+    expect(t.size).toBe(2);
+  });
+
+  it('drains in creation order', () => {
+    const { t, ended } = table();
+    for (const port of [5, 3, 9]) t.track(packet('198.18.0.1', port, '198.18.0.2', 80));
+    t.drain();
+    expect(ended.map(([f, r]) => [endpointsOfKey(f.key, f.origIsLow).sport, r])).toEqual([[5, 'end'], [3, 'end'], [9, 'end']]);
+    expect(t.size).toBe(0);
+  });
+});
+
+describe('FlowIndex', () => {
+  it('agrees with a Map through random inserts, lookups and deletes (growth and backward-shift deletion)', () => {
+    const index = new FlowIndex<number>();
+    const model = new Map<string, number>();
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    // Few distinct values per word, so keys collide and cluster often.
+    const key = () => [rand(50), rand(4) * 0x10000000, rand(30), IPPROTO_TCP + rand(2) * 11] as const;
+    for (let step = 0; step < 60_000; step++) {
+      const k = key();
+      const name = k.join(',');
+      const op = rand(3);
+      if (op === 0) {
+        index.setV4(...k, step);
+        model.set(name, step);
+      } else if (op === 1) {
+        index.deleteV4(...k);
+        model.delete(name);
+      } else {
+        expect(index.getV4(...k)).toBe(model.get(name));
+      }
+    }
+    expect(index.size).toBe(model.size);
+    for (const [name, v] of model) {
+      const [a, b, p, q] = name.split(',').map(Number) as [number, number, number, number];
+      expect(index.getV4(a, b, p, q)).toBe(v);
+    }
+  });
+});
