@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { IPPROTO_TCP, IPPROTO_UDP, TcpFlag, type DecodedPacket } from '@l7mesh/flow';
+import { IPPROTO_TCP, IPPROTO_UDP, seededRandom, TcpFlag, type DecodedPacket } from '@l7mesh/flow';
 import { compilePatternSet, createHeadScanner, FlowClassifier, type EngineKind, type FlowRecord } from '@l7mesh/engine';
 import { loadPatternDirs, parsePatternFile } from '@l7mesh/patterns';
 import { captureCorpus, classifyFile, PATTERNS_DIR, projectPatternSet } from './captureCorpus.js';
-import { prng } from './prng.js';
 
 // The Hyperscan engine and the reference engine (l7-filter's method: every
 // regex on the whole buffer after each packet) must give identical records.
@@ -42,7 +41,7 @@ function randomPayload(rand: () => number): Buffer {
 }
 
 function randomTraffic(seed: number, flows: number): DecodedPacket[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const perFlow: DecodedPacket[][] = [];
   for (let f = 0; f < flows; f++) {
     const tcp = rand() < 0.7;

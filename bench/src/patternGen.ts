@@ -1,5 +1,5 @@
+import { seededRandom } from '@l7mesh/flow';
 import { parsePatternFile, type PatternFile } from '@l7mesh/patterns';
-import { prng } from './prng.js';
 
 /**
  * Synthetic l7-style patterns to bring a benchmark set past 100 patterns, in
@@ -8,7 +8,7 @@ import { prng } from './prng.js';
  * l7-filter method pays for on every byte), a few ending in `$`.
  */
 export function generatePatterns(count: number, seed = 7): PatternFile[] {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const word = (min: number, max: number) => {
     let s = '';
     const n = min + Math.floor(rand() * (max - min + 1));

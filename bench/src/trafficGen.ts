@@ -1,6 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { buildFrame, TcpFlag, type SynthPacket } from '@l7mesh/flow';
-import { prng } from './prng.js';
+import { buildFrame, seededRandom, TcpFlag, type SynthPacket } from '@l7mesh/flow';
 
 /**
  * Writes a pcap of mixed traffic for benchmarks: many concurrent flows of
@@ -61,7 +60,7 @@ function planFlow(rand: () => number, index: number, t: number): FlowPlan {
 
 /** Writes about `packetCount` packets to `file` with `concurrent` flows open at a time. */
 export async function writeMixedCapture(file: string, packetCount: number, concurrent = 2000, seed = 42): Promise<{ packets: number; flows: number; bytes: number }> {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const out = createWriteStream(file, { highWaterMark: 4 << 20 });
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);

@@ -28,3 +28,4 @@ export {
   type PcapngPacketInput,
   type PcapRecordInput,
 } from './synth-capture.js';
+export { seededRandom } from './synth-random.js';

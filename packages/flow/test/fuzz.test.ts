@@ -12,21 +12,11 @@ import {
   fragmentIpv6,
   pcapngBlock,
   pcapngSimplePacket,
+  seededRandom,
   wrapLink,
   type SynthPacket,
 } from '../src/synth.js';
 
-/** mulberry32: tiny seeded PRNG so a failing iteration can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const int = (r: Rng, n: number): number => Math.floor(r() * n);
@@ -128,7 +118,7 @@ describe('fuzz', () => {
     // Frames come straight out of chunk and carry buffers here, so decodeFrame's range path gets fuzzed too.
     const decoder = new PacketDecoder({ maxFragmentQueues: 8 });
     for (let i = 0; i < iterations && Date.now() < deadline; i++) {
-      const r = prng(0xc0ffee + i);
+      const r = seededRandom(0xc0ffee + i);
       const input = mutate(r, captures[i % captures.length]!, captures);
       const chunk = r() < 0.5 ? input.length || 1 : 1 + int(r, 97);
       const p = new CaptureParser((frame) => {
@@ -157,7 +147,7 @@ describe('fuzz', () => {
     const iterations = 20_000;
     let ts = 0;
     for (let i = 0; i < iterations; i++) {
-      const r = prng(0xdecade + i);
+      const r = seededRandom(0xdecade + i);
       const [lt, frame] = frames[i % frames.length]!;
       const input = r() < 0.1 ? frame : mutate(r, frame, donors);
       ts += r();

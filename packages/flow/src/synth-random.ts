@@ -1,5 +1,8 @@
-/** Seeded PRNG (mulberry32): benchmark inputs are the same on every run. */
-export function prng(seed: number): () => number {
+/**
+ * A small seeded PRNG (mulberry32) for generated test and benchmark inputs:
+ * the same seed gives the same packets, so a failure or a figure reproduces.
+ */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
