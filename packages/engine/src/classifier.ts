@@ -29,6 +29,8 @@ export interface ClassifierOptions {
   ftpPorts?: number[];
   /** Receives every flow as it leaves the table. */
   onFlow: (record: FlowRecord) => void;
+  /** Told of every verdict as it is reached (a protocol, or unknown), e.g. to mark the connection. */
+  onDecision?: (flow: FlowEntry) => void;
 }
 
 /** Queued events that are limit checks rather than pattern tests. */
@@ -85,7 +87,11 @@ export class FlowClassifier {
     return this.table.size;
   }
 
-  process(p: DecodedPacket): void {
+  /**
+   * Tracks and classifies one packet; returns its flow. A verdict the packet
+   * brings may wait in the queue until {@link flush} (or the next batch).
+   */
+  process(p: DecodedPacket): FlowEntry {
     this.packets++;
     if (p.tsSec - this.lastExpirySec >= 1) {
       this.table.expire(p.tsSec);
@@ -96,7 +102,11 @@ export class FlowClassifier {
       flow.parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);
     }
     if (p.payloadLength > 0 && p.protocol === IPPROTO_TCP) this.watchFtpControl(flow, p, isOrig);
-    if (flow.l7 !== 'unset') return;
+    if (flow.l7 === 'unset') this.classify(flow, p);
+    return flow;
+  }
+
+  private classify(flow: FlowEntry, p: DecodedPacket): void {
     const packetNo = flow.packets;
     if (flow.parentKey !== undefined) {
       this.inherit(flow, packetNo);
@@ -133,7 +143,7 @@ export class FlowClassifier {
   }
 
   /** Runs queued tests and applies all queued events in packet order. */
-  private flush(): void {
+  flush(): void {
     const results = this.scanner.flush();
     const n = this.eventFlows.length;
     for (let i = 0; i < n; i++) {
@@ -159,6 +169,7 @@ export class FlowClassifier {
     flow.l7 = l7;
     flow.decidedBy = by;
     flow.decidedAtPacket = packetNo;
+    this.options.onDecision?.(flow);
   }
 
   private releaseScan(flow: FlowEntry): void {

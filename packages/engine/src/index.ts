@@ -7,3 +7,24 @@ export { HyperscanHeadScanner } from './hyperscanScanner.js';
 export { orderPatterns } from './patternOrder.js';
 export { compilePatternSet, type ClassifierPattern, type PatternSet, type PatternSetError } from './patternSet.js';
 export { ReferenceHeadScanner } from './referenceScanner.js';
+export { checkCaptures, type CaptureResult, type CaptureStatus } from './captureCheck.js';
+export { carriesPayload, classifyClaimedFlows, prepareCapture, type ClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';
+export {
+  DEFAULT_FP_THRESHOLD,
+  DEFAULT_RANDOM_FLOWS,
+  DEFAULT_RANDOM_SEED,
+  DEFAULT_REFERENCE_FLOWS,
+  formatRate,
+  fpThresholdOf,
+  measureFalsePositives,
+  type FalsePositiveOptions,
+  type FalsePositiveReport,
+  type KindCount,
+  type PatternFalsePositives,
+} from './falsePositives.js';
+export { listLabCaptures, MIXED_CAPTURES, type LabCapture } from './labCaptures.js';
+export { PatternLibraryError, type LibraryProblem, type LibraryProblemCode, type PatternLibraryErrorCode } from './libraryProblems.js';
+export { buildOvermatchMatrix, type OvermatchMatrix } from './overmatchMatrix.js';
+export { describePatternLibrary, testPatternLibrary, type LibraryDescription, type PatternLibraryOptions, type PatternLibraryReport, type PatternSummary } from './patternLibrary.js';
+export { PATTERN_README_COMMAND, renderPatternReadme } from './patternReadme.js';
+export { randomFlows, RANDOM_FLOW_KINDS, seededRandom, type RandomFlowKind } from './randomFlows.js';

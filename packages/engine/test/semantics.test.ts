@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TcpFlag } from '@l7mesh/flow';
+import { createHeadScanner, FlowClassifier } from '../src/index.js';
 import { classify, conversation, ENGINES, HANDSHAKE, patternSet } from './helpers.js';
 
 // l7-filter's semantics one by one, each checked on both engines.
@@ -92,5 +93,24 @@ describe.each(ENGINES)('l7 semantics (%s engine)', (engine) => {
     const recs = classify(set, engine, conversation([{ from: 'c', payload: 'ping' }, { from: 's', payload: 'pong' }], { proto: 'udp', port: 9999 }));
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ proto: 'udp', src: '198.18.0.1', sport: 40000, dst: '198.18.0.2', dport: 9999, l7: 'udpish', packets: 2 });
+  });
+});
+
+describe('classifier hooks', () => {
+  it('returns each packet\'s flow and tells of each verdict once, after flush', () => {
+    const set = patternSet({ abc: '^abc' });
+    const decided: string[] = [];
+    const records: unknown[] = [];
+    const scanner = createHeadScanner('hyperscan', set);
+    const c = new FlowClassifier(set, scanner, { onFlow: (r) => records.push(r), onDecision: (f) => decided.push(f.l7) });
+    const [first, second] = conversation([{ from: 'c', payload: 'abc' }, { from: 's', payload: 'x' }]);
+    const flow = c.process(first!);
+    expect(flow.l7).toBe('unset'); // queued, not yet scanned
+    c.flush();
+    expect(flow.l7).toBe('abc');
+    expect(c.process(second!)).toBe(flow);
+    c.finish();
+    expect(decided).toEqual(['abc']);
+    expect(records).toHaveLength(1);
   });
 });
