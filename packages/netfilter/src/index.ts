@@ -1,1 +1,33 @@
-export {};
+export {
+  checkL7Mark,
+  DEFAULT_L7_MASK,
+  DEFAULT_PACKET_BUDGET,
+  DEFAULT_QUEUE_NUM,
+  parseMark,
+  parseMask,
+  resolveEdgeRules,
+  type EdgeRulesConfig,
+  type IpFamily,
+  type MarkValue,
+  type QueueHook,
+  type QueueTarget,
+  type ResolvedEdgeRules,
+} from './config.js';
+export type { NetfilterTarget } from './command.js';
+export { ensureConntrackAccounting, type AccountingState } from './conntrackAccounting.js';
+export { describeEdgeRules } from './describeRules.js';
+export {
+  applyEdgeRules,
+  listInstalled,
+  removeEdgeRules,
+  type ApplyResult,
+  type FamilyApplyResult,
+  type FamilyRemoveResult,
+  type ListOptions,
+  type RemoveResult,
+} from './edgeRules.js';
+export { NetfilterError, type NetfilterErrorCode, type NetfilterErrorDetails } from './errors.js';
+export { parseMangleSave, type InstalledJump, type InstalledRules } from './installedRules.js';
+export { renderEdgeRules, type RenderedEdgeRules } from './restoreInput.js';
+export { CHAIN_PREFIX, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN } from './ruleModel.js';
+export { renderTcHtbExample, type TcGroup, type TcHtbExampleConfig } from './tcExample.js';
