@@ -1,1 +1,24 @@
-export {};
+// The package's only door.
+export {
+  DEFAULT_EDGE_TCP_OPEN_TIMEOUT,
+  DEFAULT_MASK,
+  DEFAULT_METRICS_PORT,
+  EdgeConfigError,
+  hex,
+  hex32,
+  loadEdgeConfig,
+  parseEdgeConfig,
+  PROJECT_PATTERNS_DIR,
+  type EdgeConfig,
+  type IpFamily,
+} from './config.js';
+export { EdgeCore, flowView, type EdgeCoreOptions, type EdgeCounters, type EdgeFlow, type FlowView, type MarkState, type ProtocolCounters } from './core.js';
+export { MarkPolicy } from './markPolicy.js';
+export { createEdgeMetrics } from './metrics.js';
+export { loadEdgePatterns, type EdgePatterns } from './patterns.js';
+export { replayCapture, REPLAY_BATCH, type ReplayOptions, type ReplayRecord, type ReplayResult } from './replay.js';
+export { edgeRulesConfig, renderRulesReport } from './rules.js';
+export { LOOPBACK, startEdgeServer, type EdgeServer, type EdgeServerSources } from './server.js';
+export { edgeStats, type EdgeStats, type ProtocolStats, type StatsContext } from './stats.js';
+export type { ConntrackMarker, ConntrackTuple, PacketVerdict, QueuedPacket } from './types.js';
+export { startEdge, type RunningEdge, type StartEdgeOptions } from './live.js';

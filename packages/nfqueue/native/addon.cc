@@ -1,0 +1,17 @@
+// Module entry: per-environment data, the error factory, the queue class and
+// the conntrack functions.
+#include "common.h"
+
+namespace l7nfq {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());  // deleted by node-addon-api at env teardown
+  exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
+  InitQueue(env, exports);
+  InitConntrack(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(l7nfq, Init)
+
+}  // namespace l7nfq

@@ -1,0 +1,43 @@
+// Shared declarations of the l7nfq addon: per-environment data, error helpers
+// and argument readers used by the queue and conntrack parts.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace l7nfq {
+
+// Per-environment state (each worker thread loads its own copy).
+struct AddonData {
+  Napi::FunctionReference errorFactory;  // (code, message, errno?, queue?, index?) => NfqueueError
+  struct mnl_socket* ct = nullptr;       // lazily opened ctnetlink socket
+  uint32_t ctSeq = 0;
+  ~AddonData();
+};
+
+// Extra context attached to an error.
+struct ErrorInfo {
+  int err = 0;       // errno, 0 = none
+  int queue = -1;    // queue number, -1 = none
+  int64_t index = -1;  // array index of the offending element, -1 = none
+};
+
+// Builds an NfqueueError through the JS factory (plain Error if none registered).
+Napi::Value MakeError(Napi::Env env, const char* code, const std::string& msg, const ErrorInfo& info = {});
+// Throws an NfqueueError.
+[[noreturn]] void Fail(Napi::Env env, const char* code, const std::string& msg, const ErrorInfo& info = {});
+// "ENOENT (No such file or directory)".
+std::string ErrnoText(int err);
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+
+// Argument readers: throw NFQ_INVALID_ARGUMENT naming `what` on bad input.
+uint32_t ReadU32(Napi::Env env, Napi::Value v, const std::string& what, uint32_t min, uint32_t max);
+bool ReadBool(Napi::Env env, Napi::Value v, const std::string& what, bool dflt);
+Napi::Value Prop(Napi::Object o, const char* name);
+
+void InitQueue(Napi::Env env, Napi::Object exports);
+void InitConntrack(Napi::Env env, Napi::Object exports);
+
+}  // namespace l7nfq

@@ -1,0 +1,84 @@
+// Loads the compiled addon and describes its (internal) shape. The relative
+// path resolves to packages/nfqueue/build from both src/ and dist/.
+import { createRequire } from 'node:module';
+import type { PacketBatch } from './batch.js';
+import { NfqueueError, type NfqueueErrorCode } from './errors.js';
+
+export interface NativeQueueOptions {
+  queues: number[];
+  copyRange: number;
+  maxLen: number;
+  maxBatch: number;
+  rcvBufBytes: number;
+  failOpen: boolean;
+  gso: boolean;
+  unref: boolean;
+  acceptPendingOnClose: boolean;
+}
+
+export interface NativeStats {
+  packets: number;
+  bytes: number;
+  batches: number;
+  largestBatch: number;
+  recvCalls: number;
+  enobufs: number;
+  verdicts: number;
+  verdictSends: number;
+  verdictErrors: number;
+  quietErrors: number;
+  truncated: number;
+  parseErrors: number;
+  foreignMessages: number;
+  socketErrors: number;
+  errorsDropped: number;
+  rcvBufBytes: number;
+  rcvBufForced: boolean;
+  portId: number;
+}
+
+export interface NativeQueue {
+  verdict(queue: number, id: number, verdict: number, mark?: number): void;
+  verdictBatch(
+    queues: Uint16Array,
+    ids: Uint32Array,
+    verdicts: Uint8Array,
+    marks?: Uint32Array,
+    setMark?: Uint8Array,
+    quiet?: boolean,
+  ): number;
+  verdictUpTo(queue: number, id: number, verdict: number, mark?: number): void;
+  flush(): number;
+  stats(): NativeStats;
+  close(acceptPending?: boolean): void;
+  ref(): void;
+  unref(): void;
+  isClosed(): boolean;
+  portId(): number;
+}
+
+export interface NativeCtEntry {
+  family: number;
+  protocol: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  zone?: number;
+}
+
+interface Addon {
+  setErrorFactory(
+    make: (code: NfqueueErrorCode, message: string, errno?: number, queue?: number, index?: number) => Error,
+  ): void;
+  NativeQueue: new (
+    options: NativeQueueOptions,
+    onBatch: (batch: PacketBatch) => void,
+    onError: (err: NfqueueError) => void,
+  ) => NativeQueue;
+  setConntrackMarks(entries: NativeCtEntry[], marks: Uint32Array, masks: Uint32Array): Int32Array;
+}
+
+export const addon = createRequire(import.meta.url)('../build/Release/l7nfq.node') as Addon;
+
+addon.setErrorFactory((code, message, errno, queue, index) => new NfqueueError(code, message, { errno, queue, index }));

@@ -1,0 +1,236 @@
+// Test plumbing: build freshness, network namespaces, child processes that
+// talk JSON lines, iptables counters. Addresses come from 198.18.0.0/15 only.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const pkgDir = fileURLToPath(new URL('..', import.meta.url));
+export const repoDir = fileURLToPath(new URL('../../..', import.meta.url));
+export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+
+function newest(dir: string, ext: string): number {
+  return Math.max(
+    0,
+    ...readdirSync(dir)
+      .filter((f) => f.endsWith(ext))
+      .map((f) => statSync(`${dir}/${f}`).mtimeMs),
+  );
+}
+
+function mtime(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The namespace fixtures run the built package (dist/ + build/Release), so
+ * rebuild whichever of the two is older than its sources.
+ */
+export function ensureBuilt(): void {
+  const addon = mtime(`${pkgDir}build/Release/l7nfq.node`);
+  if (addon < Math.max(newest(`${pkgDir}native`, '.cc'), newest(`${pkgDir}native`, '.h'), mtime(`${pkgDir}binding.gyp`))) {
+    execFileSync('npm', ['run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 180_000 });
+  }
+  if (mtime(`${pkgDir}dist/index.js`) < newest(`${pkgDir}src`, '.ts')) {
+    execFileSync('npx', ['tsc', '-p', 'packages/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 120_000 });
+  }
+}
+
+export function sh(cmd: string, args: string[], timeout = 10_000): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function inNs(ns: string, cmd: string, args: string[], timeout = 10_000): string {
+  return sh('ip', ['netns', 'exec', ns, cmd, ...args], timeout);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a truthy value or the time is up (then returns the last value). */
+export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs: number, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let v = await probe();
+  while (!v && Date.now() < end) {
+    await sleep(everyMs);
+    v = await probe();
+  }
+  return v;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** A child process that prints JSON lines on stdout and reads them on stdin. */
+export class Proc {
+  static readonly all = new Set<Proc>();
+  readonly child: ChildProcess;
+  readonly lines: Json[] = [];
+  stderr = '';
+  exitCode: number | null | undefined = undefined;
+  #waiters: Array<() => void> = [];
+
+  constructor(ns: string, script: string, args: string[]) {
+    this.child = spawn('ip', ['netns', 'exec', ns, 'node', fixture(script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    Proc.all.add(this);
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.lines.push(JSON.parse(line));
+      } catch {
+        this.lines.push({ event: 'raw', line });
+      }
+      this.#wake();
+    });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.child.on('exit', (code) => {
+      this.exitCode = code;
+      Proc.all.delete(this);
+      this.#wake();
+    });
+    this.child.stdin!.on('error', () => {});
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Waits for (and consumes) the first line matching `pred`. */
+  async next(pred: (l: Json) => boolean, timeoutMs = 5_000): Promise<Json> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.lines.findIndex(pred);
+      if (i >= 0) return this.lines.splice(i, 1)[0];
+      if (this.exitCode !== undefined) {
+        throw new Error(`process exited (${this.exitCode}) before the expected line; stderr: ${this.stderr}`);
+      }
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for a line; have ${JSON.stringify(this.lines)}; stderr: ${this.stderr}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  send(o: Json): void {
+    this.child.stdin!.write(typeof o === 'string' ? `${o}\n` : `${JSON.stringify(o)}\n`);
+  }
+
+  async request(cmd: string, extra: Json = {}, timeoutMs = 5_000): Promise<Json> {
+    this.send({ cmd, ...extra });
+    return this.next((l) => l.event === 'reply' && l.cmd === cmd, timeoutMs);
+  }
+
+  /** Resolves with the exit code, or 'timeout'. */
+  async exited(timeoutMs: number): Promise<number | null | 'timeout'> {
+    const end = Date.now() + timeoutMs;
+    while (this.exitCode === undefined && Date.now() < end) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, end - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.exitCode === undefined ? 'timeout' : this.exitCode;
+  }
+
+  kill(): void {
+    if (this.exitCode === undefined) this.child.kill('SIGKILL');
+  }
+
+  static killAll(): void {
+    for (const p of Proc.all) p.kill();
+  }
+}
+
+/** Two namespaces joined by a veth pair: client 198.18.50.1 <-> server 198.18.50.2. */
+export class NetLab {
+  static counter = 0;
+  readonly client: string;
+  readonly server: string;
+  readonly clientIp = '198.18.50.1';
+  readonly serverIp = '198.18.50.2';
+
+  constructor() {
+    const n = ++NetLab.counter;
+    this.client = `l7nfq-${process.pid}-${n}c`;
+    this.server = `l7nfq-${process.pid}-${n}s`;
+    // Last line of defence if afterAll never runs (destroy() is idempotent and synchronous).
+    process.once('exit', () => this.destroy());
+  }
+
+  setup(): void {
+    sh('ip', ['netns', 'add', this.client]);
+    sh('ip', ['netns', 'add', this.server]);
+    sh('ip', ['-n', this.client, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', this.server]);
+    sh('ip', ['-n', this.client, 'addr', 'add', `${this.clientIp}/24`, 'dev', 'veth0']);
+    sh('ip', ['-n', this.server, 'addr', 'add', `${this.serverIp}/24`, 'dev', 'veth0']);
+    for (const ns of [this.client, this.server]) {
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'veth0', 'up']);
+    }
+  }
+
+  /** An extra address (198.18.50.0/24) on the client's veth. */
+  addClientAddress(ip: string): void {
+    if (!/^198\.18\.50\.\d{1,3}$/.test(ip)) throw new Error(`test addresses stay in 198.18.50.0/24, not ${ip}`);
+    sh('ip', ['-n', this.client, 'addr', 'add', `${ip}/24`, 'dev', 'veth0']);
+  }
+
+  iptables(ns: string, rule: string): void {
+    inNs(ns, 'iptables', rule.split(/\s+/));
+  }
+
+  /** Packet counter of the rule tagged `-m comment --comment <tag>` in a mangle chain. */
+  counter(chain: string, tag: string): number {
+    const out = inNs(this.server, 'iptables', ['-t', 'mangle', '-L', chain, '-v', '-n', '-x']);
+    const line = out.split('\n').find((l) => l.includes(`/* ${tag} */`));
+    if (!line) throw new Error(`no rule tagged ${tag} in mangle ${chain}:\n${out}`);
+    return Number(line.trim().split(/\s+/)[0]);
+  }
+
+  conntrack(args: string[]): string {
+    return inNs(this.server, 'conntrack', ['-L', ...args]);
+  }
+
+  /** Sends datagrams from the client namespace and waits for the sender to finish. */
+  send(cfg: Json, timeout = 20_000): Json {
+    const out = inNs(this.client, 'node', [fixture('sender.mjs'), JSON.stringify({ host: this.serverIp, ...cfg })], timeout);
+    return JSON.parse(out.trim().split('\n').pop()!);
+  }
+
+  destroy(): void {
+    Proc.killAll();
+    for (const ns of [this.client, this.server]) {
+      try {
+        const pids = sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean);
+        for (const pid of pids) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+      } catch {
+        /* namespace missing */
+      }
+      try {
+        sh('ip', ['netns', 'del', ns]);
+      } catch {
+        /* never created */
+      }
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import type { NetfilterTarget } from '@l7mesh/netfilter';
+import type { NfQueue, PacketBatch, ConntrackTuple as NfConntrackTuple } from '@l7mesh/nfqueue';
+import type { EdgeConfig } from './config.js';
+import { EdgeCore, flowView, type EdgeFlow } from './core.js';
+import { MarkPolicy } from './markPolicy.js';
+import { createEdgeMetrics } from './metrics.js';
+import { loadEdgePatterns } from './patterns.js';
+import { edgeRulesConfig } from './rules.js';
+import { startEdgeServer, type EdgeServer } from './server.js';
+import { edgeStats, type EdgeStats } from './stats.js';
+import type { ConntrackMarker, ConntrackTuple } from './types.js';
+
+export interface StartEdgeOptions {
+  /** Install the netfilter rules at start (default true; `--no-rules` for an operator who manages them). */
+  installRules?: boolean;
+  /** Leave the rules in place at stop (default false). */
+  keepRules?: boolean;
+  /** Run the netfilter commands in this namespace (default: the edge's own). */
+  netns?: string;
+  /** Override of `metrics.port` (0: any free port). */
+  metricsPort?: number;
+  /** Progress and warnings, one line each (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RunningEdge {
+  readonly config: EdgeConfig;
+  readonly core: EdgeCore;
+  readonly server: EdgeServer;
+  /** Queue numbers bound. */
+  readonly queues: readonly number[];
+  stats(): EdgeStats;
+  /** Removes the rules (unless keepRules), closes the queue (accepting what it holds), stops the server. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** ctnetlink through the nfqueue addon: by the original tuple, else the reply tuple (an edge that saw the reply first). */
+function nfConntrackMarker(setConntrackMark: (t: NfConntrackTuple, mark: number, mask: number) => boolean): ConntrackMarker {
+  return {
+    setMark(t: ConntrackTuple, mark: number, mask: number): void {
+      const base = { family: t.family === 'ipv4' ? (4 as const) : (6 as const), protocol: t.protocol === 'tcp' ? 6 : 17 };
+      if (setConntrackMark({ ...base, src: t.src, dst: t.dst, sport: t.sport, dport: t.dport }, mark, mask)) return;
+      if (setConntrackMark({ ...base, src: t.dst, dst: t.src, sport: t.dport, dport: t.sport }, mark, mask)) return;
+      throw new Error('no conntrack entry (ENOENT): the connection is gone');
+    },
+  };
+}
+
+/** Netfilter hook numbers (the nfqueue Hook constant) whose packets never reach POSTROUTING. */
+const HOOK_INPUT = 1;
+
+/**
+ * Live mode: loads the patterns, starts the loopback server, binds the
+ * queue(s), installs the rules, and classifies until stop(). Each NFQUEUE
+ * batch is one EdgeCore batch and one verdictBatch: ACCEPT for all, the
+ * packet mark set for packets of decided flows.
+ */
+export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = {}): Promise<RunningEdge> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const policy = new MarkPolicy(config.marks);
+  const { set, warnings } = loadEdgePatterns(config, policy.markedProtocols);
+  for (const w of warnings) log(`warning: ${w}`);
+
+  // Loaded here, not at module load: replay, `edge rules` and the unit tests
+  // must work on a host where the addon is not built.
+  const nfq = await import('@l7mesh/nfqueue').catch((err: unknown) => {
+    throw new Error(`the NFQUEUE addon cannot be loaded (build it: npm run build --workspace @l7mesh/nfqueue): ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  });
+  const netfilter = await import('@l7mesh/netfilter');
+
+  const startedAt = Date.now();
+  let conntrackErrors = 0;
+  const core = new EdgeCore({
+    set,
+    config,
+    policy,
+    conntrack: nfConntrackMarker(nfq.setConntrackMark),
+    onConntrackError: (flow: EdgeFlow, err: unknown) => {
+      // One line per failure would flood the log under load; the counter and /flows tell the rest.
+      if (conntrackErrors++ < 10) log(`warning: ctnetlink mark of ${flow.tuple.src}:${flow.tuple.sport} -> ${flow.tuple.dst}:${flow.tuple.dport}: ${(err as Error).message}`);
+    },
+  });
+
+  let queue: NfQueue | undefined;
+  let callbackErrors = 0;
+  let queueErrors = 0;
+  const sourceStats = (): Record<string, number> => {
+    if (!queue || queue.closed) return {};
+    const s = queue.stats();
+    const out: Record<string, number> = {
+      received: s.packets,
+      verdicts: s.verdicts,
+      verdict_errors: s.verdictErrors,
+      enobufs: s.enobufs,
+      truncated: s.truncated,
+      parse_errors: s.parseErrors,
+      callback_errors: callbackErrors,
+    };
+    try {
+      let queueDropped = 0;
+      let userDropped = 0;
+      for (const p of queue.procStats()) {
+        queueDropped += p.queueDropped;
+        userDropped += p.userDropped;
+      }
+      out.queue_dropped = queueDropped;
+      out.user_dropped = userDropped;
+    } catch {
+      // /proc unreadable: the native counters still stand.
+    }
+    return out;
+  };
+  const stats = () => edgeStats(core, { mode: 'nfqueue', startedAt, config, source: sourceStats });
+  const server = await startEdgeServer(options.metricsPort ?? config.metrics.port, {
+    registry: createEdgeMetrics(stats),
+    stats,
+    flows: () => core.liveFlows().map((f) => flowView(f, policy)),
+  });
+
+  const target: NetfilterTarget = options.netns ? { netns: options.netns } : {};
+  const rules = edgeRulesConfig(config);
+  let rulesInstalled = false;
+  let stopped = false;
+
+  const onBatch = (batch: PacketBatch, q: NfQueue): void => {
+    const n = batch.count;
+    const ts = batch.timestampsUs;
+    core.beginBatch();
+    for (let i = 0; i < n; i++) {
+      const off = batch.offsets[i]!;
+      const us = ts[i]!;
+      // A mark set on a packet queued in INPUT is never saved to the
+      // connmark (INPUT packets do not pass POSTROUTING): such a flow's
+      // verdict also goes through ctnetlink.
+      const saves = batch.hooks[i] !== HOOK_INPUT;
+      if (us > 0) core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3, saves);
+      else core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, undefined, undefined, saves);
+    }
+    const marks = core.endBatch();
+    const out = new Uint32Array(n);
+    const setMark = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const m = marks[i]!;
+      if (m >= 0) {
+        out[i] = m;
+        setMark[i] = 1;
+      }
+    }
+    q.verdictBatch(batch.queues, batch.ids, new Uint8Array(n).fill(nfq.Verdict.ACCEPT), out, setMark);
+  };
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const problems: string[] = [];
+    if (rulesInstalled && !options.keepRules) {
+      try {
+        await netfilter.removeEdgeRules(rules, target);
+        log('edge: rules removed');
+      } catch (err) {
+        problems.push(`removing the rules: ${(err as Error).message}`);
+      }
+    }
+    try {
+      queue?.close({ acceptPending: true });
+    } catch (err) {
+      problems.push(`closing the queue: ${(err as Error).message}`);
+    }
+    await core.settle();
+    await server.close();
+    if (problems.length > 0) throw new Error(`edge: stop: ${problems.join('; ')}`);
+  };
+
+  try {
+    queue = nfq.NfQueue.open({
+      queues: config.queue.first === config.queue.last ? config.queue.first : [config.queue.first, config.queue.last],
+      copyRange: config.queue.copyRange,
+      maxLen: config.queue.maxLen,
+      failOpen: true,
+      onBatch,
+      onError: (err) => {
+        if (err.code === 'NFQ_CALLBACK') callbackErrors++;
+        // The first few in full, then every 1000th: the counters in /stats say the rest.
+        if (queueErrors++ < 10 || queueErrors % 1000 === 0) log(`warning: nfqueue: ${err.code}: ${err.message} (${queueErrors} so far)`);
+      },
+    });
+    if (options.installRules !== false) {
+      const applied = await netfilter.applyEdgeRules(rules, target);
+      rulesInstalled = true;
+      const replaced = Object.values(applied.families).reduce((n, f) => n + (f?.replacedJumps ?? 0), 0);
+      log(`edge: rules installed (${rules.families!.join(', ')}; conntrack accounting ${applied.accounting}${replaced > 0 ? `; replaced ${replaced} jumps left by an earlier run` : ''})`);
+    }
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  log(
+    `edge: queue ${config.queue.first === config.queue.last ? config.queue.first : `${config.queue.first}-${config.queue.last}`} bound; ${set.patterns.length} patterns; ` +
+      `metrics ${server.url}/metrics, ${server.url}/stats, ${server.url}/flows`,
+  );
+  return { config, core, server, queues: queue.queues, stats, stop };
+}

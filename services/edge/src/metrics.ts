@@ -1,0 +1,118 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { EdgeStats } from './stats.js';
+
+/**
+ * The edge's Prometheus metrics, in a registry of its own. Values are read
+ * from the edge's counters when scraped (collect callbacks), so the packet
+ * path never touches prom-client.
+ */
+export function createEdgeMetrics(stats: () => EdgeStats): Registry {
+  const registry = new Registry();
+  let snapshot: EdgeStats | undefined;
+  // One snapshot per scrape: registry.metrics() collects every metric in turn.
+  const current = (): EdgeStats => (snapshot ??= stats());
+  const perL7 = (name: string, help: string, field: 'packets' | 'bytes' | 'flows') =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['l7'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const p of current().protocols) this.inc({ l7: p.l7 }, p[field]);
+      },
+    });
+  const plain = (name: string, help: string, value: (s: EdgeStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(value(current()));
+      },
+    });
+
+  perL7('l7mesh_edge_packets_total', 'Packets the edge saw, by the verdict of their flow (counted once the flow is decided, or ends unset)', 'packets');
+  perL7('l7mesh_edge_bytes_total', 'IP bytes the edge saw, by the verdict of their flow', 'bytes');
+  perL7('l7mesh_edge_flows_total', 'Flows by verdict (counted when decided, or when they end unset)', 'flows');
+  plain('l7mesh_edge_queued_packets_total', 'Packets received from NFQUEUE (or the replayed capture)', (s) => s.packets.received);
+  plain('l7mesh_edge_queued_bytes_total', 'Bytes of the packets received from NFQUEUE', (s) => s.packets.bytes);
+  plain('l7mesh_edge_batches_total', 'Packet batches processed', (s) => s.batches);
+  new Counter({
+    name: 'l7mesh_edge_verdicts_total',
+    help: 'Verdicts sent (every one ACCEPT), by whether the packet mark was set',
+    labelNames: ['mark'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const v = current().verdicts;
+      this.inc({ mark: 'set' }, v.marked);
+      this.inc({ mark: 'unchanged' }, v.accepted - v.marked);
+    },
+  });
+  new Counter({
+    name: 'l7mesh_edge_malformed_packets_total',
+    help: 'Queued packets the decoder could not classify (accepted unchanged), by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const p = current().packets;
+      this.inc({ reason: 'malformed' }, p.malformed);
+      this.inc({ reason: 'not_ip' }, p.not_ip);
+      this.inc({ reason: 'not_tcp_udp' }, p.not_tcp_udp);
+      this.inc({ reason: 'unsupported_link' }, p.unsupported_link);
+      this.inc({ reason: 'fragment_held' }, p.fragments_held);
+    },
+  });
+  new Counter({
+    name: 'l7mesh_edge_conntrack_updates_total',
+    help: 'Connection marks set through ctnetlink (verdicts no queued packet could carry), by result',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = current().conntrack;
+      this.inc({ result: 'ok' }, c.ok);
+      this.inc({ result: 'failed' }, c.failed);
+    },
+  });
+  new Gauge({
+    name: 'l7mesh_edge_flow_table_size',
+    help: 'Flows in the edge flow table',
+    registers: [registry],
+    collect() {
+      this.set(current().flows.active);
+    },
+  });
+  new Gauge({
+    name: 'l7mesh_edge_flow_table_max',
+    help: 'Bound on the edge flow table (flows.maxFlows)',
+    registers: [registry],
+    collect() {
+      this.set(current().flows.max);
+    },
+  });
+  new Counter({
+    name: 'l7mesh_edge_source_events_total',
+    help: 'Counters of the packet source (NFQUEUE), by name',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [event, n] of Object.entries(current().source ?? {})) this.inc({ event }, n);
+    },
+  });
+
+  const metrics = registry.metrics.bind(registry);
+  registry.metrics = async () => {
+    snapshot = undefined;
+    try {
+      return await metrics();
+    } finally {
+      snapshot = undefined;
+    }
+  };
+  return registry;
+}

@@ -1,0 +1,31 @@
+import { describeEdgeRules, renderEdgeRules, type EdgeRulesConfig, type QueueHook } from '@l7mesh/netfilter';
+import type { EdgeConfig } from './config.js';
+
+/** The netfilter package's view of an edge configuration. */
+export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter'>): EdgeRulesConfig {
+  const n = config.netfilter;
+  const hooks: QueueHook[] = [];
+  if (n.chains.forward) hooks.push('FORWARD');
+  if (n.chains.input) hooks.push('INPUT');
+  if (n.chains.output) hooks.push('OUTPUT');
+  const q = config.queue;
+  return {
+    mask: n.mask,
+    queue: q.first === q.last ? { num: q.first } : { balance: [q.first, q.last] },
+    packets: n.maxPackets,
+    hooks,
+    families: n.families,
+  };
+}
+
+/** What `l7mesh edge rules` prints: the description, then the exact iptables-restore input per family. */
+export function renderRulesReport(config: EdgeConfig): string {
+  const rc = edgeRulesConfig(config);
+  const rendered = renderEdgeRules(rc);
+  const out = [describeEdgeRules(rc)];
+  for (const [family, text] of Object.entries(rendered)) {
+    if (text === undefined) continue;
+    out.push(`# ${family}: ${family === 'ipv4' ? 'iptables-restore' : 'ip6tables-restore'} --noflush <<'EOF'`, text.trimEnd(), '# EOF', '');
+  }
+  return out.join('\n');
+}
