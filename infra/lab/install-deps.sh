@@ -2,16 +2,44 @@
 # infra/lab/install-deps.sh — install the Debian packages record.sh uses
 # (servers, clients, tcpdump). Machines are not kept between sessions, so the
 # lab installs what it needs itself. Run as root. Installing the server
-# packages does not start them here (no systemd); record.sh never uses their
-# system configs or services anyway.
+# packages does not start them here (no systemd; in containers policy-rc.d
+# refuses); record.sh never uses their system configs or services anyway:
+# every server runs in a lab namespace on a config written to the scratch dir.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-	iproute2 procps ethtool tcpdump coreutils openssl \
-	nginx-light curl wget \
+	iproute2 procps ethtool tcpdump coreutils openssl iputils-ping \
+	nginx-light curl wget lighttpd apache2 \
 	vsftpd lftp tnftp \
-	dnsmasq-base bind9-dnsutils \
-	openssh-server openssh-client \
-	socat
+	dnsmasq-base unbound bind9-dnsutils \
+	openssh-server openssh-client dropbear-bin \
+	socat \
+	exim4-daemon-light swaks \
+	dovecot-core dovecot-imapd dovecot-pop3d \
+	inetutils-telnetd inetutils-telnet ipsvd \
+	ngircd ii \
+	prosody lua-unbound sendxmpp \
+	chrony sntp \
+	snmpd snmp \
+	rsyslog bsdutils \
+	tftpd-hpa tftp-hpa \
+	rsync git \
+	mariadb-server mariadb-client \
+	postgresql postgresql-client \
+	redis-server redis-tools \
+	memcached libmemcached-tools \
+	mosquitto mosquitto-clients \
+	rabbitmq-server amqp-tools \
+	slapd ldap-utils \
+	sip-tester \
+	dante-server \
+	coturn \
+	aria2 transmission-cli \
+	openvpn \
+	wireguard-tools wireguard-go \
+	samba smbclient \
+	krb5-kdc krb5-admin-server krb5-user \
+	tigervnc-standalone-server vncsnapshot \
+	xrdp

@@ -263,6 +263,10 @@ lab_wait_file() {
 # pcap header is on disk. Sets LAB_CAPTURE_PID.
 lab_capture_start() {
 	local ns=$1 ifc=$2 file=$3 log="$3.log"
+	# lab_wait_port's probes are real connections; servers that greet (SMTP,
+	# SSH, ...) answer and close them a moment later. Let that pass first, so
+	# the capture holds only the clients' sessions.
+	sleep 0.5
 	lab_spawn "$ns" tcpdump -i "$ifc" -n -s 0 -U --immediate-mode -Z root \
 		-w "$file" >"$log" 2>&1
 	LAB_CAPTURE_PID=$LAB_LAST_PID

@@ -1,6 +1,8 @@
-import { CaptureError, formatIpAddress, IPPROTO_TCP, PacketDecoder, readCaptureFile } from '@l7mesh/flow';
+import { CaptureError, formatIpAddress, IPPROTO_TCP, PacketDecoder, readCaptureFile, type DecodedPacket } from '@l7mesh/flow';
+import { FlowClassifier } from './classifier.js';
 import { classifyCapture } from './classifyCapture.js';
 import type { FlowRecord } from './flowRecord.js';
+import type { HeadScanner } from './headScanner.js';
 import type { LabCapture } from './labCaptures.js';
 import type { PatternSet } from './patternSet.js';
 
@@ -18,6 +20,12 @@ export interface ClassifierLimits {
 export interface PreparedCapture {
   capture: LabCapture;
   payloadTimes: Map<string, number[]>;
+  /**
+   * The decoded packets, copied: the overmatch matrix replays each capture
+   * once per pattern, and reading and decoding the file every time would
+   * cost far more than classifying its few flows.
+   */
+  packets: DecodedPacket[];
   /** Set when the capture is truncated or corrupt; the flows before the damage still count. */
   readError?: string;
 }
@@ -30,14 +38,38 @@ function tupleKey(proto: string, a: string, aPort: number, b: string, bPort: num
   return x < y ? `${proto} ${x} ${y}` : `${proto} ${y} ${x}`;
 }
 
+/** The decoder reuses one packet whose payload is a getter over a shared buffer: copy field by field. */
+function copyPacket(p: DecodedPacket): DecodedPacket {
+  const payload = p.payload.slice();
+  return {
+    tsSec: p.tsSec,
+    tsNsec: p.tsNsec,
+    ipVersion: p.ipVersion,
+    protocol: p.protocol,
+    srcAddr: p.srcAddr.slice(),
+    dstAddr: p.dstAddr.slice(),
+    srcPort: p.srcPort,
+    dstPort: p.dstPort,
+    tcpFlags: p.tcpFlags,
+    tcpSeq: p.tcpSeq,
+    tcpAck: p.tcpAck,
+    ipLength: p.ipLength,
+    payload,
+    payloadLength: payload.length,
+  };
+}
+
 export async function prepareCapture(capture: LabCapture): Promise<PreparedCapture> {
   const payloadTimes = new Map<string, number[]>();
   const decoder = new PacketDecoder();
-  const prepared: PreparedCapture = { capture, payloadTimes };
+  const packets: DecodedPacket[] = [];
+  const prepared: PreparedCapture = { capture, payloadTimes, packets };
   try {
     await readCaptureFile(capture.file, (frame) => {
       const p = decoder.decodeFrame(frame);
-      if (!p || p.payloadLength === 0) return;
+      if (!p) return;
+      packets.push(copyPacket(p));
+      if (p.payloadLength === 0) return;
       const proto = p.protocol === IPPROTO_TCP ? 'tcp' : 'udp';
       const key = tupleKey(proto, formatIpAddress(p.srcAddr), p.srcPort, formatIpAddress(p.dstAddr), p.dstPort);
       let times = payloadTimes.get(key);
@@ -83,5 +115,18 @@ export async function classifyClaimedFlows(prepared: PreparedCapture, set: Patte
     // Already recorded by prepareCapture; the flows read before the damage still count.
     if (!(err instanceof CaptureError)) throw err;
   }
+  return { records, claimed: records.filter((r) => carriesPayload(prepared, r)) };
+}
+
+/**
+ * The same classifier over the capture's packets kept in memory, for the
+ * many runs of the overmatch matrix. The scanner is shared between runs:
+ * every flow releases its scan state when it leaves the table.
+ */
+export function replayClaimedFlows(prepared: PreparedCapture, set: PatternSet, scanner: HeadScanner, limits: ClassifierLimits = {}): ClaimedFlows {
+  const records: FlowRecord[] = [];
+  const classifier = new FlowClassifier(set, scanner, { ...limits, onFlow: (r) => records.push(r) });
+  for (const p of prepared.packets) classifier.process(p);
+  classifier.finish();
   return { records, claimed: records.filter((r) => carriesPayload(prepared, r)) };
 }

@@ -5,7 +5,7 @@ import { FlowClassifier } from './classifier.js';
 import { createHeadScanner, type EngineKind } from './classifyCapture.js';
 import { EngineError } from './errors.js';
 import type { FlowRecord } from './flowRecord.js';
-import type { LibraryProblem } from './libraryProblems.js';
+import { PatternLibraryError, type LibraryProblem } from './libraryProblems.js';
 import { compilePatternSet, type PatternSet } from './patternSet.js';
 import { randomFlows, RANDOM_FLOW_KINDS, type RandomFlowKind } from './randomFlows.js';
 
@@ -101,6 +101,9 @@ const isVerdict = (r: FlowRecord) => r.l7 !== 'unset' && r.l7 !== 'unknown';
  */
 export function measureFalsePositives(files: readonly PatternFile[], options: FalsePositiveOptions = {}): FalsePositiveReport {
   const flowsPerKind = options.flows ?? DEFAULT_RANDOM_FLOWS;
+  if (!Number.isInteger(flowsPerKind) || flowsPerKind < 1) {
+    throw new PatternLibraryError('LIBRARY_BAD_OPTION', `the number of random flows must be a positive integer, got ${options.flows}`);
+  }
   const seed = options.seed ?? DEFAULT_RANDOM_SEED;
   const referenceFlows = Math.min(options.referenceFlows ?? DEFAULT_REFERENCE_FLOWS, flowsPerKind);
   const limits: ClassifierLimits = { maxPackets: options.maxPackets, maxDataLen: options.maxDataLen };
@@ -141,6 +144,7 @@ export function measureFalsePositives(files: readonly PatternFile[], options: Fa
       });
     }
   }
-  const anyPattern = files.length > 0 ? measure(compilePatternSet(files), '(full set)', isVerdict) : { bytes: { matched: 0, rate: 0 }, text: { matched: 0, rate: 0 } };
+  const none = () => Object.fromEntries(RANDOM_FLOW_KINDS.map((k) => [k, { matched: 0, rate: 0 }])) as Record<RandomFlowKind, KindCount>;
+  const anyPattern = files.length > 0 ? measure(compilePatternSet(files), '(full set)', isVerdict) : none();
   return { flowsPerKind, seed, patterns, anyPattern, problems };
 }

@@ -8,7 +8,7 @@ export { orderPatterns } from './patternOrder.js';
 export { compilePatternSet, type ClassifierPattern, type PatternSet, type PatternSetError } from './patternSet.js';
 export { ReferenceHeadScanner } from './referenceScanner.js';
 export { checkCaptures, type CaptureResult, type CaptureStatus } from './captureCheck.js';
-export { carriesPayload, classifyClaimedFlows, prepareCapture, type ClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';
+export { carriesPayload, classifyClaimedFlows, prepareCapture, replayClaimedFlows, type ClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';
 export {
   DEFAULT_FP_THRESHOLD,
   DEFAULT_RANDOM_FLOWS,

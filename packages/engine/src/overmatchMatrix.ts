@@ -1,6 +1,7 @@
 import type { PatternFile } from '@l7mesh/patterns';
-import { classifyClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';
-import { compilePatternSet } from './patternSet.js';
+import { replayClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';
+import { createHeadScanner } from './classifyCapture.js';
+import { compilePatternSet, type PatternSet } from './patternSet.js';
 
 /**
  * Which patterns would take other protocols' traffic if they were tried
@@ -17,26 +18,37 @@ export interface OvermatchMatrix {
   cells: Record<string, Record<string, number>>;
 }
 
-export async function buildOvermatchMatrix(
-  files: readonly PatternFile[],
-  prepared: readonly PreparedCapture[],
-  limits: ClassifierLimits = {},
-): Promise<OvermatchMatrix> {
+/** Claimed flows of each capture that `set` classifies as `name`, for captures with any. */
+function wins(name: string, set: PatternSet, captures: readonly PreparedCapture[], limits: ClassifierLimits): Map<PreparedCapture, number> {
+  const scanner = createHeadScanner('hyperscan', set, limits.maxDataLen);
+  const won = new Map<PreparedCapture, number>();
+  try {
+    for (const p of captures) {
+      const n = replayClaimedFlows(p, set, scanner, limits).claimed.filter((r) => r.l7 === name).length;
+      if (n > 0) won.set(p, n);
+    }
+  } finally {
+    scanner.close?.();
+  }
+  return won;
+}
+
+export function buildOvermatchMatrix(files: readonly PatternFile[], prepared: readonly PreparedCapture[], limits: ClassifierLimits = {}): OvermatchMatrix {
   const single = prepared.filter((p) => p.capture.protocol !== undefined);
   const protocols = [...new Set(single.map((p) => p.capture.protocol!))].sort();
   const matrix: OvermatchMatrix = { patterns: files.map((f) => f.name), protocols, cells: {} };
   for (const file of files) {
-    // X first, then the rest in default order: X wins exactly where it would
-    // match no later than the pattern that wins today.
-    const set = compilePatternSet(files, [file.name]);
-    for (const p of single) {
-      const protocol = p.capture.protocol!;
-      if (protocol === file.name) continue;
-      const { claimed } = await classifyClaimedFlows(p, set, limits);
-      const won = claimed.filter((r) => r.l7 === file.name).length;
-      if (won === 0) continue;
+    const others = single.filter((p) => p.capture.protocol !== file.name);
+    // X alone first: cheap (a one-pattern set), and X can only win a flow when
+    // tried first if it matches that flow at all. Overlaps are rare, so the
+    // whole set with X first is compiled only for the patterns that have some.
+    const candidates = [...wins(file.name, compilePatternSet([file]), others, limits).keys()];
+    if (candidates.length === 0) continue;
+    // X first, then the rest in default order: X wins exactly where it
+    // matches no later than the pattern that wins today.
+    for (const [p, n] of wins(file.name, compilePatternSet(files, [file.name]), candidates, limits)) {
       const row = (matrix.cells[file.name] ??= {});
-      row[protocol] = (row[protocol] ?? 0) + won;
+      row[p.capture.protocol!] = (row[p.capture.protocol!] ?? 0) + n;
     }
   }
   return matrix;

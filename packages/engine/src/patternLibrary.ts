@@ -4,7 +4,7 @@ import { checkCaptures, type CaptureResult } from './captureCheck.js';
 import { prepareCapture } from './claimedFlows.js';
 import { fpThresholdOf, measureFalsePositives, type FalsePositiveOptions, type FalsePositiveReport } from './falsePositives.js';
 import { listLabCaptures, type LabCapture } from './labCaptures.js';
-import { PatternLibraryError, type LibraryProblem } from './libraryProblems.js';
+import type { LibraryProblem } from './libraryProblems.js';
 import { buildOvermatchMatrix, type OvermatchMatrix } from './overmatchMatrix.js';
 import { compilePatternSet, type PatternSet } from './patternSet.js';
 
@@ -55,10 +55,6 @@ interface LoadedLibrary {
 }
 
 function loadLibrary(dirs: readonly string[], options: PatternLibraryOptions): LoadedLibrary {
-  const flows = options.flows ?? 0;
-  if (options.flows !== undefined && (!Number.isInteger(flows) || flows < 1)) {
-    throw new PatternLibraryError('LIBRARY_BAD_OPTION', `the number of random flows must be a positive integer, got ${options.flows}`);
-  }
   const loaded = loadPatternDirs([...dirs]);
   const problems: LibraryProblem[] = loaded.errors.map((e) => ({ code: 'PATTERN_INVALID', subject: e.file, message: e.message }));
   // The whole set in default order: what an operator runs, so what captures must pass.
@@ -108,7 +104,7 @@ export async function testPatternLibrary(dirs: readonly string[], options: Patte
   const prepared = [];
   for (const capture of lib.captures) prepared.push(await prepareCapture(capture));
   const checked = await checkCaptures(prepared, lib.set, limits);
-  const overmatch = await buildOvermatchMatrix(lib.files, prepared, limits);
+  const overmatch = buildOvermatchMatrix(lib.files, prepared, limits);
   const description = describeLoaded(lib, options);
   return {
     ...description,

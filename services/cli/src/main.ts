@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runClassify } from './classifyCommand.js';
+import { registerEdgeCommand } from './edgeCommand.js';
+import { runPatternsReadme, runPatternsTest } from './patternLibraryCommand.js';
 import { runPatternsCheck, runPatternsList } from './patternsCommand.js';
 
 function integerIn(min: number, max: number) {
@@ -29,7 +31,7 @@ program
     process.exitCode = await runClassify(opts);
   });
 
-const patterns = program.command('patterns').description('pattern files: check and list');
+const patterns = program.command('patterns').description('pattern files: check, list, test and document');
 patterns
   .command('check')
   .description('load, translate and compile pattern directories; exit non-zero on any error')
@@ -44,6 +46,27 @@ patterns
   .action((dirs: string[]) => {
     process.exitCode = runPatternsList(dirs);
   });
+
+patterns
+  .command('test')
+  .description('prove a pattern library: captures of real programs, overmatch matrix, false positives on random flows; exit 1 on any error')
+  .argument('[dir...]', 'pattern directories (default: the project patterns/)')
+  .option('--captures <dir>', 'lab captures, <dir>/<protocol>/<implementation>-<scenario>.pcap (default: the project test/captures/)')
+  .option('--flows <n>', 'random flows per kind for false-positive rates (default 2000)', integerIn(1, 1_000_000))
+  .option('--json', 'the whole report as JSON on stdout')
+  .action(async (dirs: string[], opts) => {
+    process.exitCode = await runPatternsTest(dirs, opts);
+  });
+patterns
+  .command('readme')
+  .description("generate the pattern library's README.md (protocols, captures, implementations, false positives)")
+  .argument('[dir]', 'pattern directory (default: the project patterns/)')
+  .option('--write', 'write DIR/README.md instead of printing it')
+  .action((dir: string | undefined, opts) => {
+    process.exitCode = runPatternsReadme(dir, opts);
+  });
+
+registerEdgeCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as { code?: string; message?: string; details?: string[] };
