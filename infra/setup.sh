@@ -15,7 +15,7 @@ esac
 packages=(
   build-essential pkg-config python3 "$hs_pkg"
   libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev
-  iptables conntrack tcpdump iproute2
+  iptables conntrack tcpdump iproute2 procps curl
   nats-server postgresql
 )
 missing=()
