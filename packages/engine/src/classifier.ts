@@ -27,8 +27,8 @@ export interface ClassifierOptions {
   maxFlows?: number;
   /** Server ports of FTP control connections, where conntrack's helper would look (default [21]). */
   ftpPorts?: number[];
-  /** Receives every flow as it leaves the table. */
-  onFlow: (record: FlowRecord) => void;
+  /** Receives every flow as it leaves the table (the record, and the entry it was made from). */
+  onFlow: (record: FlowRecord, flow: FlowEntry) => void;
   /** Told of every verdict as it is reached (a protocol, or unknown), e.g. to mark the connection. */
   onDecision?: (flow: FlowEntry) => void;
 }
@@ -212,7 +212,7 @@ export class FlowClassifier {
       const parent = this.inheritedFrom.get(flow);
       if (parent) decision.parent = parent;
     }
-    this.options.onFlow(flowRecordOf(flow, decision, reason));
+    this.options.onFlow(flowRecordOf(flow, decision, reason), flow);
   }
 }
 

@@ -22,22 +22,30 @@ export type MarkState =
   /** Decided with no packet to carry the mark and no conntrack access (replay). */
   | 'unapplied';
 
-/** The edge's view of one live flow: the classifier's entry plus what the edge did with it. */
-export interface EdgeFlow {
-  readonly flow: FlowEntry;
-  readonly tuple: ConntrackTuple;
+/**
+ * The edge's view of one live flow: the classifier's entry plus what the edge
+ * did with it. Kept small (one per tracked flow): the conntrack tuple is
+ * derived from the flow key only when it is needed.
+ */
+export class EdgeFlow {
   /** Packets of the flow the edge received (from the queue, or the capture). */
-  queued: number;
+  queued = 0;
   /** The l7 mark (bits under the mask) once decided, undefined when none. */
-  mark: number | undefined;
-  state: MarkState;
+  mark: number | undefined = undefined;
+  state: MarkState = 'waiting';
   /** Why ctnetlink failed, when it did. */
   error?: string;
   /** Packets and bytes already added to the per-protocol counters. */
-  countedPackets: number;
-  countedBytes: number;
+  countedPackets = 0;
+  countedBytes = 0;
   /** Last batch with a packet of this flow. */
-  batch: number;
+  batch = 0;
+
+  constructor(readonly flow: FlowEntry) {}
+
+  get tuple(): ConntrackTuple {
+    return tupleOf(this.flow);
+  }
 }
 
 export interface ProtocolCounters {
@@ -87,10 +95,6 @@ function tupleOf(flow: FlowEntry): ConntrackTuple {
   return { family: e.src.includes(':') ? 'ipv6' : 'ipv4', protocol: e.protocol === IPPROTO_TCP ? 'tcp' : 'udp', src: e.src, dst: e.dst, sport: e.sport, dport: e.dport };
 }
 
-function tupleText(proto: string, src: string, sport: number, dst: string, dport: number): string {
-  return `${proto} ${src} ${sport} ${dst} ${dport}`;
-}
-
 /**
  * The edge's packet path, independent of where packets come from: decode,
  * track and classify (the engine's FlowClassifier, in process), and turn
@@ -118,7 +122,6 @@ export class EdgeCore {
   private readonly classifier: FlowClassifier;
   private readonly scanner: HeadScanner & { close?(): void };
   private readonly states = new Map<FlowEntry, EdgeFlow>();
-  private readonly byTuple = new Map<string, EdgeFlow>();
   private readonly conntrack: ConntrackMarker | undefined;
   private readonly clock: () => number;
   private readonly batchFlows: (EdgeFlow | null)[] = [];
@@ -142,7 +145,7 @@ export class EdgeCore {
       ftpPorts: c.ftpPorts,
       maxFlows: options.config.flows.maxFlows,
       timeouts: options.config.flows.timeouts,
-      onFlow: (record) => this.flowEnded(record),
+      onFlow: (record, flow) => this.flowEnded(record, flow),
       onDecision: (flow) => this.flowDecided(flow),
     });
   }
@@ -274,10 +277,8 @@ export class EdgeCore {
   private stateOf(flow: FlowEntry): EdgeFlow {
     let st = this.states.get(flow);
     if (st) return st;
-    const tuple = tupleOf(flow);
-    st = { flow, tuple, queued: 0, mark: undefined, state: 'waiting', countedPackets: 0, countedBytes: 0, batch: 0 };
+    st = new EdgeFlow(flow);
     this.states.set(flow, st);
-    this.byTuple.set(tupleText(tuple.protocol, tuple.src, tuple.sport, tuple.dst, tuple.dport), st);
     return st;
   }
 
@@ -290,12 +291,10 @@ export class EdgeCore {
     this.options.onDecision?.(st);
   }
 
-  private flowEnded(record: FlowRecord): void {
-    const key = tupleText(record.proto, record.src, record.sport, record.dst, record.dport);
-    const st = this.byTuple.get(key);
+  private flowEnded(record: FlowRecord, flow: FlowEntry): void {
+    const st = this.states.get(flow);
     if (st) {
-      this.byTuple.delete(key);
-      this.states.delete(st.flow);
+      this.states.delete(flow);
       if (record.l7 === 'unset') this.counterOf('unset').flows++;
       this.account(st);
     }
