@@ -1,12 +1,12 @@
 import { statSync } from 'node:fs';
 import { classifyCapture, type EngineKind } from '@l7mesh/engine';
-import { benchPatternSet } from './benchPatterns.js';
+import { choosePatternSet, type PatternChoice } from './benchPatterns.js';
 import { timed } from './measure.js';
 
 // One classify run in its own process, so its peak memory is its own.
-// Usage: node classifyOnce.js FILE ENGINE  -> one JSON line on stdout.
-const [file, engine] = process.argv.slice(2) as [string, EngineKind];
-const { set } = benchPatternSet();
+// Usage: node classifyOnce.js FILE ENGINE [bench|library|library10]  -> one JSON line on stdout.
+const [file, engine, choice = 'bench'] = process.argv.slice(2) as [string, EngineKind, PatternChoice?];
+const { set } = choosePatternSet(choice);
 let flows = 0;
 const verdicts: Record<string, number> = {};
 const { result, seconds, cpuSeconds } = await timed(() =>
@@ -22,6 +22,7 @@ const bytes = statSync(file).size;
 process.stdout.write(
   `${JSON.stringify({
     engine,
+    patterns: set.patterns.length,
     packets: result.packets,
     flows,
     seconds,

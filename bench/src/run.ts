@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHeadScanner, type EngineKind, type PatternSet } from '@l7mesh/engine';
 import { DEFAULT_MAX_DATA_LEN, headCapacity, seededRandom } from '@l7mesh/flow';
 import { collectFlowHeads } from './headCorpus.js';
-import { benchPatternSet, REPO_ROOT } from './benchPatterns.js';
+import { benchPatternSet, REPO_ROOT, type PatternChoice } from './benchPatterns.js';
 import { si } from './measure.js';
 import { writeMixedCapture } from './trafficGen.js';
 
@@ -27,6 +27,7 @@ async function ensureCapture(): Promise<string> {
 
 interface ClassifyResult {
   engine: EngineKind;
+  patterns: number;
   packets: number;
   flows: number;
   seconds: number;
@@ -39,8 +40,8 @@ interface ClassifyResult {
 }
 
 /** Runs classify in a child process (its own peak memory) and returns its measurements. */
-function classifyRun(file: string, engine: EngineKind): ClassifyResult {
-  const out = execFileSync(process.execPath, [join(root, 'bench/dist/classifyOnce.js'), file, engine], { encoding: 'utf8', maxBuffer: 1 << 20 });
+function classifyRun(file: string, engine: EngineKind, patterns: PatternChoice = 'bench'): ClassifyResult {
+  const out = execFileSync(process.execPath, [join(root, 'bench/dist/classifyOnce.js'), file, engine, patterns], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out) as ClassifyResult;
 }
 
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
   const { set, sources } = benchPatternSet();
   const hs = classifyRun(file, 'hyperscan');
   const ref = classifyRun(file, 'reference');
+  // The cost of the number of patterns: the whole library against ten of it.
+  const library = classifyRun(file, 'hyperscan', 'library');
+  const library10 = classifyRun(file, 'hyperscan', 'library10');
   const heads = await collectFlowHeads(file);
   const scanHs = scanRun(heads, set, 'hyperscan');
   const scanRef = scanRun(heads, set, 'reference');
@@ -120,13 +124,16 @@ async function main(): Promise<void> {
 
   const classifyTable = new Table({ head: ['classify', 'packets/s', 'flows/s', 'MB/s', 'CPU s', 'wall s', 'peak RSS MiB'], style: { head: [], border: [] } });
   for (const r of [hs, ref]) classifyTable.push([r.engine, si(r.packetsPerSec), si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.cpuSeconds.toFixed(2), r.seconds.toFixed(2), r.peakRssMiB.toFixed(0)]);
+  const librarySizeTable = new Table({ head: ['hyperscan, patterns', 'packets/s', 'flows/s', 'CPU s'], style: { head: [], border: [] } });
+  for (const r of [library, library10]) librarySizeTable.push([r.patterns, si(r.packetsPerSec), si(r.flowsPerSec), r.cpuSeconds.toFixed(2)]);
   const scanTable = new Table({ head: ['head scan', 'flows/s', 'MB/s', 'flows', 'matched', 'wall s'], style: { head: [], border: [] } });
   for (const r of [scanHs, scanRef, worstHs, worstRef]) scanTable.push([r.engine, si(r.flowsPerSec), r.mbPerSec.toFixed(1), r.flows, r.matched, r.seconds.toFixed(2)]);
   const ratios = { classify: hs.packetsPerSec / ref.packetsPerSec, scan: scanHs.flowsPerSec / scanRef.flowsPerSec, unmatchedScan: worstHs.flowsPerSec / worstRef.flowsPerSec };
 
   process.stdout.write(`capture: ${file}, ${(bytes / 1e6).toFixed(0)} MB, ${hs.packets} packets, ${hs.flows} flows\n`);
   process.stdout.write(`patterns: ${set.patterns.length} (${sources})\n`);
-  process.stdout.write(`${classifyTable.toString()}\n${scanTable.toString()}\n`);
+  process.stdout.write(`${classifyTable.toString()}\n${librarySizeTable.toString()}\n${scanTable.toString()}\n`);
+  process.stdout.write(`whole library (${library.patterns}) / ten patterns: ${(library.packetsPerSec / library10.packetsPerSec).toFixed(2)}x the packets/s\n`);
   process.stdout.write(`hyperscan / reference: classify ${ratios.classify.toFixed(1)}x, head scan ${ratios.scan.toFixed(1)}x, unmatched heads ${ratios.unmatchedScan.toFixed(1)}x\n`);
   process.stdout.write(`verdicts (hyperscan): ${JSON.stringify(hs.verdicts)}\n`);
 
@@ -136,6 +143,7 @@ async function main(): Promise<void> {
     capture: { file, bytes, packets: hs.packets, flows: hs.flows },
     patterns: { count: set.patterns.length, sources },
     classify: { hyperscan: hs, reference: ref },
+    librarySize: { library, library10, ratio: library.packetsPerSec / library10.packetsPerSec },
     headScan: { hyperscan: scanHs, reference: scanRef, unmatchedHyperscan: worstHs, unmatchedReference: worstRef },
     ratios,
   };
