@@ -42,4 +42,26 @@ apt-get install -y -qq --no-install-recommends \
 	samba smbclient \
 	krb5-kdc krb5-admin-server krb5-user \
 	tigervnc-standalone-server vncsnapshot \
-	xrdp
+	xrdp \
+	nats-server \
+	x11-utils \
+	subversion \
+	beanstalkd \
+	nghttp2-server nghttp2-client \
+	bird2 \
+	cvs \
+	gearman-job-server gearman-tools \
+	dovecot-managesieved dovecot-sieve sieve-connect \
+	dovecot-lmtpd \
+	libcoap3-bin \
+	freeradius freeradius-utils \
+	tinc \
+	xl2tpd \
+	python3-zmq \
+	pptpd pptp-linux \
+	oidentd \
+	rpcbind \
+	gophernicus \
+	dictd dict \
+	munin-node \
+	fingerd finger

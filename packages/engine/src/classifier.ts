@@ -28,7 +28,20 @@ export interface ClassifierOptions {
   /** Server ports of FTP control connections, where conntrack's helper would look (default [21]). */
   ftpPorts?: number[];
   /** Receives every flow as it leaves the table (the record, and the entry it was made from). */
-  onFlow: (record: FlowRecord, flow: FlowEntry) => void;
+  onFlow?: (record: FlowRecord, flow: FlowEntry) => void;
+  /**
+   * Receives every flow as it leaves the table, without a record (after
+   * onFlow when both are given): for a caller that needs no record, so
+   * none is made.
+   */
+  onFlowEnd?: (flow: FlowEntry, reason: FlowEndReason) => void;
+  /**
+   * At most this many idle flows are ended per packet (default: all that
+   * are due). A burst of flows idling out together is then ended over the
+   * following packets instead of stalling one; every flow still ends, as
+   * `idle`, but its record may come later than other flows' records.
+   */
+  expiryBudget?: number;
   /** Told of every verdict as it is reached (a protocol, or unknown), e.g. to mark the connection. */
   onDecision?: (flow: FlowEntry) => void;
 }
@@ -52,6 +65,9 @@ export class FlowClassifier {
   private readonly patternNames: string[];
   private readonly patternFiles: string[];
   private readonly inheritedFrom = new WeakMap<FlowEntry, string>();
+  /** Expected children (FTP data) -> their parent's key, until inherited or orphaned. Rare: not a FlowEntry field. */
+  private readonly parents = new Map<FlowEntry, string>();
+  private readonly expiryBudget: number;
   // Queued events in packet order: a pattern test (scanner result `testIndex`) or a limit check.
   private readonly eventFlows: FlowEntry[] = [];
   private readonly eventPackets: number[] = [];
@@ -74,6 +90,8 @@ export class FlowClassifier {
     }
     this.capacity = headCapacity(maxDataLen);
     this.ftpPorts = new Set(options.ftpPorts ?? [21]);
+    this.expiryBudget = options.expiryBudget ?? Infinity;
+    if (!(this.expiryBudget >= 1)) throw new EngineError('ENGINE_BAD_OPTION', `expiryBudget must be at least 1, got ${options.expiryBudget}`);
     this.patternNames = set.patterns.map((p) => p.name);
     this.patternFiles = set.patterns.map((p) => p.file.slice(p.file.lastIndexOf('/') + 1));
     this.table = new FlowTable({
@@ -87,6 +105,16 @@ export class FlowClassifier {
     return this.table.size;
   }
 
+  /** Calls `fn` for every flow in the table, in no particular order (it must not process packets). */
+  forEachFlow(fn: (flow: FlowEntry) => void): void {
+    this.table.forEach(fn);
+  }
+
+  /** The flows in the table, in creation order (a snapshot). */
+  liveFlows(): FlowEntry[] {
+    return this.table.entries();
+  }
+
   /**
    * Tracks and classifies one packet; returns its flow. A verdict the packet
    * brings may wait in the queue until {@link flush} (or the next batch).
@@ -94,12 +122,15 @@ export class FlowClassifier {
   process(p: DecodedPacket): FlowEntry {
     this.packets++;
     if (p.tsSec - this.lastExpirySec >= 1) {
-      this.table.expire(p.tsSec);
+      this.table.expire(p.tsSec, this.expiryBudget);
       this.lastExpirySec = p.tsSec;
+    } else if (this.table.expiryPending) {
+      this.table.expireMore(this.expiryBudget);
     }
     const { flow, isOrig, created } = this.table.track(p);
     if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0) {
-      flow.parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);
+      const parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);
+      if (parentKey !== undefined) this.parents.set(flow, parentKey);
     }
     if (p.payloadLength > 0 && p.protocol === IPPROTO_TCP) this.watchFtpControl(flow, p, isOrig);
     if (flow.l7 === 'unset') this.classify(flow, p);
@@ -108,7 +139,7 @@ export class FlowClassifier {
 
   private classify(flow: FlowEntry, p: DecodedPacket): void {
     const packetNo = flow.packets;
-    if (flow.parentKey !== undefined) {
+    if (this.parents.size > 0 && this.parents.has(flow)) {
       this.inherit(flow, packetNo);
       return;
     }
@@ -166,9 +197,7 @@ export class FlowClassifier {
   }
 
   private decide(flow: FlowEntry, l7: string, by: string, packetNo: number): void {
-    flow.l7 = l7;
-    flow.decidedBy = by;
-    flow.decidedAtPacket = packetNo;
+    flow.setVerdict(l7, by, packetNo);
     this.options.onDecision?.(flow);
   }
 
@@ -191,28 +220,36 @@ export class FlowClassifier {
 
   /** A child connection takes its parent's verdict once the parent has one. */
   private inherit(flow: FlowEntry, packetNo: number): void {
-    const parent = this.table.get(flow.parentKey!);
+    const parent = this.table.get(this.parents.get(flow)!);
     if (!parent) {
-      flow.parentKey = undefined; // the parent is gone: classify the child on its own
+      this.parents.delete(flow); // the parent is gone: classify the child on its own
       return;
     }
     if (parent.queuedTests > 0) this.flush();
     if (parent.l7 === 'unset') return;
+    this.parents.delete(flow);
     this.decide(flow, parent.l7, 'inherited', packetNo);
     this.inheritedFrom.set(flow, describeFlowKey(parent.key, parent.origIsLow));
   }
 
   private report(flow: FlowEntry, reason: FlowEndReason): void {
     if (flow.queuedTests > 0) this.flush();
-    if (flow.l7 === 'unset' && flow.parentKey !== undefined) this.inherit(flow, flow.packets);
-    this.releaseScan(flow);
-    let decision: Decision | undefined;
-    if (flow.decidedBy !== undefined) {
-      decision = { by: flow.decidedBy, packet: flow.decidedAtPacket };
-      const parent = this.inheritedFrom.get(flow);
-      if (parent) decision.parent = parent;
+    if (this.parents.size > 0 && this.parents.has(flow)) {
+      if (flow.l7 === 'unset') this.inherit(flow, flow.packets);
+      this.parents.delete(flow);
     }
-    this.options.onFlow(flowRecordOf(flow, decision, reason), flow);
+    this.releaseScan(flow);
+    const { onFlow, onFlowEnd } = this.options;
+    if (onFlow) {
+      let decision: Decision | undefined;
+      if (flow.decidedBy !== undefined) {
+        decision = { by: flow.decidedBy, packet: flow.decidedAtPacket };
+        const parent = this.inheritedFrom.get(flow);
+        if (parent) decision.parent = parent;
+      }
+      onFlow(flowRecordOf(flow, decision, reason), flow);
+    }
+    onFlowEnd?.(flow, reason);
   }
 }
 

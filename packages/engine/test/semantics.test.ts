@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TcpFlag } from '@l7mesh/flow';
-import { createHeadScanner, FlowClassifier } from '../src/index.js';
+import { TcpFlag, type DecodedPacket } from '@l7mesh/flow';
+import { createHeadScanner, FlowClassifier, type FlowRecord } from '../src/index.js';
 import { classify, conversation, ENGINES, HANDSHAKE, patternSet } from './helpers.js';
 
 // l7-filter's semantics one by one, each checked on both engines.
@@ -112,5 +112,25 @@ describe('classifier hooks', () => {
     c.finish();
     expect(decided).toEqual(['abc']);
     expect(records).toHaveLength(1);
+  });
+});
+
+describe('bounded expiry', () => {
+  it('ends the same flows with the same records when at most one idle flow is ended per packet', () => {
+    const set = patternSet({ abc: '^abc' });
+    const packets: DecodedPacket[] = [];
+    // 40 flows idle out together, then traffic goes on: some of them come back.
+    for (let i = 0; i < 40; i++) packets.push(...conversation([{ from: 'c', payload: i % 2 ? 'abc' : 'xyz' }], { proto: 'udp', clientPort: 1000 + i, t0: 100 }));
+    for (let i = 0; i < 40; i++) packets.push(...conversation([{ from: 'c', payload: 'abc' }], { proto: 'udp', clientPort: 1000 + ((i * 7) % 50), t0: 200 + i }));
+    const run = (expiryBudget?: number) => {
+      const records: FlowRecord[] = [];
+      const c = new FlowClassifier(set, createHeadScanner('hyperscan', set), { expiryBudget, onFlow: (r) => records.push(r) });
+      for (const p of packets) c.process(p);
+      c.finish();
+      return records.sort((a, b) => a.sport - b.sport || a.first_ts - b.first_ts);
+    };
+    const unbounded = run();
+    expect(unbounded.filter((r) => r.end === 'idle').length).toBeGreaterThanOrEqual(40);
+    expect(run(1)).toEqual(unbounded);
   });
 });

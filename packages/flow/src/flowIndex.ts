@@ -1,16 +1,28 @@
 /**
+ * What the index needs of an entry: its key. An IPv4 key is three int32
+ * words (lower address, higher address, both ports: the lower endpoint's
+ * port in the high half) and the protocol; an IPv6 key is a string (then
+ * `k0`), kept in a Map.
+ */
+export interface IndexKeyed {
+  readonly k0: number | string;
+  readonly k1: number;
+  readonly k2: number;
+  readonly protocol: number;
+}
+
+/**
  * The flow table's index: canonical flow key -> entry. IPv4 keys, the bulk
- * of traffic, live in an open-addressing hash table over four 32-bit words
- * (lower address, higher address, both ports, protocol), so a lookup per
+ * of traffic, live in an open-addressing hash table (linear probing) whose
+ * buckets hold only the entries: a lookup compares the entry's own key words,
+ * so no key is stored twice and a bucket costs one pointer. A lookup per
  * packet allocates nothing and hashes no string. IPv6 keys, 37 bytes, use a
  * Map of key strings.
  */
-export class FlowIndex<T> {
+export class FlowIndex<T extends IndexKeyed> {
   private capacity = 1024;
   private mask = this.capacity - 1;
-  /** Four words per bucket; protocol word 0 marks an empty bucket. */
-  private words = new Uint32Array(this.capacity * 4);
-  private values: (T | undefined)[] = new Array<T | undefined>(this.capacity);
+  private values: (T | undefined)[] = new Array<T | undefined>(this.capacity).fill(undefined);
   private v4Count = 0;
   private readonly v6 = new Map<string, T>();
 
@@ -20,13 +32,12 @@ export class FlowIndex<T> {
 
   /** Bucket of an IPv4 key, or -1. */
   private findV4(a: number, b: number, ports: number, proto: number): number {
-    const w = this.words;
+    const values = this.values;
     let i = hashWords(a, b, ports, proto) & this.mask;
     for (;;) {
-      const at = i * 4;
-      const p = w[at + 3]!;
-      if (p === 0) return -1;
-      if (p === proto && w[at] === a && w[at + 1] === b && w[at + 2] === ports) return i;
+      const v = values[i];
+      if (v === undefined) return -1;
+      if (v.k0 === a && v.k2 === ports && v.k1 === b && v.protocol === proto) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -36,26 +47,23 @@ export class FlowIndex<T> {
     return i < 0 ? undefined : this.values[i];
   }
 
-  setV4(a: number, b: number, ports: number, proto: number, value: T): void {
+  /** Adds (or replaces) the entry under its own IPv4 key. */
+  setV4(value: T): void {
     if ((this.v4Count + 1) * 2 > this.capacity) this.grow();
-    const w = this.words;
+    const a = value.k0 as number;
+    const { k1: b, k2: ports, protocol: proto } = value;
+    const values = this.values;
     let i = hashWords(a, b, ports, proto) & this.mask;
     for (;;) {
-      const at = i * 4;
-      const p = w[at + 3]!;
-      if (p === 0) break;
-      if (p === proto && w[at] === a && w[at + 1] === b && w[at + 2] === ports) {
-        this.values[i] = value;
+      const v = values[i];
+      if (v === undefined) break;
+      if (v.k0 === a && v.k2 === ports && v.k1 === b && v.protocol === proto) {
+        values[i] = value;
         return;
       }
       i = (i + 1) & this.mask;
     }
-    const at = i * 4;
-    w[at] = a;
-    w[at + 1] = b;
-    w[at + 2] = ports;
-    w[at + 3] = proto;
-    this.values[i] = value;
+    values[i] = value;
     this.v4Count++;
   }
 
@@ -65,20 +73,18 @@ export class FlowIndex<T> {
     this.v4Count--;
     // Backward-shift deletion: linear probing stays tombstone-free, so lookups
     // never slow down as flows come and go.
-    const w = this.words;
+    const values = this.values;
     for (let j = (i + 1) & this.mask; ; j = (j + 1) & this.mask) {
-      const at = j * 4;
-      if (w[at + 3] === 0) break;
-      const home = hashWords(w[at]!, w[at + 1]!, w[at + 2]!, w[at + 3]!) & this.mask;
+      const v = values[j];
+      if (v === undefined) break;
+      const home = hashWords(v.k0 as number, v.k1, v.k2, v.protocol) & this.mask;
       // Move j into the hole at i when its home does not lie in (i, j].
       if (((j - home) & this.mask) >= ((j - i) & this.mask)) {
-        w.copyWithin(i * 4, at, at + 4);
-        this.values[i] = this.values[j];
+        values[i] = v;
         i = j;
       }
     }
-    w[i * 4 + 3] = 0;
-    this.values[i] = undefined;
+    values[i] = undefined;
   }
 
   getV6(key: string): T | undefined {
@@ -94,18 +100,12 @@ export class FlowIndex<T> {
   }
 
   private grow(): void {
-    const oldWords = this.words;
-    const oldValues = this.values;
-    const oldCapacity = this.capacity;
+    const old = this.values;
     this.capacity *= 2;
     this.mask = this.capacity - 1;
-    this.words = new Uint32Array(this.capacity * 4);
-    this.values = new Array<T | undefined>(this.capacity);
+    this.values = new Array<T | undefined>(this.capacity).fill(undefined);
     this.v4Count = 0;
-    for (let i = 0; i < oldCapacity; i++) {
-      const at = i * 4;
-      if (oldWords[at + 3] !== 0) this.setV4(oldWords[at]!, oldWords[at + 1]!, oldWords[at + 2]!, oldWords[at + 3]!, oldValues[i]!);
-    }
+    for (const v of old) if (v !== undefined) this.setV4(v);
   }
 }
 

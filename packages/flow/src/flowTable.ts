@@ -1,4 +1,4 @@
-import { FlowIndex } from './flowIndex.js';
+import { FlowIndex, type IndexKeyed } from './flowIndex.js';
 import { flowKeyOf } from './flowKey.js';
 import { IPPROTO_TCP, TcpFlag, type DecodedPacket } from './packet.js';
 
@@ -24,42 +24,54 @@ const TimeoutClass = { UdpUnreplied: 0, UdpReplied: 1, TcpOpen: 2, TcpClosing: 3
 type TimeoutClass = (typeof TimeoutClass)[keyof typeof TimeoutClass];
 const CLASS_COUNT = 4;
 
+/** FlowEntry.flags: bit 0 origIsLow, bit 1 closing, bits 2-3 the timeout class, bits 4-11 the protocol. */
+const ORIG_IS_LOW = 1;
+const CLOSING = 2;
+const CLASS_SHIFT = 2;
+const CLASS_MASK = 3 << CLASS_SHIFT;
+const PROTOCOL_SHIFT = 4;
+
 /**
  * One tracked connection, conntrack-like: the key, who opened it, counters per
  * direction, timestamps, and the l7 verdict. Endpoints are not stored apart
- * from the key (the key already holds their bytes), to keep a flow small.
+ * from the key; an IPv4 key is kept as three integers (the index compares
+ * them, and the key string is made only when asked for); the booleans, the
+ * timeout class and the protocol share one small integer: a busy edge holds
+ * hundreds of thousands of flows.
  */
-export class FlowEntry {
-  /** Verdict: a protocol name, 'unset' or 'unknown'. */
-  l7 = 'unset';
-  /** The pattern file (or 'inherited', 'packet-limit', 'byte-limit') that decided the verdict. */
-  decidedBy: string | undefined = undefined;
+export class FlowEntry implements IndexKeyed {
+  /** The verdict and what decided it, as an index into the interned pairs (0: unset). */
+  private verdict = 0;
   /** The packet number (both directions, 1-based) that decided the verdict. */
   decidedAtPacket = 0;
-  /** Bytes of l7 head collected so far. */
-  headLength = 0;
+  /** headLength (bits 0-16) and queuedTests (bits 17-30). */
+  private head = 0;
   /** The head scanner's state handle, -1 when none is open. */
   scanHandle = -1;
-  /** Tests of this flow queued in the scanner and not yet run. */
-  queuedTests = 0;
   packetsOrig = 0;
   packetsReply = 0;
   bytesOrig = 0;
   bytesReply = 0;
   lastSec: number;
   lastNsec: number;
-  /** TCP: a FIN or RST was seen, so a new SYN starts a new connection. */
-  closing = false;
-  /** Parent connection's key for an expected child (FTP data), else undefined. */
-  parentKey: string | undefined = undefined;
-  timeoutClass: TimeoutClass;
+  /**
+   * origIsLow, closing, the timeout class and the protocol (bits 0-11), and
+   * the owner's small integer (bits 16-30, see {@link user}).
+   */
+  private flags: number;
   prev: FlowEntry | null = null;
   next: FlowEntry | null = null;
 
   constructor(
-    readonly key: string,
+    /** IPv4: the lower address (int32); IPv6: the whole key string. */
+    readonly k0: number | string,
+    /** IPv4: the higher address (int32). */
+    readonly k1: number,
+    /** IPv4: the lower endpoint's port << 16 | the higher endpoint's port (int32). */
+    readonly k2: number,
+    protocol: number,
     /** True when the originator (sender of the first packet) is the key's lower endpoint. */
-    readonly origIsLow: boolean,
+    origIsLow: boolean,
     /** Creation sequence number: output order for flows that end together. */
     readonly seq: number,
     readonly firstSec: number,
@@ -67,11 +79,105 @@ export class FlowEntry {
   ) {
     this.lastSec = firstSec;
     this.lastNsec = firstNsec;
-    this.timeoutClass = key.charCodeAt(0) === IPPROTO_TCP ? TimeoutClass.TcpOpen : TimeoutClass.UdpUnreplied;
+    const cls = protocol === IPPROTO_TCP ? TimeoutClass.TcpOpen : TimeoutClass.UdpUnreplied;
+    this.flags = (origIsLow ? ORIG_IS_LOW : 0) | (cls << CLASS_SHIFT) | (protocol << PROTOCOL_SHIFT);
+  }
+
+  /** Verdict: a protocol name, 'unset' or 'unknown'. */
+  get l7(): string {
+    return verdictL7[this.verdict]!;
+  }
+
+  set l7(l7: string) {
+    this.verdict = verdictOf(l7, this.decidedBy);
+  }
+
+  /** The pattern file (or 'inherited', 'packet-limit', 'byte-limit') that decided the verdict. */
+  get decidedBy(): string | undefined {
+    return verdictBy[this.verdict];
+  }
+
+  set decidedBy(by: string | undefined) {
+    this.verdict = verdictOf(this.l7, by);
+  }
+
+  /** Sets the verdict and what decided it at once. */
+  setVerdict(l7: string, by: string | undefined, packetNo: number): void {
+    this.verdict = verdictOf(l7, by);
+    this.decidedAtPacket = packetNo;
+  }
+
+  /** Bytes of l7 head collected so far (at most 65535). */
+  get headLength(): number {
+    return this.head & HEAD_LENGTH_MASK;
+  }
+
+  set headLength(n: number) {
+    this.head = (this.head & ~HEAD_LENGTH_MASK) | n;
+  }
+
+  /** Tests of this flow queued in the scanner and not yet run (fewer than 2^14). */
+  get queuedTests(): number {
+    return this.head >>> QUEUED_SHIFT;
+  }
+
+  set queuedTests(n: number) {
+    this.head = (this.head & HEAD_LENGTH_MASK) | (n << QUEUED_SHIFT);
+  }
+
+  /**
+   * A small integer (15 bits: 0 to 32767) free for the table's owner, so that
+   * it needs no object or map of its own per flow (the edge keeps its mark
+   * state here). The table and the classifier never read it.
+   */
+  get user(): number {
+    return this.flags >>> USER_SHIFT;
+  }
+
+  set user(value: number) {
+    this.flags = (this.flags & FLAGS_MASK) | (value << USER_SHIFT);
+  }
+
+  /** The canonical flow key (as flowKeyOf makes it); an IPv4 key is made on each call. */
+  get key(): string {
+    const k0 = this.k0;
+    if (typeof k0 === 'string') return k0;
+    const a = k0;
+    const b = this.k1;
+    const ports = this.k2;
+    return String.fromCharCode(
+      this.protocol,
+      (a >>> 24) & 0xff, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff,
+      (ports >>> 24) & 0xff, (ports >>> 16) & 0xff,
+      (b >>> 24) & 0xff, (b >>> 16) & 0xff, (b >>> 8) & 0xff, b & 0xff,
+      (ports >>> 8) & 0xff, ports & 0xff,
+    );
+  }
+
+  /** True when the originator (sender of the first packet) is the key's lower endpoint. */
+  get origIsLow(): boolean {
+    return (this.flags & ORIG_IS_LOW) !== 0;
+  }
+
+  /** TCP: a FIN or RST was seen, so a new SYN starts a new connection. */
+  get closing(): boolean {
+    return (this.flags & CLOSING) !== 0;
+  }
+
+  set closing(value: boolean) {
+    this.flags = value ? this.flags | CLOSING : this.flags & ~CLOSING;
+  }
+
+  get timeoutClass(): TimeoutClass {
+    return ((this.flags & CLASS_MASK) >> CLASS_SHIFT) as TimeoutClass;
+  }
+
+  set timeoutClass(cls: TimeoutClass) {
+    this.flags = (this.flags & ~CLASS_MASK) | (cls << CLASS_SHIFT);
   }
 
   get protocol(): number {
-    return this.key.charCodeAt(0);
+    return (this.flags >>> PROTOCOL_SHIFT) & 0xff;
   }
 
   get packets(): number {
@@ -81,6 +187,32 @@ export class FlowEntry {
   get bytes(): number {
     return this.bytesOrig + this.bytesReply;
   }
+}
+
+const HEAD_LENGTH_MASK = (1 << 17) - 1;
+const QUEUED_SHIFT = 17;
+const FLAGS_MASK = 0xffff;
+const USER_SHIFT = 16;
+
+/**
+ * (l7, decidedBy) pairs, interned: a flow keeps one small index instead of
+ * two strings. Pairs are few (patterns x ways of deciding) and live as long
+ * as the process.
+ */
+const verdictL7: string[] = ['unset'];
+const verdictBy: (string | undefined)[] = [undefined];
+const verdictIds = new Map<string, number>([['unset', 0]]);
+
+function verdictOf(l7: string, by: string | undefined): number {
+  const name = by === undefined ? l7 : `${l7}\n${by}`;
+  let id = verdictIds.get(name);
+  if (id === undefined) {
+    id = verdictL7.length;
+    verdictL7.push(l7);
+    verdictBy.push(by);
+    verdictIds.set(name, id);
+  }
+  return id;
 }
 
 /** Doubly linked list of flows ordered by last activity (oldest first). */
@@ -107,8 +239,8 @@ class ActivityList {
 
 /** Length of an IPv4 key string: protocol + 2 x (4 address + 2 port bytes). */
 const V4_KEY_LENGTH = 13;
-/** Scratch for an IPv4 key as index words: lower addr, higher addr, ports, protocol. */
-const words = new Uint32Array(4);
+/** Scratch for an IPv4 key as index words (int32): lower addr, higher addr, ports, protocol. */
+const words = new Int32Array(4);
 
 function v4Word(addr: Uint8Array): number {
   return ((addr[0]! << 24) | (addr[1]! << 16) | (addr[2]! << 8) | addr[3]!) >>> 0;
@@ -150,13 +282,16 @@ export interface TrackResult {
  */
 export class FlowTable {
   private readonly index = new FlowIndex<FlowEntry>();
-  /** Every flow in creation order, for drain() (a Set keeps insertion order). */
-  private readonly flows = new Set<FlowEntry>();
+  /** Flows in the table (every one is in exactly one activity list). */
+  private count = 0;
   private readonly lists: ActivityList[] = Array.from({ length: CLASS_COUNT }, () => new ActivityList());
   private readonly timeoutOf: number[];
   private readonly maxFlows: number;
   private readonly onEnd: FlowTableOptions['onEnd'];
   private nextSeq = 0;
+  /** The time of the last expire() call, and whether it left expired flows to end. */
+  private expiryNow = -Infinity;
+  private expiring = false;
   private readonly result: TrackResult = { flow: null as unknown as FlowEntry, isOrig: true, created: false };
   evictions = 0;
 
@@ -168,7 +303,12 @@ export class FlowTable {
   }
 
   get size(): number {
-    return this.flows.size;
+    return this.count;
+  }
+
+  /** An expire() call stopped at its budget: expired flows are left (see {@link expireMore}). */
+  get expiryPending(): boolean {
+    return this.expiring;
   }
 
   get(key: string): FlowEntry | undefined {
@@ -182,13 +322,24 @@ export class FlowTable {
     let flow: FlowEntry | undefined;
     let srcIsLow: boolean;
     let v6Key = '';
+    // The IPv4 key as index words (int32); kept here, as ending a flow may reuse the scratch words.
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = 0;
     if (p.ipVersion === 4) {
       const src = v4Word(p.srcAddr);
       const dst = v4Word(p.dstAddr);
       srcIsLow = src < dst || (src === dst && p.srcPort <= p.dstPort);
-      if (srcIsLow) setV4Words(src, dst, p.srcPort, p.dstPort, p.protocol);
-      else setV4Words(dst, src, p.dstPort, p.srcPort, p.protocol);
-      flow = this.index.getV4(words[0]!, words[1]!, words[2]!, words[3]!);
+      if (srcIsLow) {
+        k0 = src | 0;
+        k1 = dst | 0;
+        k2 = (p.srcPort << 16) | p.dstPort;
+      } else {
+        k0 = dst | 0;
+        k1 = src | 0;
+        k2 = (p.dstPort << 16) | p.srcPort;
+      }
+      flow = this.index.getV4(k0, k1, k2, p.protocol);
     } else {
       const k = flowKeyOf(p);
       srcIsLow = k.srcIsLow;
@@ -196,6 +347,12 @@ export class FlowTable {
       flow = this.index.getV6(v6Key);
     }
     const isSyn = p.protocol === IPPROTO_TCP && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (flow && this.expiring && this.expiryNow - flow.lastSec > this.timeoutOf[flow.timeoutClass]!) {
+      // Expired but not ended yet (an expiry left for later by its budget):
+      // what an unbounded expire() would have done.
+      this.end(flow, 'idle');
+      flow = undefined;
+    }
     if (flow && flow.closing && isSyn) {
       // A new connection reusing the 5-tuple of one that was closed.
       this.end(flow, 'reopened');
@@ -203,17 +360,16 @@ export class FlowTable {
     }
     let created = false;
     if (!flow) {
-      if (this.flows.size >= this.maxFlows) this.evictOldest();
-      // The key string is made once per flow, never per packet.
-      flow = new FlowEntry(p.ipVersion === 4 ? flowKeyOf(p).key : v6Key, srcIsLow, this.nextSeq++, p.tsSec, p.tsNsec);
+      if (this.count >= this.maxFlows) this.evictOldest();
       if (p.ipVersion === 4) {
-        // evictOldest() may have reused the scratch words: set them again.
-        v4WordsOfKey(flow.key);
-        this.index.setV4(words[0]!, words[1]!, words[2]!, words[3]!, flow);
+        flow = new FlowEntry(k0, k1, k2, p.protocol, srcIsLow, this.nextSeq++, p.tsSec, p.tsNsec);
+        this.index.setV4(flow);
       } else {
+        // An IPv6 key string is made once per flow, never per packet.
+        flow = new FlowEntry(v6Key, 0, 0, p.protocol, srcIsLow, this.nextSeq++, p.tsSec, p.tsNsec);
         this.index.setV6(v6Key, flow);
       }
-      this.flows.add(flow);
+      this.count++;
       this.lists[flow.timeoutClass]!.append(flow);
       created = true;
     }
@@ -247,21 +403,61 @@ export class FlowTable {
     return r;
   }
 
-  /** Ends every flow idle for longer than its timeout at time `nowSec`. */
-  expire(nowSec: number): void {
+  /**
+   * Ends every flow idle for longer than its timeout at time `nowSec`, or at
+   * most `budget` of them: the rest are left for {@link expireMore} (a burst
+   * of flows idling out together then cannot stall the caller). Meanwhile a
+   * packet of such a flow ends it first (as `idle`), and a full table ends
+   * one of them rather than evict a live flow, so the flows end as with an
+   * unbounded call, only later. Returns true when nothing is left.
+   */
+  expire(nowSec: number, budget = Infinity): boolean {
+    this.expiryNow = nowSec;
+    return this.expireMore(budget);
+  }
+
+  /** Continues the last expire() call, ending at most `budget` flows; true when it is done. */
+  expireMore(budget = Infinity): boolean {
+    const nowSec = this.expiryNow;
+    let left = budget;
     for (let c = 0; c < CLASS_COUNT; c++) {
       const list = this.lists[c]!;
       const timeout = this.timeoutOf[c]!;
-      while (list.head && nowSec - list.head.lastSec > timeout) this.end(list.head, 'idle');
+      while (list.head && nowSec - list.head.lastSec > timeout) {
+        if (left <= 0) {
+          this.expiring = true;
+          return false;
+        }
+        left--;
+        this.end(list.head, 'idle');
+      }
     }
+    this.expiring = false;
+    return true;
+  }
+
+  /** Calls `fn` for every flow in the table, in no particular order (it must not change the table). */
+  forEach(fn: (flow: FlowEntry) => void): void {
+    for (const list of this.lists) for (let f = list.head; f; f = f.next) fn(f);
+  }
+
+  /** Every flow in the table, in creation order (a snapshot). */
+  entries(): FlowEntry[] {
+    const all: FlowEntry[] = [];
+    for (const list of this.lists) for (let f = list.head; f; f = f.next) all.push(f);
+    return all.sort((a, b) => a.seq - b.seq);
   }
 
   /** Ends every remaining flow, in creation order (end of input). */
   drain(): void {
-    for (const flow of this.flows) this.end(flow, 'end');
+    if (this.expiring) this.expireMore();
+    for (const flow of this.entries()) this.end(flow, 'end');
   }
 
   private evictOldest(): void {
+    // Expired flows left by a budgeted expiry go first, as idle.
+    if (this.expiring && !this.expireMore(1)) return;
+    if (this.count < this.maxFlows) return;
     let oldest: FlowEntry | null = null;
     for (const list of this.lists) {
       const h = list.head;
@@ -277,13 +473,10 @@ export class FlowTable {
 
   private end(flow: FlowEntry, reason: FlowEndReason): void {
     this.lists[flow.timeoutClass]!.remove(flow);
-    if (flow.key.length === V4_KEY_LENGTH) {
-      v4WordsOfKey(flow.key);
-      this.index.deleteV4(words[0]!, words[1]!, words[2]!, words[3]!);
-    } else {
-      this.index.deleteV6(flow.key);
-    }
-    this.flows.delete(flow);
+    const k0 = flow.k0;
+    if (typeof k0 === 'string') this.index.deleteV6(k0);
+    else this.index.deleteV4(k0, flow.k1, flow.k2, flow.protocol);
+    this.count--;
     this.onEnd(flow, reason);
   }
 }

@@ -78,6 +78,47 @@ describe('FlowTable', () => {
     expect(t.size).toBe(1);
   });
 
+  it('expires at most a budget of flows per call, and ends a due flow first when a packet or a full table reaches it', () => {
+    const { t, ended } = table({ maxFlows: 4 });
+    const udp = (sport: number, tsSec: number) => packet('198.18.0.1', sport, '198.18.0.2', 53, { protocol: IPPROTO_UDP, tsSec });
+    for (const port of [1, 2, 3, 4]) t.track(udp(port, 100));
+    const sport = (f: FlowEntry) => endpointsOfKey(f.key, f.origIsLow).sport;
+    expect(t.expire(131, 1)).toBe(false);
+    expect(ended.map(([f, r]) => [sport(f), r])).toEqual([[1, 'idle']]);
+    expect(t.expiryPending).toBe(true);
+    // A packet of a due flow: it ends as idle, and the packet starts a new flow.
+    const again = t.track(udp(3, 131));
+    expect(again.created).toBe(true);
+    expect(ended.map(([f, r]) => [sport(f), r])).toEqual([[1, 'idle'], [3, 'idle']]);
+    // A full table ends a due flow (idle) rather than evict a live one.
+    t.track(udp(5, 131));
+    t.track(udp(6, 131));
+    expect(ended.map(([f, r]) => [sport(f), r])).toEqual([[1, 'idle'], [3, 'idle'], [2, 'idle']]);
+    expect(t.expireMore(10)).toBe(true);
+    expect(ended.map(([f, r]) => [sport(f), r])).toEqual([[1, 'idle'], [3, 'idle'], [2, 'idle'], [4, 'idle']]);
+    expect(t.expiryPending).toBe(false);
+    expect(t.size).toBe(3);
+    // drain() finishes a pending expiry first (idle), then ends the rest in creation order.
+    expect(t.expire(200, 1)).toBe(false);
+    t.drain();
+    expect(ended.slice(4).map(([f, r]) => [sport(f), r])).toEqual([[3, 'idle'], [5, 'idle'], [6, 'idle']]);
+  });
+
+  it('packs its booleans and timeout class without mixing them up', () => {
+    const { t } = table();
+    const f = t.track(packet('198.18.0.9', 40000, '198.18.0.1', 80, { tcpFlags: TcpFlag.SYN })).flow;
+    expect([f.origIsLow, f.closing]).toEqual([false, false]);
+    t.track(packet('198.18.0.1', 80, '198.18.0.9', 40000, { tcpFlags: TcpFlag.FIN | TcpFlag.ACK }));
+    expect([f.origIsLow, f.closing]).toEqual([false, true]);
+    expect(endpointsOfKey(f.key, f.origIsLow).sport).toBe(40000);
+    // The key, made from the entry's index words, is flowKeyOf's.
+    const high = packet('203.0.113.250', 65535, '198.18.255.1', 1, { protocol: IPPROTO_UDP });
+    const g = t.track(high).flow;
+    expect(g.key).toBe(flowKeyOf(high).key);
+    expect(g.protocol).toBe(IPPROTO_UDP);
+    expect(t.get(g.key)).toBe(g);
+  });
+
   it('starts a new flow when a SYN reuses the tuple of a closed connection', () => {
     const { t, ended } = table();
     const first = t.track(packet('198.18.0.1', 40000, '198.18.0.2', 80, { tcpFlags: TcpFlag.SYN })).flow;
@@ -109,30 +150,31 @@ describe('FlowTable', () => {
 
 describe('FlowIndex', () => {
   it('agrees with a Map through random inserts, lookups and deletes (growth and backward-shift deletion)', () => {
-    const index = new FlowIndex<number>();
+    type Entry = { k0: number; k1: number; k2: number; protocol: number; step: number };
+    const index = new FlowIndex<Entry>();
     const model = new Map<string, number>();
     let seed = 12345;
     const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
-    // Few distinct values per word, so keys collide and cluster often.
-    const key = () => [rand(50), rand(4) * 0x10000000, rand(30), IPPROTO_TCP + rand(2) * 11] as const;
+    // Few distinct values per word, so keys collide and cluster often; negative words too (int32).
+    const key = () => [rand(50), rand(4) * 0x10000000 - 0x20000000, rand(30), IPPROTO_TCP + rand(2) * 11] as const;
     for (let step = 0; step < 60_000; step++) {
       const k = key();
       const name = k.join(',');
       const op = rand(3);
       if (op === 0) {
-        index.setV4(...k, step);
+        index.setV4({ k0: k[0], k1: k[1], k2: k[2], protocol: k[3], step });
         model.set(name, step);
       } else if (op === 1) {
         index.deleteV4(...k);
         model.delete(name);
       } else {
-        expect(index.getV4(...k)).toBe(model.get(name));
+        expect(index.getV4(...k)?.step).toBe(model.get(name));
       }
     }
     expect(index.size).toBe(model.size);
     for (const [name, v] of model) {
       const [a, b, p, q] = name.split(',').map(Number) as [number, number, number, number];
-      expect(index.getV4(a, b, p, q)).toBe(v);
+      expect(index.getV4(a, b, p, q)?.step).toBe(v);
     }
   });
 });

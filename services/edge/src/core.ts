@@ -22,30 +22,66 @@ export type MarkState =
   /** Decided with no packet to carry the mark and no conntrack access (replay). */
   | 'unapplied';
 
+/** Mark states as codes in the low bits of FlowEntry.user (index = code). */
+const MARK_STATES: readonly MarkState[] = ['waiting', 'none', 'packet', 'pending', 'conntrack', 'failed', 'unapplied'];
+const WAITING = 0;
+const NONE = 1;
+const PACKET = 2;
+const PENDING = 3;
+const CONNTRACK = 4;
+const FAILED = 5;
+const UNAPPLIED = 6;
+const STATE_MASK = 7;
+/** FlowEntry.user above the state bits: 1 + index of the flow's mark in EdgeCore's mark list, 0 when none. */
+const MARK_SHIFT = 3;
+
+/** What a view needs of its core. */
+interface EdgeFlowSource {
+  /** Distinct marks in use (FlowEntry.user refers to them by index). */
+  readonly marks: readonly number[];
+  /** ctnetlink errors (rare, so not a field of every flow; weak: they go with their flows). */
+  readonly errors: WeakMap<FlowEntry, string>;
+}
+
 /**
- * The edge's view of one live flow: the classifier's entry plus what the edge
- * did with it. Kept small (one per tracked flow): the conntrack tuple is
- * derived from the flow key only when it is needed.
+ * The edge's view of one flow: the classifier's entry plus what the edge did
+ * with it. The edge keeps no object per flow (its state is a few bits of
+ * FlowEntry.user, its counts are the entry's): a view is made on demand,
+ * for /flows and the callbacks, and reads the entry when asked.
  */
 export class EdgeFlow {
-  /** Packets of the flow the edge received (from the queue, or the capture). */
-  queued = 0;
-  /** The l7 mark (bits under the mask) once decided, undefined when none. */
-  mark: number | undefined = undefined;
-  state: MarkState = 'waiting';
-  /** Why ctnetlink failed, when it did. */
-  error?: string;
-  /** Packets and bytes already added to the per-protocol counters. */
-  countedPackets = 0;
-  countedBytes = 0;
-  /** Last batch with a packet of this flow. */
-  batch = 0;
+  constructor(
+    private readonly source: EdgeFlowSource,
+    readonly flow: FlowEntry,
+  ) {}
 
-  constructor(readonly flow: FlowEntry) {}
+  /** Packets of the flow the edge received (from the queue, or the capture): every packet it tracked. */
+  get queued(): number {
+    return this.flow.packets;
+  }
+
+  /** The l7 mark (bits under the mask) once decided, undefined when none. */
+  get mark(): number | undefined {
+    const i = this.flow.user >>> MARK_SHIFT;
+    return i === 0 ? undefined : this.source.marks[i - 1];
+  }
+
+  get state(): MarkState {
+    return MARK_STATES[this.flow.user & STATE_MASK]!;
+  }
+
+  /** Why ctnetlink failed, when it did. */
+  get error(): string | undefined {
+    return this.source.errors.get(this.flow);
+  }
 
   get tuple(): ConntrackTuple {
     return tupleOf(this.flow);
   }
+}
+
+function setState(flow: FlowEntry, state: number): void {
+  flow.user = (flow.user & ~STATE_MASK) | state;
 }
 
 export interface ProtocolCounters {
@@ -77,14 +113,20 @@ export interface EdgeCoreOptions {
   conntrack?: ConntrackMarker;
   /** A scanner to use instead of one made from `config.classification.engine`. */
   scanner?: HeadScanner & { close?(): void };
-  /** Told of every flow leaving the table (replay prints them). */
-  onFlowEnd?: (record: FlowRecord, flow: EdgeFlow | undefined) => void;
+  /** Told of every flow leaving the table (replay prints them). Without it no records are made. */
+  onFlowEnd?: (record: FlowRecord, flow: EdgeFlow) => void;
   /** Told of every verdict as it is reached. */
   onDecision?: (flow: EdgeFlow) => void;
   /** Told when a ctnetlink update fails. */
   onConntrackError?: (flow: EdgeFlow, err: unknown) => void;
   /** Wall clock in ms, for packets without a kernel timestamp (default Date.now). */
   clock?: () => number;
+  /**
+   * At most this many idle flows ended per packet (default: all that are
+   * due). Live mode bounds it, so that a burst of flows idling out together
+   * does not stall one batch's verdicts.
+   */
+  expiryBudget?: number;
 }
 
 /** Sentinel in a batch's mark list: accept without changing the mark. */
@@ -107,7 +149,7 @@ function tupleOf(flow: FlowEntry): ConntrackTuple {
  * verdict reached while none of the flow's packets is in the batch is set on
  * the conntrack entry through ctnetlink instead.
  */
-export class EdgeCore {
+export class EdgeCore implements EdgeFlowSource {
   readonly counters: EdgeCounters = {
     protocols: new Map(),
     batches: 0,
@@ -119,17 +161,21 @@ export class EdgeCore {
   };
   readonly decoder = new PacketDecoder();
   readonly policy: MarkPolicy;
+  readonly marks: number[] = [];
+  readonly errors = new WeakMap<FlowEntry, string>();
+  private readonly markIndex = new Map<number, number>();
   private readonly classifier: FlowClassifier;
   private readonly scanner: HeadScanner & { close?(): void };
-  private readonly states = new Map<FlowEntry, EdgeFlow>();
   private readonly conntrack: ConntrackMarker | undefined;
   private readonly clock: () => number;
-  private readonly batchFlows: (EdgeFlow | null)[] = [];
+  private readonly batchFlows: (FlowEntry | null)[] = [];
   private readonly batchPacketMarks: number[] = [];
   private readonly batchSaves: boolean[] = [];
-  private decided: EdgeFlow[] = [];
+  private decided: FlowEntry[] = [];
+  /** Flows decided during the current ingest(), and their packet counts then. */
+  private readonly decidedNow: FlowEntry[] = [];
+  private readonly decidedNowPackets: number[] = [];
   private pendingConntrack = new Set<Promise<void>>();
-  private batchNo = 0;
   private inBatch = false;
   private finished = false;
 
@@ -139,20 +185,23 @@ export class EdgeCore {
     this.conntrack = options.conntrack;
     this.clock = options.clock ?? Date.now;
     this.scanner = options.scanner ?? createHeadScanner(c.engine, options.set, c.maxBytes);
+    const onFlowEnd = options.onFlowEnd;
     this.classifier = new FlowClassifier(options.set, this.scanner, {
       maxPackets: c.maxPackets,
       maxDataLen: c.maxBytes,
       ftpPorts: c.ftpPorts,
       maxFlows: options.config.flows.maxFlows,
       timeouts: options.config.flows.timeouts,
-      onFlow: (record, flow) => this.flowEnded(record, flow),
+      expiryBudget: options.expiryBudget,
+      // A record is made only for a caller that wants it (replay).
+      ...(onFlowEnd ? { onFlow: (record: FlowRecord, flow: FlowEntry) => this.flowEnded(flow, record) } : { onFlowEnd: (flow: FlowEntry) => this.flowEnded(flow, undefined) }),
       onDecision: (flow) => this.flowDecided(flow),
     });
   }
 
   /** Flows in the table now. */
   get activeFlows(): number {
-    return this.states.size;
+    return this.classifier.activeFlows;
   }
 
   /** ctnetlink requests not answered yet. */
@@ -170,7 +219,6 @@ export class EdgeCore {
   beginBatch(): void {
     if (this.finished) throw new Error('EdgeCore: finished');
     this.inBatch = true;
-    this.batchNo++;
     this.batchFlows.length = 0;
     this.batchPacketMarks.length = 0;
     this.batchSaves.length = 0;
@@ -180,13 +228,14 @@ export class EdgeCore {
    * A raw IP datagram from the queue (IPv4 or IPv6). `savesMark` false: the
    * packet's mark will not reach the connmark (queued in INPUT, which never
    * passes POSTROUTING), so the flow's verdict goes through ctnetlink too.
+   * Returns the packet's flow (null: not a TCP/UDP packet the decoder could read).
    */
-  ingestRaw(bytes: Uint8Array, packetMark: number, tsSec?: number, tsNsec?: number, savesMark = true): EdgeFlow | null {
+  ingestRaw(bytes: Uint8Array, packetMark: number, tsSec?: number, tsNsec?: number, savesMark = true): FlowEntry | null {
     return this.ingestRange(bytes, 0, bytes.length, packetMark, tsSec, tsNsec, savesMark);
   }
 
   /** As ingestRaw, for the datagram at buf[start, end) (a queue batch's shared buffer: no view per packet). */
-  ingestRange(buf: Uint8Array, start: number, end: number, packetMark: number, tsSec?: number, tsNsec?: number, savesMark = true): EdgeFlow | null {
+  ingestRange(buf: Uint8Array, start: number, end: number, packetMark: number, tsSec?: number, tsNsec?: number, savesMark = true): FlowEntry | null {
     if (tsSec === undefined) {
       const ms = this.clock();
       tsSec = Math.floor(ms / 1000);
@@ -197,27 +246,43 @@ export class EdgeCore {
   }
 
   /** A frame of a capture file (replay). */
-  ingestFrame(frame: CaptureFrame): EdgeFlow | null {
+  ingestFrame(frame: CaptureFrame): FlowEntry | null {
     this.counters.bytes += frame.originalLength;
     return this.ingest(this.decoder.decodeFrame(frame), 0);
   }
 
   /** An already decoded packet (null: the decoder could not make a TCP/UDP packet of it). */
-  ingest(p: DecodedPacket | null, packetMark = 0, savesMark = true): EdgeFlow | null {
+  ingest(p: DecodedPacket | null, packetMark = 0, savesMark = true): FlowEntry | null {
     if (!this.inBatch) this.beginBatch();
     this.counters.packets++;
-    let st: EdgeFlow | null = null;
+    let flow: FlowEntry | null = null;
     if (p === null) {
       this.counters.undecodable++;
     } else {
-      st = this.stateOf(this.classifier.process(p));
-      st.queued++;
-      st.batch = this.batchNo;
+      flow = this.classifier.process(p);
+      if (flow.l7 !== 'unset') this.countPacket(flow, p.ipLength);
     }
-    this.batchFlows.push(st);
+    this.batchFlows.push(flow);
     this.batchPacketMarks.push(packetMark >>> 0);
     this.batchSaves.push(savesMark);
-    return st;
+    return flow;
+  }
+
+  /**
+   * Counts a packet of a decided flow under its verdict, unless the
+   * decision (which counted every packet tracked by then) already did.
+   */
+  private countPacket(flow: FlowEntry, ipLength: number): void {
+    if (this.decidedNow.length > 0) {
+      const i = this.decidedNow.indexOf(flow);
+      const countedThen = i < 0 ? -1 : this.decidedNowPackets[i]!;
+      this.decidedNow.length = 0;
+      this.decidedNowPackets.length = 0;
+      if (countedThen === flow.packets) return;
+    }
+    const c = this.counterOf(flow.l7);
+    c.packets++;
+    c.bytes += ipLength;
   }
 
   /**
@@ -228,21 +293,28 @@ export class EdgeCore {
   endBatch(): number[] {
     if (!this.inBatch) return [];
     this.classifier.flush();
-    const out = new Array<number>(this.batchFlows.length);
-    const v = this.counters.verdicts;
-    for (let i = 0; i < this.batchFlows.length; i++) {
-      const st = this.batchFlows[i]!;
+    this.decidedNow.length = 0;
+    this.decidedNowPackets.length = 0;
+    const n = this.batchFlows.length;
+    const out = new Array<number>(n);
+    const marks = this.marks;
+    let marked = 0;
+    for (let i = 0; i < n; i++) {
+      const flow = this.batchFlows[i]!;
       out[i] = NO_MARK;
-      if (st !== null && st.mark !== undefined) {
-        out[i] = this.policy.apply(this.batchPacketMarks[i]!, st.mark);
-        // A packet whose mark is not saved (INPUT) leaves the state as it
-        // is: a verdict of this batch then goes through ctnetlink below.
-        if (this.batchSaves[i] && st.state !== 'conntrack') st.state = 'packet';
-        v.marked++;
-      }
-      v.accepted++;
-      if (st !== null) this.account(st);
+      if (flow === null) continue;
+      const u = flow.user;
+      const m = u >>> MARK_SHIFT;
+      if (m === 0) continue;
+      out[i] = this.policy.apply(this.batchPacketMarks[i]!, marks[m - 1]!);
+      // A packet whose mark is not saved (INPUT) leaves the state as it
+      // is: a verdict of this batch then goes through ctnetlink below.
+      if (this.batchSaves[i] && (u & STATE_MASK) !== CONNTRACK) flow.user = (u & ~STATE_MASK) | PACKET;
+      marked++;
     }
+    const v = this.counters.verdicts;
+    v.marked += marked;
+    v.accepted += n;
     this.counters.batches++;
     this.inBatch = false;
     this.applyUncarried();
@@ -274,31 +346,47 @@ export class EdgeCore {
 
   // ---------------------------------------------------------------- flows
 
-  private stateOf(flow: FlowEntry): EdgeFlow {
-    let st = this.states.get(flow);
-    if (st) return st;
-    st = new EdgeFlow(flow);
-    this.states.set(flow, st);
-    return st;
+  /** The view of a flow (made on demand: the edge keeps none per flow). */
+  view(flow: FlowEntry): EdgeFlow {
+    return new EdgeFlow(this, flow);
   }
 
   private flowDecided(flow: FlowEntry): void {
-    const st = this.stateOf(flow);
-    st.mark = this.policy.markOf(flow.l7);
-    st.state = st.mark === undefined ? 'none' : 'unapplied';
-    this.counterOf(flow.l7).flows++;
-    this.decided.push(st);
-    this.options.onDecision?.(st);
+    const mark = this.policy.markOf(flow.l7);
+    let m = 0;
+    if (mark !== undefined) {
+      m = this.markIndex.get(mark) ?? 0;
+      if (m === 0) {
+        // Distinct marks are the policy's (a few): far below the 4095 that FlowEntry.user has room for.
+        this.marks.push(mark);
+        m = this.marks.length;
+        this.markIndex.set(mark, m);
+      }
+    }
+    flow.user = (m << MARK_SHIFT) | (mark === undefined ? NONE : UNAPPLIED);
+    // Every packet tracked so far counts under the verdict from now on.
+    const c = this.counterOf(flow.l7);
+    c.flows++;
+    c.packets += flow.packets;
+    c.bytes += flow.bytes;
+    if (this.inBatch) {
+      this.decidedNow.push(flow);
+      this.decidedNowPackets.push(flow.packets);
+    }
+    this.decided.push(flow);
+    this.options.onDecision?.(this.view(flow));
   }
 
-  private flowEnded(record: FlowRecord, flow: FlowEntry): void {
-    const st = this.states.get(flow);
-    if (st) {
-      this.states.delete(flow);
-      if (record.l7 === 'unset') this.counterOf('unset').flows++;
-      this.account(st);
+  private flowEnded(flow: FlowEntry, record: FlowRecord | undefined): void {
+    // Undecided flows are counted when they end (as unset), so a counter
+    // never has to move packets from one protocol to another.
+    if (flow.l7 === 'unset') {
+      const c = this.counterOf('unset');
+      c.flows++;
+      c.packets += flow.packets;
+      c.bytes += flow.bytes;
     }
-    this.options.onFlowEnd?.(record, st);
+    if (record) this.options.onFlowEnd!(record, this.view(flow));
   }
 
   private counterOf(l7: string): ProtocolCounters {
@@ -307,50 +395,33 @@ export class EdgeCore {
     return c;
   }
 
-  /**
-   * Adds what the flow did since it was last counted to its verdict's
-   * counters. Undecided flows are counted when they end (as unset), so a
-   * counter never has to move packets from one protocol to another.
-   */
-  private account(st: EdgeFlow): void {
-    const f = st.flow;
-    if (f.l7 === 'unset' && this.states.has(f)) return;
-    const packets = f.packets - st.countedPackets;
-    const bytes = f.bytes - st.countedBytes;
-    if (packets === 0 && bytes === 0) return;
-    const c = this.counterOf(f.l7);
-    c.packets += packets;
-    c.bytes += bytes;
-    st.countedPackets = f.packets;
-    st.countedBytes = f.bytes;
-  }
-
   /** Verdicts no packet of this batch carried: set them on the conntrack entry. */
   private applyUncarried(): void {
     if (this.decided.length === 0) return;
     const decided = this.decided;
     this.decided = [];
-    for (const st of decided) {
-      if (st.state !== 'unapplied' || st.mark === undefined) continue;
-      if (this.conntrack) this.setConntrackMark(st, st.mark);
+    for (const flow of decided) {
+      const u = flow.user;
+      if ((u & STATE_MASK) !== UNAPPLIED || u >>> MARK_SHIFT === 0) continue;
+      if (this.conntrack) this.setConntrackMark(flow, this.marks[(u >>> MARK_SHIFT) - 1]!);
     }
   }
 
-  private setConntrackMark(st: EdgeFlow, mark: number): void {
-    st.state = 'pending';
+  private setConntrackMark(flow: FlowEntry, mark: number): void {
+    setState(flow, PENDING);
     const ok = () => {
       this.counters.conntrack.ok++;
-      if (st.state === 'pending') st.state = 'conntrack';
+      if ((flow.user & STATE_MASK) === PENDING) setState(flow, CONNTRACK);
     };
     const failed = (err: unknown) => {
       this.counters.conntrack.failed++;
-      if (st.state === 'pending') st.state = 'failed';
-      st.error = err instanceof Error ? err.message : String(err);
-      this.options.onConntrackError?.(st, err);
+      if ((flow.user & STATE_MASK) === PENDING) setState(flow, FAILED);
+      this.errors.set(flow, err instanceof Error ? err.message : String(err));
+      this.options.onConntrackError?.(this.view(flow), err);
     };
     let r: void | Promise<void>;
     try {
-      r = this.conntrack!.setMark(st.tuple, mark, this.policy.mask);
+      r = this.conntrack!.setMark(tupleOf(flow), mark, this.policy.mask);
     } catch (err) {
       failed(err);
       return;
@@ -367,18 +438,18 @@ export class EdgeCore {
 
   /** The live flow table, oldest first. */
   liveFlows(): EdgeFlow[] {
-    return [...this.states.values()].sort((a, b) => a.flow.seq - b.flow.seq);
+    return this.classifier.liveFlows().map((f) => this.view(f));
   }
 
   /** Packets, bytes and count of the live flows not decided yet. */
   liveUnset(): ProtocolCounters {
     const c = { flows: 0, packets: 0, bytes: 0 };
-    for (const st of this.states.values()) {
-      if (st.flow.l7 !== 'unset') continue;
+    this.classifier.forEachFlow((f) => {
+      if (f.l7 !== 'unset') return;
       c.flows++;
-      c.packets += st.flow.packets;
-      c.bytes += st.flow.bytes;
-    }
+      c.packets += f.packets;
+      c.bytes += f.bytes;
+    });
     return c;
   }
 }

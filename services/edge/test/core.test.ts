@@ -212,6 +212,35 @@ describe('EdgeCore', () => {
     expect(core.liveFlows()[0]).toMatchObject({ state: 'conntrack' });
   });
 
+  it('with an expiry budget, ends a burst of idle flows over later packets, with the same counters and marks', () => {
+    const run = (expiryBudget?: number) => {
+      const core = makeCore(testConfig(), expiryBudget === undefined ? {} : { expiryBudget });
+      const t0 = 1_800_000_000;
+      // 30 unmatched UDP flows and 10 HTTP requests at t0; at t0 + 100 the UDP ones are due.
+      for (let i = 0; i < 30; i++) core.processBatch([new Conversation('198.18.1.1', 20000 + i, '198.18.0.2', 9999, 'udp', { t0 }).packet('c', 'zz')]);
+      for (let i = 0; i < 10; i++) {
+        const c = new Conversation('198.18.1.2', 30000 + i, '198.18.0.2', 80, 'tcp', { t0 });
+        core.processBatch([...c.handshake(), c.packet('c', GET)]);
+      }
+      const marks: unknown[] = [];
+      for (let i = 0; i < 20; i++) {
+        // Some of the idle UDP tuples come back: they start new flows either way.
+        const c = new Conversation('198.18.1.1', 20000 + ((i * 7) % 40), '198.18.0.2', 9999, 'udp', { t0: t0 + 100 });
+        marks.push(core.processBatch([c.packet('c', 'zz')]));
+      }
+      const live = core.activeFlows;
+      core.finish();
+      return { marks, live, counters: core.counters.protocols };
+    };
+    const unbounded = run();
+    const bounded = run(1);
+    expect(bounded.marks).toEqual(unbounded.marks);
+    expect(bounded.counters).toEqual(unbounded.counters);
+    expect(bounded.counters.get('unset')!.flows).toBe(50);
+    // The budget left some due flows in the table for a while.
+    expect(bounded.live).toBeGreaterThan(unbounded.live);
+  });
+
   it('serves the live table as flow views', () => {
     const core = makeCore(testConfig());
     const c = new Conversation('198.18.0.1', 40040, '198.18.0.2', 80);
