@@ -27,4 +27,4 @@ export { PatternLibraryError, type LibraryProblem, type LibraryProblemCode, type
 export { buildOvermatchMatrix, type OvermatchMatrix } from './overmatchMatrix.js';
 export { describePatternLibrary, testPatternLibrary, type LibraryDescription, type PatternLibraryOptions, type PatternLibraryReport, type PatternSummary } from './patternLibrary.js';
 export { PATTERN_README_COMMAND, renderPatternReadme } from './patternReadme.js';
-export { randomFlows, RANDOM_FLOW_KINDS, seededRandom, type RandomFlowKind } from './randomFlows.js';
+export { randomFlows, RANDOM_FLOW_KINDS, type RandomFlowKind } from './randomFlows.js';

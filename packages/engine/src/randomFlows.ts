@@ -1,4 +1,4 @@
-import { IPPROTO_TCP, TcpFlag, type DecodedPacket } from '@l7mesh/flow';
+import { IPPROTO_TCP, seededRandom, TcpFlag, type DecodedPacket } from '@l7mesh/flow';
 
 /**
  * The two kinds of random traffic l7-protocols measured its patterns on:
@@ -13,18 +13,6 @@ const TEXT_ALPHABET = Uint8Array.from([...Array.from({ length: 0x7f - 0x20 }, (_
 const MAX_PAYLOAD_PACKETS = 6;
 const MAX_PAYLOAD_BYTES = 1400;
 const BASE_TIME = 1_700_000_000;
-
-/** mulberry32: small, fast, and the same sequence everywhere, so reports reproduce. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function payload(kind: RandomFlowKind, rand: () => number): Uint8Array {
   const bytes = new Uint8Array(1 + Math.floor(rand() * MAX_PAYLOAD_BYTES));
