@@ -42,6 +42,8 @@ declare -A SCENARIO_NEEDS=()
 # scenario PROTO/NAME [TOOL...]: register a scenario and the tools it needs.
 scenario() { SCENARIOS+=("$1"); SCENARIO_NEEDS[$1]="${*:2}"; }
 hidden_scenario() { HIDDEN_SCENARIOS+=("$1"); SCENARIO_NEEDS[$1]="${*:2}"; }
+# shellcheck source=samba-common.sh
+. "$HERE/samba-common.sh"
 for f in "$HERE"/scenarios/*.sh; do
 	# shellcheck source=/dev/null
 	. "$f"
