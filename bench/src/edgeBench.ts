@@ -58,7 +58,7 @@ import { edgeRulesConfig, loadEdgeConfig } from '@l7mesh/edge';
 import { applyEdgeRules } from '@l7mesh/netfilter';
 import { REPO_ROOT } from './benchPatterns.js';
 import { analyseLatency, type LatencyResult } from './edgeLatency.js';
-import { NetnsLab, run, sleep, type Spawned } from './edgeLab.js';
+import { NetnsLab, run, sleep, type Spawned } from '@l7mesh/netns';
 import { si } from './measure.js';
 
 const num = (name: string, dflt: number) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt);
@@ -143,7 +143,7 @@ function queueLine(pid: number): QueueLine {
 
 // ------------------------------------------------------------------ the lab
 
-const lab = new NetnsLab();
+const lab = new NetnsLab('l7bench');
 let cli = '';
 let rtr = '';
 let srv = '';

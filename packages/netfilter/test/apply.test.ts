@@ -9,9 +9,10 @@ import {
   type EdgeRulesConfig,
 } from '@l7mesh/netfilter';
 import { commitMangle } from '../src/edgeRules.js';
-import { chainRules, NetnsLab } from './netnsLab.js';
+import { NetnsLab } from '@l7mesh/netns';
+import { chainRules } from './iptablesSave.js';
 
-const lab = new NetnsLab();
+const lab = new NetnsLab('l7nf');
 afterAll(() => lab.cleanup());
 
 /** iptables-save of the mangle table without the timestamp comments. */

@@ -5,10 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEdgeRules, renderTcHtbExample } from '@l7mesh/netfilter';
-import { NetnsLab, ruleCounter } from './netnsLab.js';
+import { NetnsLab } from '@l7mesh/netns';
+import { ruleCounter } from './iptablesSave.js';
 
-const lab = new NetnsLab();
+const lab = new NetnsLab('l7nf');
 afterAll(() => lab.cleanup());
+
+/** Starts a long-running node script inside ns and waits (bounded) until it prints `ready`. */
+async function spawnNode(ns: string, script: string): Promise<void> {
+  await lab.spawn(ns, [process.execPath, '-e', script]).waitFor('ready', 5_000);
+}
+
+/** Runs a node script to completion inside ns and returns its stdout. */
+async function runNode(ns: string, script: string): Promise<string> {
+  return (await lab.exec(ns, [process.execPath, '-e', script], { timeoutMs: 10_000 })).stdout;
+}
 
 /** UDP echo on :5000 and TCP echo on :5001; prints "ready" once both listen. */
 const SERVER = `
@@ -89,15 +100,15 @@ describe('forwarded traffic through an edge router, no queue consumer', () => {
     await lab.exec(rtr, ['iptables', '-t', 'raw', '-A', 'PREROUTING', '-i', 'veth0', '-j', 'MARK', '--set-xmark', '0x2/0x2']);
     await lab.exec(rtr, ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-i', 'veth0', '-j', 'MARK', '--set-xmark', '0x1/0x1']);
     await lab.exec(rtr, ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-i', 'veth0', '-j', 'CONNMARK', '--set-xmark', '0x10000/0x10000']);
-    await lab.spawnNode(srv, SERVER);
+    await spawnNode(srv, SERVER);
     const result = await applyEdgeRules({ packets: PACKETS }, { netns: rtr });
     expect(Object.keys(result.families)).toEqual(['ipv4']);
   });
 
   it('TCP and UDP pass (queue-bypass), exactly the first N packets are queued, conntrack shows the flow', async () => {
-    const tcp = JSON.parse(await lab.runNode(cli, tcpClient('198.18.61.1'))) as { echo: string | null };
+    const tcp = JSON.parse(await runNode(cli, tcpClient('198.18.61.1'))) as { echo: string | null };
     expect(tcp.echo).toBe('hello');
-    const udp = JSON.parse(await lab.runNode(cli, udpClient('198.18.61.1', 40001, 8))) as { replies: number };
+    const udp = JSON.parse(await runNode(cli, udpClient('198.18.61.1', 40001, 8))) as { replies: number };
     expect(udp.replies).toBe(8);
 
     const save = await counters(rtr);
@@ -138,7 +149,7 @@ describe('forwarded traffic through an edge router, no queue consumer', () => {
     }
     const queuedBefore = ruleCounter(await counters(rtr), 'L7MESH-QUEUE', '-p udp');
 
-    const udp = JSON.parse(await lab.runNode(cli, udpClient('198.18.61.1', 40002, 8))) as { replies: number };
+    const udp = JSON.parse(await runNode(cli, udpClient('198.18.61.1', 40002, 8))) as { replies: number };
     expect(udp.replies).toBe(8);
 
     const save = await counters(rtr);
@@ -169,12 +180,12 @@ describe('locally terminated traffic (INPUT/OUTPUT), no queue consumer', () => {
     const edge = await lab.ns();
     const peer = await lab.ns();
     await lab.link(edge, 'eth0', '198.18.64.1/24', peer, 'eth0', '198.18.64.2/24');
-    await lab.spawnNode(edge, SERVER);
+    await spawnNode(edge, SERVER);
     await applyEdgeRules({ hooks: ['INPUT', 'OUTPUT'], packets: 3 }, { netns: edge });
 
-    const tcp = JSON.parse(await lab.runNode(peer, tcpClient('198.18.64.1'))) as { echo: string | null };
+    const tcp = JSON.parse(await runNode(peer, tcpClient('198.18.64.1'))) as { echo: string | null };
     expect(tcp.echo).toBe('hello');
-    const udp = JSON.parse(await lab.runNode(peer, udpClient('198.18.64.1', 40003, 5))) as { replies: number };
+    const udp = JSON.parse(await runNode(peer, udpClient('198.18.64.1', 40003, 5))) as { replies: number };
     expect(udp.replies).toBe(5);
 
     const save = await counters(edge);

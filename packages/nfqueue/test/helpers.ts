@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NetnsLab } from '@l7mesh/netns';
 
 export const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 export const repoDir = fileURLToPath(new URL('../../..', import.meta.url));
@@ -46,19 +47,6 @@ export function sh(cmd: string, args: string[], timeout = 10_000): string {
 
 export function inNs(ns: string, cmd: string, args: string[], timeout = 10_000): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args], timeout);
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a truthy value or the time is up (then returns the last value). */
-export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs: number, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let v = await probe();
-  while (!v && Date.now() < end) {
-    await sleep(everyMs);
-    v = await probe();
-  }
-  return v;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -157,36 +145,22 @@ export class Proc {
 
 /** Two namespaces joined by a veth pair: client 198.18.50.1 <-> server 198.18.50.2. */
 export class NetLab {
-  static counter = 0;
-  readonly client: string;
-  readonly server: string;
   readonly clientIp = '198.18.50.1';
   readonly serverIp = '198.18.50.2';
+  readonly #lab = new NetnsLab('l7nfq');
+  client = '';
+  server = '';
 
-  constructor() {
-    const n = ++NetLab.counter;
-    this.client = `l7nfq-${process.pid}-${n}c`;
-    this.server = `l7nfq-${process.pid}-${n}s`;
-    // Last line of defence if afterAll never runs (destroy() is idempotent and synchronous).
-    process.once('exit', () => this.destroy());
-  }
-
-  setup(): void {
-    sh('ip', ['netns', 'add', this.client]);
-    sh('ip', ['netns', 'add', this.server]);
-    sh('ip', ['-n', this.client, 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'veth0', 'netns', this.server]);
-    sh('ip', ['-n', this.client, 'addr', 'add', `${this.clientIp}/24`, 'dev', 'veth0']);
-    sh('ip', ['-n', this.server, 'addr', 'add', `${this.serverIp}/24`, 'dev', 'veth0']);
-    for (const ns of [this.client, this.server]) {
-      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      sh('ip', ['-n', ns, 'link', 'set', 'veth0', 'up']);
-    }
+  async setup(): Promise<void> {
+    this.client = await this.#lab.ns('c');
+    this.server = await this.#lab.ns('s');
+    await this.#lab.link(this.client, 'veth0', `${this.clientIp}/24`, this.server, 'veth0', `${this.serverIp}/24`);
   }
 
   /** An extra address (198.18.50.0/24) on the client's veth. */
-  addClientAddress(ip: string): void {
+  async addClientAddress(ip: string): Promise<void> {
     if (!/^198\.18\.50\.\d{1,3}$/.test(ip)) throw new Error(`test addresses stay in 198.18.50.0/24, not ${ip}`);
-    sh('ip', ['-n', this.client, 'addr', 'add', `${ip}/24`, 'dev', 'veth0']);
+    await this.#lab.address(this.client, 'veth0', `${ip}/24`);
   }
 
   iptables(ns: string, rule: string): void {
@@ -211,26 +185,9 @@ export class NetLab {
     return JSON.parse(out.trim().split('\n').pop()!);
   }
 
-  destroy(): void {
+  /** Kills every child process and deletes both namespaces; never throws. */
+  async destroy(): Promise<void> {
     Proc.killAll();
-    for (const ns of [this.client, this.server]) {
-      try {
-        const pids = sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean);
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
-      } catch {
-        /* namespace missing */
-      }
-      try {
-        sh('ip', ['netns', 'del', ns]);
-      } catch {
-        /* never created */
-      }
-    }
+    await this.#lab.cleanup();
   }
 }

@@ -3,7 +3,8 @@
 // server namespace, and the NFQUEUE consumer running INSIDE that namespace in
 // a child process (test/fixtures/consumer.mjs, using the built package).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, fixture, inNs, NetLab, Proc, sleep, waitFor, type Json } from './helpers.js';
+import { poll, sleep } from '@l7mesh/netns';
+import { ensureBuilt, fixture, inNs, NetLab, Proc, type Json } from './helpers.js';
 
 type Pkg = typeof import('@l7mesh/nfqueue');
 let pkg: Pkg;
@@ -20,7 +21,7 @@ async function report(): Promise<Record<string, { datagrams: number; bad: number
 
 async function arrived(port: number, want: number, timeoutMs = 3_000): Promise<number> {
   let got = 0;
-  await waitFor(async () => {
+  await poll(async () => {
     got = (await report())[port]!.datagrams;
     return got >= want;
   }, timeoutMs);
@@ -36,7 +37,7 @@ async function consumer(cfg: Json): Promise<Proc> {
 
 async function seenPackets(p: Proc, want: number, timeoutMs = 5_000): Promise<Json> {
   let st: Json;
-  await waitFor(async () => {
+  await poll(async () => {
     st = await p.request('stats');
     return st.seen.packets >= want;
   }, timeoutMs);
@@ -51,7 +52,7 @@ async function finish(p: Proc): Promise<void> {
 beforeAll(async () => {
   ensureBuilt();
   pkg = await import('@l7mesh/nfqueue');
-  lab.setup();
+  await lab.setup();
   const S = lab.server;
   const rules = [
     // port -> queue
@@ -83,9 +84,7 @@ beforeAll(async () => {
   await listener.next((l) => l.event === 'ready', 10_000);
 }, 240_000);
 
-afterAll(() => {
-  lab.destroy(); // kills every child process, deletes both namespaces
-});
+afterAll(() => lab.destroy());
 
 describe('NFQUEUE in a network namespace', () => {
   it('delivers packets with metadata and bytes; per-packet verdict() with a mark', async () => {
@@ -143,7 +142,7 @@ describe('NFQUEUE in a network namespace', () => {
     expect(st.stats.recvCalls).toBeLessThan(N);
     const proc = (st.proc as Json[]).find((q) => q.queue === 4);
     expect(proc).toMatchObject({ queueTotal: 0, queueDropped: 0, userDropped: 0, idSequence: N });
-    expect(await waitFor(() => lab.counter('INPUT', 'marked-5556') === N, 3_000)).toBe(true);
+    expect(await poll(() => lab.counter('INPUT', 'marked-5556') === N, 3_000)).toBe(true);
     console.log(
       `batching: ${N} packets in ${st.stats.batches} batches (max ${st.seen.maxBatch}), ` +
         `${st.stats.recvCalls} recvmmsg calls, ${st.stats.verdictSends} verdict sends, ` +
@@ -176,7 +175,7 @@ describe('NFQUEUE in a network namespace', () => {
     const p = await consumer({ queues: [10, 11], mode: 'accept' });
     // --queue-balance hashes addresses (not ports): 16 client addresses spread over both queues
     const srcs = Array.from({ length: 16 }, (_, i) => `198.18.50.${10 + i}`);
-    for (const a of srcs) lab.addClientAddress(a);
+    for (const a of srcs) await lab.addClientAddress(a);
     lab.send({ port: 5560, count: 64, sizes: [40], flows: 16, srcs });
     const st = await seenPackets(p, 64);
     expect(st.seen.packets).toBe(64);
@@ -232,7 +231,7 @@ describe('NFQUEUE in a network namespace', () => {
     // verdictUpTo accepts ids 1..3 without a mark; a batch marks 4 and 6 with 0x300, leaves 5 alone
     let r = await p.request('verdict', { queue: 13, id: 999_999, verdict: 1 });
     expect(r.threw).toBe(false);
-    const st = await waitFor(async () => {
+    const st = await poll(async () => {
       const s = await p.request('stats');
       return s.stats.verdictErrors > 0 ? s : null;
     }, 3_000);
@@ -331,7 +330,7 @@ describe('NFQUEUE in a network namespace', () => {
     lab.send({ port: 5567, count: N, sizes: [200], noWait: true });
     // every packet passed the queue (verdicted or failed open); counted at INPUT because
     // the UDP listener's own socket buffer may overflow on such a burst
-    expect(await waitFor(() => lab.counter('INPUT', 'in-5567') === N, 5_000)).toBe(true);
+    expect(await poll(() => lab.counter('INPUT', 'in-5567') === N, 5_000)).toBe(true);
     const st = await p.request('stats');
     expect(st.stats.rcvBufForced).toBe(true);
     expect(st.stats.rcvBufBytes).toBeLessThan(16384);

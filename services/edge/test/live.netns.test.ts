@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetnsLab, poll, sleep, type Spawned } from './netnsLab.js';
+import { NetnsLab, poll, sleep, type Spawned } from '@l7mesh/netns';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = join(repo, 'services/cli/bin/l7mesh.js');
-const lab = new NetnsLab();
+const lab = new NetnsLab('l7edge');
 const scratch = mkdtempSync(join(tmpdir(), 'l7mesh-edge-lab-'));
 
 const CLIENT = '198.18.70.2';
