@@ -44,6 +44,8 @@ scenario() { SCENARIOS+=("$1"); SCENARIO_NEEDS[$1]="${*:2}"; }
 hidden_scenario() { HIDDEN_SCENARIOS+=("$1"); SCENARIO_NEEDS[$1]="${*:2}"; }
 # shellcheck source=samba-common.sh
 . "$HERE/samba-common.sh"
+# shellcheck source=dovecot-common.sh
+. "$HERE/dovecot-common.sh"
 for f in "$HERE"/scenarios/*.sh; do
 	# shellcheck source=/dev/null
 	. "$f"
