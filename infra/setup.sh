@@ -17,6 +17,8 @@ packages=(
   libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev
   iptables conntrack tcpdump iproute2 procps curl
   nats-server postgresql
+  # real servers for the edge's router test (run in its namespaces on their own configs)
+  vsftpd openssh-server dnsmasq-base
 )
 missing=()
 for p in "${packages[@]}"; do

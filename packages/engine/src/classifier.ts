@@ -199,6 +199,20 @@ export class FlowClassifier {
   private decide(flow: FlowEntry, l7: string, by: string, packetNo: number): void {
     flow.setVerdict(l7, by, packetNo);
     this.options.onDecision?.(flow);
+    if (this.parents.size > 0) this.decideWaitingChildren(flow);
+  }
+
+  /**
+   * Children that waited for this flow's verdict take it now, without
+   * waiting for a packet of theirs: a data connection may be over already
+   * (its verdict then goes on the conntrack entry at the edge).
+   */
+  private decideWaitingChildren(parent: FlowEntry): void {
+    // Rare and few: a control connection is usually decided by its banner, before any PASV/PORT.
+    const key = parent.key;
+    for (const [child, parentKey] of this.parents) {
+      if (parentKey === key && child.l7 === 'unset') this.inheritFrom(child, parent, child.packets);
+    }
   }
 
   private releaseScan(flow: FlowEntry): void {
@@ -227,9 +241,13 @@ export class FlowClassifier {
     }
     if (parent.queuedTests > 0) this.flush();
     if (parent.l7 === 'unset') return;
-    this.parents.delete(flow);
-    this.decide(flow, parent.l7, 'inherited', packetNo);
-    this.inheritedFrom.set(flow, describeFlowKey(parent.key, parent.origIsLow));
+    this.inheritFrom(flow, parent, packetNo);
+  }
+
+  private inheritFrom(child: FlowEntry, parent: FlowEntry, packetNo: number): void {
+    this.parents.delete(child);
+    this.inheritedFrom.set(child, describeFlowKey(parent.key, parent.origIsLow));
+    this.decide(child, parent.l7, 'inherited', packetNo);
   }
 
   private report(flow: FlowEntry, reason: FlowEndReason): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHeadScanner, describeFlowKey, FlowClassifier } from '../src/index.js';
 import { classify, conversation, ENGINES, HANDSHAKE, patternSet } from './helpers.js';
 
 // FTP data connections inherit the control connection's protocol, as
@@ -28,5 +29,23 @@ describe.each(ENGINES)('FTP data inheritance (%s engine)', (engine) => {
     const other = conversation([{ from: 'c', payload: 'not ftp' }], { port: 50001, clientPort: 40002, t0: 1_700_000_010 });
     const recs = classify(set, engine, [...control, ...other]);
     expect(recs.find((r) => r.dport === 50001)!.l7).toBe('unset');
+  });
+
+  it('a data connection over before its control connection is decided takes the verdict when the control gets it', () => {
+    const control = conversation([...HANDSHAKE, { from: 's', payload: '220 ready\r\n' }, { from: 'c', payload: 'PASV\r\n' }, { from: 's', payload: '227 Entering Passive Mode (198,18,0,2,195,80).\r\n' }], { port: 21 });
+    const data = conversation([...HANDSHAKE, { from: 's', payload: 'file contents' }], { port: 50000, clientPort: 40001, t0: 1_700_000_010 });
+    const late = conversation([{ from: 's', payload: '226 ftp transfer done\r\n' }], { port: 21, t0: 1_700_000_020 });
+    const decided: string[] = [];
+    const scanner = createHeadScanner(engine, set);
+    const classifier = new FlowClassifier(set, scanner, { onDecision: (f) => decided.push(`${f.l7} ${describeFlowKey(f.key, f.origIsLow)}`) });
+    for (const p of [...control, ...data]) classifier.process(p);
+    classifier.flush();
+    expect(decided).toEqual([]);
+    for (const p of late) classifier.process(p);
+    classifier.flush();
+    // No packet of the data connection came after the control's verdict: it is decided all the same.
+    expect(decided).toEqual(['ftp 198.18.0.1:40000 -> 198.18.0.2:21', 'ftp 198.18.0.1:40001 -> 198.18.0.2:50000']);
+    classifier.finish();
+    scanner.close?.();
   });
 });

@@ -43,6 +43,14 @@ export interface EdgeRulesConfig {
   readonly hooks?: readonly QueueHook[];
   /** Families to install (default `['ipv4']`). */
   readonly families?: readonly IpFamily[];
+  /**
+   * TCP ports of FTP control connections given conntrack's FTP helper (raw
+   * table, `CT --helper ftp`; default none). The kernel then creates each
+   * data connection with its control connection's mark, so a data
+   * connection opened after the control connection was classified carries
+   * the same l7 bits and is never queued.
+   */
+  readonly ftpHelperPorts?: readonly number[];
 }
 
 /** A configuration with every default filled in and every value checked. */
@@ -54,6 +62,7 @@ export interface ResolvedEdgeRules {
   readonly packets: number;
   readonly hooks: readonly QueueHook[];
   readonly families: readonly IpFamily[];
+  readonly ftpHelperPorts: readonly number[];
 }
 
 export const DEFAULT_L7_MASK = 0x0000ff00;
@@ -178,5 +187,18 @@ export function resolveEdgeRules(config: EdgeRulesConfig = {}): ResolvedEdgeRule
 
   const hooks = checkSubset(config.hooks ?? ['FORWARD'], QUEUE_HOOKS, 'hooks');
   const families = checkSubset(config.families ?? ['ipv4'], IP_FAMILIES, 'families');
-  return { mask, queue, packets, hooks, families };
+  const ftpHelperPorts = checkPorts(config.ftpHelperPorts ?? [], 'ftpHelperPorts');
+  return { mask, queue, packets, hooks, families, ftpHelperPorts };
+}
+
+/** Distinct TCP ports 1-65535, sorted (the rendered rules do not depend on the order given). */
+function checkPorts(value: unknown, field: string): number[] {
+  if (!Array.isArray(value)) throw invalidConfig(field, 'must be a list of TCP ports');
+  const seen = new Set<number>();
+  value.forEach((port: unknown, i) => {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 0xffff) throw invalidConfig(`${field}[${i}]`, `${String(port)} is not a TCP port (1 to 65535)`);
+    if (seen.has(port)) throw invalidConfig(`${field}[${i}]`, `${port} is listed twice`);
+    seen.add(port);
+  });
+  return [...seen].sort((a, b) => a - b);
 }

@@ -1,5 +1,5 @@
 import { hex, hex32, resolveEdgeRules, type EdgeRulesConfig } from './config.js';
-import { buildRuleModel, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN } from './ruleModel.js';
+import { buildRuleModel, HELPER_CHAIN, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN } from './ruleModel.js';
 
 /**
  * A human-readable account of what `applyEdgeRules` installs for `config`
@@ -20,16 +20,20 @@ export function describeEdgeRules(config: EdgeRulesConfig = {}): string {
       `TCP and UDP packets of connections whose l7 bits are still 0, among the first ${r.packets} packets of the ` +
       `connection (both directions), go to ${queue}; with no edge bound they pass (--queue-bypass)`,
     [SAVE_CHAIN]: `save the packet's l7 bits (${m}) into the connection mark; other connmark bits are kept`,
+    [HELPER_CHAIN]:
+      `conntrack's FTP helper on TCP port${r.ftpHelperPorts.length > 1 ? 's' : ''} ${r.ftpHelperPorts.join(', ')} (not on connections untracked by earlier raw rules): ` +
+      `a data connection starts with its control connection's mark, so it carries the control's verdict and is not queued`,
   };
+  const tables = r.ftpHelperPorts.length > 0 ? 'raw and mangle tables' : 'mangle table';
   const lines = [
-    `l7mesh edge rules: mangle table, ${r.families.join(' + ')}, applied atomically with ${tools} --noflush`,
+    `l7mesh edge rules: ${tables}, ${r.families.join(' + ')}, applied atomically with ${tools} --noflush`,
     `l7 mark mask ${m}: l7mesh sets only these bits; a connection is "unclassified" while they are 0.`,
     '',
   ];
   for (const chain of model.chains) {
     const from = model.jumps.filter((j) => j.to === chain.name);
     const where = from.map((j) => `${j.from} (${j.position} rule)`).join(', ');
-    lines.push(`  ${chain.name}, jumped to from ${where}:`, `    ${purpose[chain.name] ?? ''}`);
+    lines.push(`  ${chain.table} ${chain.name}, jumped to from ${where}:`, `    ${purpose[chain.name] ?? ''}`);
   }
   lines.push(
     '',

@@ -2,9 +2,9 @@ import { describeFailure, runCommand, targetArgv, type CommandResult, type Netfi
 import { resolveEdgeRules, type EdgeRulesConfig, type IpFamily } from './config.js';
 import { ensureConntrackAccounting, type AccountingState } from './conntrackAccounting.js';
 import { NetfilterError, type NetfilterErrorCode } from './errors.js';
-import { parseMangleSave, type InstalledRules } from './installedRules.js';
+import { parseIptablesSave, type InstalledRules } from './installedRules.js';
 import { renderRemovalInput, renderRestoreInput } from './restoreInput.js';
-import { buildRuleModel } from './ruleModel.js';
+import { buildRuleModel, EDGE_TABLES } from './ruleModel.js';
 
 const TOOLS: Record<IpFamily, { save: string; restore: string }> = {
   ipv4: { save: 'iptables-save', restore: 'iptables-restore' },
@@ -67,18 +67,23 @@ async function run(
   }
 }
 
+/** Our chains and the jumps into them, read from the tables the edge uses (one iptables-save per table). */
 async function readInstalled(code: NetfilterErrorCode, family: IpFamily, target: NetfilterTarget): Promise<InstalledRules> {
-  const argv = targetArgv(target, [TOOLS[family].save, '-t', 'mangle']);
-  const result = await run(code, family, argv, undefined, target.timeoutMs);
-  if (result.code !== 0) {
-    const stderr = result.stderr.trim();
-    throw new NetfilterError(code, `${family}: reading the installed rules failed: ${describeFailure(result)}: ${stderr}`, {
-      family,
-      command: argv,
-      stderr,
-    });
+  let saved = '';
+  for (const table of EDGE_TABLES) {
+    const argv = targetArgv(target, [TOOLS[family].save, '-t', table]);
+    const result = await run(code, family, argv, undefined, target.timeoutMs);
+    if (result.code !== 0) {
+      const stderr = result.stderr.trim();
+      throw new NetfilterError(code, `${family}: reading the installed ${table} rules failed: ${describeFailure(result)}: ${stderr}`, {
+        family,
+        command: argv,
+        stderr,
+      });
+    }
+    saved += result.stdout;
   }
-  return parseMangleSave(result.stdout, family);
+  return parseIptablesSave(saved, family);
 }
 
 /** What went wrong in iptables-restore's stderr, without the usage noise. */
@@ -126,12 +131,12 @@ function isStaleDelete(stderr: string, input: string): boolean {
 }
 
 /**
- * Reads the table, renders a transaction from what it holds and commits it
+ * Reads the tables, renders a transaction from what they hold and commits it
  * with `iptables-restore --noflush`, retrying when the table changed in
  * between (see RACE_ATTEMPTS). Internal (not in index.ts); exported for the
  * tests, which feed it inputs the configuration checks would refuse.
  */
-export async function commitMangle(
+export async function commitRules(
   code: NetfilterErrorCode,
   family: IpFamily,
   target: NetfilterTarget,
@@ -183,7 +188,7 @@ export async function applyEdgeRules(config: EdgeRulesConfig = {}, target: Netfi
 
   const families: Partial<Record<IpFamily, FamilyApplyResult>> = {};
   for (const family of r.families) {
-    const { installed, input } = await commitMangle('NF_APPLY', family, target, (installed) => renderRestoreInput(model, installed));
+    const { installed, input } = await commitRules('NF_APPLY', family, target, (installed) => renderRestoreInput(model, installed));
     const keep = new Set(model.chains.map((c) => c.name));
     families[family] = {
       input: input ?? '',
@@ -216,7 +221,7 @@ export async function removeEdgeRules(config: EdgeRulesConfig = {}, target: Netf
   targetArgv(target, []);
   const families: Partial<Record<IpFamily, FamilyRemoveResult>> = {};
   for (const family of r.families) {
-    const { installed, input } = await commitMangle('NF_REMOVE', family, target, renderRemovalInput);
+    const { installed, input } = await commitRules('NF_REMOVE', family, target, renderRemovalInput);
     families[family] = {
       input,
       removedJumps: input === undefined ? 0 : installed.jumps.length,
@@ -226,7 +231,7 @@ export async function removeEdgeRules(config: EdgeRulesConfig = {}, target: Netf
   return { families };
 }
 
-/** What of l7mesh is installed now, per family (iptables-save -t mangle). */
+/** What of l7mesh is installed now, per family (iptables-save -t raw, -t mangle). */
 export async function listInstalled(options: ListOptions = {}): Promise<Partial<Record<IpFamily, InstalledRules>>> {
   const out: Partial<Record<IpFamily, InstalledRules>> = {};
   for (const family of options.families ?? ['ipv4']) {

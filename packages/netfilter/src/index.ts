@@ -27,7 +27,7 @@ export {
   type RemoveResult,
 } from './edgeRules.js';
 export { NetfilterError, type NetfilterErrorCode, type NetfilterErrorDetails } from './errors.js';
-export { parseMangleSave, type InstalledJump, type InstalledRules } from './installedRules.js';
+export { parseIptablesSave, type InstalledJump, type InstalledRules } from './installedRules.js';
 export { renderEdgeRules, type RenderedEdgeRules } from './restoreInput.js';
-export { CHAIN_PREFIX, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN } from './ruleModel.js';
+export { CHAIN_PREFIX, HELPER_CHAIN, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN, type EdgeTable } from './ruleModel.js';
 export { renderTcHtbExample, type TcGroup, type TcHtbExampleConfig } from './tcExample.js';

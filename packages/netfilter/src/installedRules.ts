@@ -1,8 +1,9 @@
 import type { IpFamily } from './config.js';
-import { CHAIN_PREFIX } from './ruleModel.js';
+import { CHAIN_PREFIX, EDGE_TABLES, type EdgeTable } from './ruleModel.js';
 
 /** A rule in someone else's chain (usually a built-in one) that jumps into ours. */
 export interface InstalledJump {
+  readonly table: EdgeTable;
   /** The chain holding the rule, e.g. `PREROUTING`. */
   readonly chain: string;
   /** Our chain it jumps (`-j`) or goes (`-g`) to. */
@@ -11,11 +12,11 @@ export interface InstalledJump {
   readonly spec: string;
 }
 
-/** What of l7mesh is in one family's mangle table. */
+/** What of l7mesh is in one family's raw and mangle tables. */
 export interface InstalledRules {
   readonly family: IpFamily;
   /** Our chains (name starts with L7MESH-), in iptables-save order, with their rules. */
-  readonly chains: readonly { readonly name: string; readonly rules: readonly string[] }[];
+  readonly chains: readonly { readonly table: EdgeTable; readonly name: string; readonly rules: readonly string[] }[];
   /** Every rule outside our chains that jumps into one of them, in table order. */
   readonly jumps: readonly InstalledJump[];
   /** True when any chain or jump of ours is present. */
@@ -63,39 +64,40 @@ function jumpTarget(spec: string): string | undefined {
 }
 
 /**
- * Reads the mangle table out of `iptables-save -t mangle` (or
- * `ip6tables-save`) output: our chains and every jump into them. Counters
- * (`-c`, `[p:b]` prefixes) are tolerated and dropped.
+ * Reads the raw and mangle tables out of `iptables-save` (or
+ * `ip6tables-save`) output, other tables ignored: our chains and every jump
+ * into them. Counters (`-c`, `[p:b]` prefixes) are tolerated and dropped.
  */
-export function parseMangleSave(text: string, family: IpFamily): InstalledRules {
-  const chains = new Map<string, string[]>();
+export function parseIptablesSave(text: string, family: IpFamily): InstalledRules {
+  const chains = new Map<string, { table: EdgeTable; name: string; rules: string[] }>();
   const jumps: InstalledJump[] = [];
-  let table = '';
+  let table: EdgeTable | undefined;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('*')) {
-      table = line.slice(1);
+      const name = line.slice(1);
+      table = EDGE_TABLES.find((t) => t === name);
       continue;
     }
-    if (table !== 'mangle' || line === 'COMMIT') continue;
+    if (table === undefined || line === 'COMMIT') continue;
     if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0] ?? '';
-      if (name.startsWith(CHAIN_PREFIX)) chains.set(name, []);
+      if (name.startsWith(CHAIN_PREFIX)) chains.set(`${table} ${name}`, { table, name, rules: [] });
       continue;
     }
     const m = /^(?:\[\d+:\d+\]\s+)?-A\s+(\S+)\s*(.*)$/.exec(line);
     if (!m) continue;
     const chain = m[1]!;
     const spec = m[2]!;
-    const ours = chains.get(chain);
+    const ours = chains.get(`${table} ${chain}`);
     if (ours) {
-      ours.push(spec);
+      ours.rules.push(spec);
       continue;
     }
     const target = jumpTarget(spec);
-    if (target?.startsWith(CHAIN_PREFIX)) jumps.push({ chain, target, spec });
+    if (target?.startsWith(CHAIN_PREFIX)) jumps.push({ table, chain, target, spec });
   }
-  const list = [...chains].map(([name, rules]) => ({ name, rules }));
+  const list = [...chains.values()];
   return { family, chains: list, jumps, installed: list.length > 0 || jumps.length > 0 };
 }

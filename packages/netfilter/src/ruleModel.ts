@@ -11,11 +11,18 @@ export const RESTORE_CHAIN = 'L7MESH-PRE';
 export const QUEUE_CHAIN = 'L7MESH-QUEUE';
 /** POSTROUTING: packet mark -> connmark, l7 bits only. */
 export const SAVE_CHAIN = 'L7MESH-POST';
+/** raw PREROUTING (and OUTPUT when it is queued): conntrack's FTP helper on the FTP control ports. */
+export const HELPER_CHAIN = 'L7MESH-RAW';
+
+/** The tables the edge's rules live in, in the order a transaction handles them. */
+export const EDGE_TABLES = ['raw', 'mangle'] as const;
+export type EdgeTable = (typeof EDGE_TABLES)[number];
 
 export type BuiltinChain = 'PREROUTING' | 'INPUT' | 'FORWARD' | 'OUTPUT' | 'POSTROUTING';
 
 /** A jump from a built-in chain into one of ours. */
 export interface EdgeJump {
+  readonly table: EdgeTable;
   readonly from: BuiltinChain;
   readonly to: string;
   /**
@@ -27,6 +34,7 @@ export interface EdgeJump {
 
 /** One of our chains and its rules, each written without `-A CHAIN`. */
 export interface EdgeChain {
+  readonly table: EdgeTable;
   readonly name: string;
   readonly rules: readonly string[];
 }
@@ -74,11 +82,11 @@ export function buildRuleModel(r: ResolvedEdgeRules): EdgeRuleModel {
   const chains: EdgeChain[] = [
     // --nfmask/--ctmask M: packet mark = (packet mark & ~M) | (ct mark & M),
     // so policy-routing bits of the packet mark survive the restore.
-    { name: RESTORE_CHAIN, rules: [`-j CONNMARK --restore-mark --nfmask ${mask} --ctmask ${mask}`] },
-    { name: QUEUE_CHAIN, rules: [queueRule(r, 'tcp'), queueRule(r, 'udp')] },
+    { table: 'mangle', name: RESTORE_CHAIN, rules: [`-j CONNMARK --restore-mark --nfmask ${mask} --ctmask ${mask}`] },
+    { table: 'mangle', name: QUEUE_CHAIN, rules: [queueRule(r, 'tcp'), queueRule(r, 'udp')] },
     // ct mark = (ct mark & ~M) | (packet mark & M): only our bits are saved;
     // a routing bit set on the packet never leaks into the connection mark.
-    { name: SAVE_CHAIN, rules: [`-j CONNMARK --save-mark --nfmask ${mask} --ctmask ${mask}`] },
+    { table: 'mangle', name: SAVE_CHAIN, rules: [`-j CONNMARK --save-mark --nfmask ${mask} --ctmask ${mask}`] },
   ];
   // Positions:
   // - restore FIRST in PREROUTING, so the operator's later rules (and
@@ -91,13 +99,26 @@ export function buildRuleModel(r: ResolvedEdgeRules): EdgeRuleModel {
   //   so a queue jump at the top would make the first packets of every
   //   connection skip the operator's mangle rules (TCPMSS clamping on SYNs,
   //   DSCP marking, ...). Appended, those rules run first.
-  const jumps: EdgeJump[] = [{ from: 'PREROUTING', to: RESTORE_CHAIN, position: 'first' }];
+  const jumps: EdgeJump[] = [{ table: 'mangle', from: 'PREROUTING', to: RESTORE_CHAIN, position: 'first' }];
   // Locally generated packets never pass PREROUTING: when OUTPUT is queued,
   // restore there as well, so they carry their connection's l7 bits (for tc
   // and for the operator's rules) like forwarded packets do.
-  if (r.hooks.includes('OUTPUT')) jumps.push({ from: 'OUTPUT', to: RESTORE_CHAIN, position: 'first' });
-  for (const hook of r.hooks) jumps.push({ from: hook satisfies QueueHook, to: QUEUE_CHAIN, position: 'last' });
-  jumps.push({ from: 'POSTROUTING', to: SAVE_CHAIN, position: 'first' });
+  if (r.hooks.includes('OUTPUT')) jumps.push({ table: 'mangle', from: 'OUTPUT', to: RESTORE_CHAIN, position: 'first' });
+  for (const hook of r.hooks) jumps.push({ table: 'mangle', from: hook satisfies QueueHook, to: QUEUE_CHAIN, position: 'last' });
+  jumps.push({ table: 'mangle', from: 'POSTROUTING', to: SAVE_CHAIN, position: 'first' });
+  if (r.ftpHelperPorts.length > 0) {
+    // The helper is attached by a template in raw, before conntrack sees the
+    // connection's first packet. Appended, and never on a packet the
+    // operator's raw rules untracked (`CT --notrack` does not end the
+    // traversal, so a later CT rule would undo it).
+    chains.unshift({
+      table: 'raw',
+      name: HELPER_CHAIN,
+      rules: r.ftpHelperPorts.map((port) => `-p tcp -m tcp --dport ${port} -m conntrack ! --ctstate UNTRACKED -j CT --helper ftp`),
+    });
+    jumps.unshift({ table: 'raw', from: 'PREROUTING', to: HELPER_CHAIN, position: 'last' });
+    if (r.hooks.includes('OUTPUT')) jumps.splice(1, 0, { table: 'raw', from: 'OUTPUT', to: HELPER_CHAIN, position: 'last' });
+  }
   return { chains, jumps };
 }
 

@@ -8,7 +8,7 @@ import {
   renderTcHtbExample,
   type EdgeRulesConfig,
 } from '@l7mesh/netfilter';
-import { commitMangle } from '../src/edgeRules.js';
+import { commitRules } from '../src/edgeRules.js';
 import { NetnsLab } from '@l7mesh/netns';
 import { chainRules } from './iptablesSave.js';
 
@@ -140,7 +140,7 @@ describe('apply and remove in a namespace', () => {
     const installed = await mangle(ns);
     // bypasses the configuration checks: queue number out of range
     const err = await expectError(
-      commitMangle('NF_APPLY', 'ipv4', { netns: ns }, () =>
+      commitRules('NF_APPLY', 'ipv4', { netns: ns }, () =>
         ['*mangle', '-D PREROUTING -j L7MESH-PRE', '-F L7MESH-QUEUE', '-A L7MESH-QUEUE -p udp -j NFQUEUE --queue-num 70000 --queue-bypass', 'COMMIT', ''].join('\n'),
       ),
       'NF_APPLY',
@@ -157,7 +157,7 @@ describe('apply and remove in a namespace', () => {
 
   it('retries when the table changed between reading and committing', async () => {
     let calls = 0;
-    const result = await commitMangle('NF_APPLY', 'ipv4', { netns: ns }, (installed) => {
+    const result = await commitRules('NF_APPLY', 'ipv4', { netns: ns }, (installed) => {
       calls++;
       // first attempt: a delete of a jump someone else removed meanwhile
       const stale = calls === 1 ? ['-D INPUT -j L7MESH-QUEUE'] : [];
@@ -268,5 +268,51 @@ describe('tc HTB example', () => {
       'iptables -t mangle -A POSTROUTING -o eth1 -m mark --mark 0x4200/0xff00 -j CLASSIFY --set-class 1:11',
     ]);
     for (const rule of rules) await lab.exec(ns, rule.split(' '));
+  });
+});
+
+describe("conntrack's FTP helper in the raw table", () => {
+  async function raw(ns: string): Promise<string> {
+    const { stdout } = await lab.exec(ns, ['iptables-save', '-t', 'raw']);
+    return stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
+  }
+
+  it('is installed after the operator\'s raw rules, follows the configuration, and is removed with the rest', async () => {
+    const ns = await lab.ns();
+    const notrack = '-A PREROUTING -s 198.18.9.9/32 -p tcp -m tcp --dport 21 -j CT --notrack';
+    await lab.exec(ns, ['iptables', '-t', 'raw', ...notrack.split(' ')]);
+    const config: EdgeRulesConfig = { ftpHelperPorts: [21] };
+
+    const first = await applyEdgeRules(config, { netns: ns });
+    expect(first.families.ipv4!.input.startsWith('*raw\n')).toBe(true);
+    let save = await raw(ns);
+    expect(chainRules(save, 'PREROUTING')).toEqual([notrack, '-A PREROUTING -j L7MESH-RAW']);
+    expect(chainRules(save, 'L7MESH-RAW')).toEqual(['-A L7MESH-RAW -p tcp -m tcp --dport 21 -m conntrack ! --ctstate UNTRACKED -j CT --helper ftp']);
+    expect((await listInstalled({ netns: ns })).ipv4!.chains.map((c) => `${c.table} ${c.name}`).sort()).toEqual([
+      'mangle L7MESH-POST',
+      'mangle L7MESH-PRE',
+      'mangle L7MESH-QUEUE',
+      'raw L7MESH-RAW',
+    ]);
+
+    const again = await applyEdgeRules(config, { netns: ns });
+    expect(again.families.ipv4!.replacedJumps).toBe(4);
+    expect(await raw(ns)).toBe(save);
+
+    const without = await applyEdgeRules({}, { netns: ns });
+    expect(without.families.ipv4!.removedChains).toEqual(['L7MESH-RAW']);
+    save = await raw(ns);
+    expect(save).not.toContain('L7MESH');
+    expect(chainRules(save, 'PREROUTING')).toEqual([notrack]);
+
+    await applyEdgeRules(config, { netns: ns });
+    const removed = await removeEdgeRules(config, { netns: ns });
+    expect(removed.families.ipv4!.removedChains.sort()).toEqual(['L7MESH-POST', 'L7MESH-PRE', 'L7MESH-QUEUE', 'L7MESH-RAW']);
+    save = await raw(ns);
+    expect(save).not.toContain('L7MESH');
+    expect(chainRules(save, 'PREROUTING')).toEqual([notrack]);
   });
 });

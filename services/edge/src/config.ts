@@ -34,6 +34,8 @@ export interface EdgeConfig {
     families: IpFamily[];
     /** connbytes budget of the queue rule: packets 1..maxPackets of a connection are queued. */
     maxPackets: number;
+    /** Attach conntrack's FTP helper on classification.ftpPorts, so data connections start with their control connection's mark. */
+    ftpHelper: boolean;
   };
   classification: {
     patterns: string[];
@@ -117,8 +119,9 @@ const schema = z.strictObject({
       chains: z.strictObject({ forward: z.boolean().default(true), input: z.boolean().default(false), output: z.boolean().default(false) }).default({ forward: true, input: false, output: false }),
       families: z.array(z.enum(['ipv4', 'ipv6'])).min(1).default(['ipv4']),
       maxPackets: int(1, 1_000_000).optional(),
+      ftpHelper: z.boolean().default(true),
     })
-    .default({ chains: { forward: true, input: false, output: false }, families: ['ipv4'] }),
+    .default({ chains: { forward: true, input: false, output: false }, families: ['ipv4'], ftpHelper: true }),
   classification: z
     .strictObject({
       patterns: z.array(z.string().min(1)).optional(),
@@ -252,7 +255,7 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
     config: {
       file,
       queue: { first, last, copyRange: q.copyRange, maxLen: q.maxLen },
-      netfilter: { mask, chains: { ...chains }, families: [...families], maxPackets: budget },
+      netfilter: { mask, chains: { ...chains }, families: [...families], maxPackets: budget, ftpHelper: raw.netfilter.ftpHelper },
       classification: {
         patterns: c.patterns && c.patterns.length > 0 ? c.patterns.map((d) => resolve(base, d)) : [PROJECT_PATTERNS_DIR],
         order: c.order,

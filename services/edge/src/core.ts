@@ -119,6 +119,8 @@ export interface EdgeCoreOptions {
   onDecision?: (flow: EdgeFlow) => void;
   /** Told when a ctnetlink update fails. */
   onConntrackError?: (flow: EdgeFlow, err: unknown) => void;
+  /** Told why the decoder refused a packet (not of fragments held for reassembly); the packet is accepted unchanged. */
+  onUndecodable?: (reason: string) => void;
   /** Wall clock in ms, for packets without a kernel timestamp (default Date.now). */
   clock?: () => number;
   /**
@@ -258,6 +260,8 @@ export class EdgeCore implements EdgeFlowSource {
     let flow: FlowEntry | null = null;
     if (p === null) {
       this.counters.undecodable++;
+      const reason = this.decoder.lastError;
+      if (reason !== undefined) this.options.onUndecodable?.(reason);
     } else {
       flow = this.classifier.process(p);
       if (flow.l7 !== 'unset') this.countPacket(flow, p.ipLength);

@@ -73,6 +73,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
 
   const startedAt = Date.now();
   let conntrackErrors = 0;
+  let undecodable = 0;
   const core = new EdgeCore({
     set,
     config,
@@ -84,6 +85,10 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     onConntrackError: (flow: EdgeFlow, err: unknown) => {
       // One line per failure would flood the log under load; the counter and /flows tell the rest.
       if (conntrackErrors++ < 10) log(`warning: ctnetlink mark of ${flow.tuple.src}:${flow.tuple.sport} -> ${flow.tuple.dst}:${flow.tuple.dport}: ${(err as Error).message}`);
+    },
+    onUndecodable: (reason: string) => {
+      // The first few tell the operator what arrives; /stats counts them all (packets.malformed, ...).
+      if (undecodable++ < 10 || undecodable % 10_000 === 0) log(`warning: packet accepted undecoded (${undecodable} so far): ${reason}`);
     },
   });
 

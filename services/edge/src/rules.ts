@@ -2,7 +2,7 @@ import { describeEdgeRules, renderEdgeRules, type EdgeRulesConfig, type QueueHoo
 import type { EdgeConfig } from './config.js';
 
 /** The netfilter package's view of an edge configuration. */
-export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter'>): EdgeRulesConfig {
+export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter' | 'classification'>): EdgeRulesConfig {
   const n = config.netfilter;
   const hooks: QueueHook[] = [];
   if (n.chains.forward) hooks.push('FORWARD');
@@ -15,6 +15,7 @@ export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter'>)
     packets: n.maxPackets,
     hooks,
     families: n.families,
+    ftpHelperPorts: n.ftpHelper ? [...new Set(config.classification.ftpPorts)] : [],
   };
 }
 

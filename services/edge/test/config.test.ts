@@ -19,7 +19,7 @@ describe('edge configuration', () => {
   it('fills in the defaults', () => {
     const c = parseEdgeConfig(MINIMAL, '/etc/l7mesh/edge.yaml');
     expect(c.queue).toEqual({ first: 0, last: 0, copyRange: 65535, maxLen: 4096 });
-    expect(c.netfilter).toEqual({ mask: 0xff00, chains: { forward: true, input: false, output: false }, families: ['ipv4'], maxPackets: 11 });
+    expect(c.netfilter).toEqual({ mask: 0xff00, chains: { forward: true, input: false, output: false }, families: ['ipv4'], maxPackets: 11, ftpHelper: true });
     expect(c.classification).toMatchObject({ patterns: [PROJECT_PATTERNS_DIR], maxPackets: 10, maxBytes: 2048, engine: 'hyperscan', order: [] });
     expect(c.marks).toMatchObject({ mask: 0xff00, unknown: 0xf00, protocols: {}, groups: {} });
     expect(c.flows.timeouts).toEqual({ udpUnreplied: 30, udpReplied: 120, tcpOpen: 600, tcpClosing: 120 });

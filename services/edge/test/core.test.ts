@@ -7,17 +7,15 @@ const GET = 'GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n';
 
 /**
  * FTP: the data connection is announced while the control connection is
- * unset; the control connection is decided in a later batch; the data
- * connection sends nothing more and inherits the verdict when it goes idle
- * (a packet of another flow 100 s later expires it).
+ * unset; the control connection is decided in a later batch, which holds no
+ * packet of the data connection: the data connection inherits the verdict
+ * there, with nothing to carry it but ctnetlink.
  */
-function ftpWithIdleDataConnection(core: ReturnType<typeof makeCore>, port: number): void {
+function ftpWithUncarriedDataVerdict(core: ReturnType<typeof makeCore>, port: number): void {
   const ctl = new Conversation('198.18.0.1', port, '198.18.0.2', 21);
   const data = new Conversation('198.18.0.1', port + 1, '198.18.0.2', 50000, 'tcp', { firstId: 100 });
   core.processBatch([...ctl.handshake(), ctl.packet('s', '220 x\r\n'), ctl.packet('c', 'PASV\r\n'), ctl.packet('s', '227 Entering Passive Mode (198,18,0,2,195,80).\r\n'), ...data.handshake()]);
   core.processBatch([ctl.packet('c', 'RETR f\r\n')]);
-  const later = new Conversation('198.18.0.5', port + 2, '198.18.0.2', 80, 'tcp', { firstId: 200, t0: ctl.t + 100 });
-  core.processBatch([later.packet('c', undefined, TcpFlag.SYN)]);
 }
 
 describe('EdgeCore', () => {
@@ -93,8 +91,9 @@ describe('EdgeCore', () => {
     expect(core.liveFlows()[0]!.flow.l7).toBe('smtp');
   });
 
-  it('accepts and counts malformed packets, and goes on with the batch', () => {
-    const core = makeCore(testConfig());
+  it('accepts and counts malformed packets, tells why, and goes on with the batch', () => {
+    const reasons: string[] = [];
+    const core = makeCore(testConfig(), { onUndecodable: (r) => reasons.push(r) });
     const c = new Conversation('198.18.0.1', 40006, '198.18.0.2', 80);
     const good = c.packet('c', GET, TcpFlag.SYN);
     const truncated: QueuedPacket = { id: 100, mark: 7, payload: good.payload.subarray(0, 30) };
@@ -105,6 +104,7 @@ describe('EdgeCore', () => {
     expect(core.counters.undecodable).toBe(3);
     expect(core.decoder.stats.malformed).toBe(3);
     expect(core.counters.verdicts.accepted).toBe(4);
+    expect(reasons).toEqual(['ipv4: total length 77 > captured 30', 'ipv4: header truncated (3 bytes captured)', 'raw: no IP header (0 bytes captured)']);
   });
 
   it('counts packets and bytes per verdict once a flow is decided, and undecided flows as unset when they end', () => {
@@ -126,12 +126,12 @@ describe('EdgeCore', () => {
 
   it('sets a verdict that no queued packet carries through ctnetlink, under the mask', async () => {
     // FTP: the data connection is announced on the control connection while
-    // that one is still unset; the control connection is decided later, and
-    // the data connection, which sends nothing more, inherits the verdict only
-    // when it leaves the table (idle): no packet of it is there to carry the mark.
+    // that one is still unset; the control connection is decided later, in a
+    // batch without a packet of the data connection: the data connection
+    // inherits the verdict at once, and no packet of it is there to carry the mark.
     const conntrack = new FakeConntrack();
     const decided: EdgeFlow[] = [];
-    const core = makeCore(testConfig('flows: { timeouts: { tcpOpen: 30 } }'), { conntrack, onDecision: (f) => decided.push(f) });
+    const core = makeCore(testConfig(), { conntrack, onDecision: (f) => decided.push(f) });
     const ctl = new Conversation('198.18.0.1', 40010, '198.18.0.2', 21);
     const data = new Conversation('198.18.0.1', 40011, '198.18.0.2', 50000, 'tcp', { firstId: 100 });
     core.processBatch([
@@ -142,12 +142,9 @@ describe('EdgeCore', () => {
       ...data.handshake(),
     ]);
     expect(core.liveFlows().map((f) => f.flow.l7)).toEqual(['unset', 'unset']);
+    expect(conntrack.calls).toEqual([]);
     const v = core.processBatch([ctl.packet('c', 'RETR file\r\n')]);
     expect(v).toEqual([{ id: 7, mark: 0x500 }]);
-    expect(conntrack.calls).toEqual([]);
-    // 100 s later a packet of another flow expires both.
-    const later = new Conversation('198.18.0.5', 40012, '198.18.0.2', 80, 'tcp', { firstId: 200, t0: ctl.t + 100 });
-    core.processBatch([later.packet('c', undefined, TcpFlag.SYN)]);
     await core.settle();
     expect(conntrack.calls).toEqual([{ tuple: { family: 'ipv4', protocol: 'tcp', src: '198.18.0.1', sport: 40011, dst: '198.18.0.2', dport: 50000 }, mark: 0x500, mask: 0xff00 }]);
     const child = decided.find((f) => f.tuple.dport === 50000)!;
@@ -167,7 +164,7 @@ describe('EdgeCore', () => {
       onDecision: (f) => decided.push(f),
       onConntrackError: (f, e) => errors.push(`${f.tuple.dport}: ${(e as Error).message}`),
     });
-    ftpWithIdleDataConnection(core, 40020);
+    ftpWithUncarriedDataVerdict(core, 40020);
     await core.settle();
     const child = decided.find((f) => f.tuple.dport === 50000)!;
     expect(child.state).toBe('failed');
@@ -182,7 +179,7 @@ describe('EdgeCore', () => {
   it('without conntrack access (replay) leaves an uncarried verdict unapplied', () => {
     const decided: EdgeFlow[] = [];
     const core = makeCore(testConfig('flows: { timeouts: { tcpOpen: 30 } }'), { onDecision: (f) => decided.push(f) });
-    ftpWithIdleDataConnection(core, 40030);
+    ftpWithUncarriedDataVerdict(core, 40030);
     expect(decided.find((f) => f.tuple.dport === 50000)!.state).toBe('unapplied');
   });
 
