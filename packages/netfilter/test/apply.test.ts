@@ -15,22 +15,16 @@ import { chainRules } from './iptablesSave.js';
 const lab = new NetnsLab('l7nf');
 afterAll(() => lab.cleanup());
 
-/** iptables-save of the mangle table without the timestamp comments. */
-async function mangle(ns: string, tool = 'iptables-save'): Promise<string> {
-  const { stdout } = await lab.exec(ns, [tool, '-t', 'mangle']);
+/** iptables-save (or ip6tables-save) of one table, without the timestamp comments. */
+async function saved(ns: string, table: 'mangle' | 'filter' | 'raw', tool = 'iptables-save'): Promise<string> {
+  const { stdout } = await lab.exec(ns, [tool, '-t', table]);
   return stdout
     .split('\n')
     .filter((l) => !l.startsWith('#'))
     .join('\n');
 }
 
-async function filterTable(ns: string): Promise<string> {
-  const { stdout } = await lab.exec(ns, ['iptables-save', '-t', 'filter']);
-  return stdout
-    .split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .join('\n');
-}
+const mangle = (ns: string, tool?: string) => saved(ns, 'mangle', tool);
 
 /** The operator's own rules, present before l7mesh arrives. */
 const OPERATOR_RULES = [
@@ -64,7 +58,7 @@ describe('apply and remove in a namespace', () => {
     ns = await lab.ns();
     await withOperatorRules(ns);
     before = await mangle(ns);
-    filterBefore = await filterTable(ns);
+    filterBefore = await saved(ns, 'filter');
   });
 
   it('installs our chains and jumps, keeping the operator rules in place, and switches on accounting', async () => {
@@ -86,7 +80,7 @@ describe('apply and remove in a namespace', () => {
     // Our chains hold exactly the rendered rules, word for word as iptables-save prints them.
     const rendered = renderEdgeRules(config).ipv4!.split('\n').filter((l) => /^-A L7MESH-/.test(l));
     expect(save.split('\n').filter((l) => /^-A L7MESH-/.test(l)).sort()).toEqual([...rendered].sort());
-    expect(await filterTable(ns)).toBe(filterBefore);
+    expect(await saved(ns, 'filter')).toBe(filterBefore);
 
     const listed = (await listInstalled({ netns: ns })).ipv4!;
     expect(listed.installed).toBe(true);
@@ -175,7 +169,7 @@ describe('apply and remove in a namespace', () => {
     const save = await mangle(ns);
     expect(save).not.toContain('L7MESH');
     expect(save).toBe(before);
-    expect(await filterTable(ns)).toBe(filterBefore);
+    expect(await saved(ns, 'filter')).toBe(filterBefore);
     expect((await listInstalled({ netns: ns })).ipv4!.installed).toBe(false);
   });
 
@@ -272,14 +266,6 @@ describe('tc HTB example', () => {
 });
 
 describe("conntrack's FTP helper in the raw table", () => {
-  async function raw(ns: string): Promise<string> {
-    const { stdout } = await lab.exec(ns, ['iptables-save', '-t', 'raw']);
-    return stdout
-      .split('\n')
-      .filter((l) => !l.startsWith('#'))
-      .join('\n');
-  }
-
   it('is installed after the operator\'s raw rules, follows the configuration, and is removed with the rest', async () => {
     const ns = await lab.ns();
     const notrack = '-A PREROUTING -s 198.18.9.9/32 -p tcp -m tcp --dport 21 -j CT --notrack';
@@ -288,7 +274,7 @@ describe("conntrack's FTP helper in the raw table", () => {
 
     const first = await applyEdgeRules(config, { netns: ns });
     expect(first.families.ipv4!.input.startsWith('*raw\n')).toBe(true);
-    let save = await raw(ns);
+    let save = await saved(ns, 'raw');
     expect(chainRules(save, 'PREROUTING')).toEqual([notrack, '-A PREROUTING -j L7MESH-RAW']);
     expect(chainRules(save, 'L7MESH-RAW')).toEqual(['-A L7MESH-RAW -p tcp -m tcp --dport 21 -m conntrack ! --ctstate UNTRACKED -j CT --helper ftp']);
     expect((await listInstalled({ netns: ns })).ipv4!.chains.map((c) => `${c.table} ${c.name}`).sort()).toEqual([
@@ -300,18 +286,18 @@ describe("conntrack's FTP helper in the raw table", () => {
 
     const again = await applyEdgeRules(config, { netns: ns });
     expect(again.families.ipv4!.replacedJumps).toBe(4);
-    expect(await raw(ns)).toBe(save);
+    expect(await saved(ns, 'raw')).toBe(save);
 
     const without = await applyEdgeRules({}, { netns: ns });
     expect(without.families.ipv4!.removedChains).toEqual(['L7MESH-RAW']);
-    save = await raw(ns);
+    save = await saved(ns, 'raw');
     expect(save).not.toContain('L7MESH');
     expect(chainRules(save, 'PREROUTING')).toEqual([notrack]);
 
     await applyEdgeRules(config, { netns: ns });
     const removed = await removeEdgeRules(config, { netns: ns });
-    expect(removed.families.ipv4!.removedChains.sort()).toEqual(['L7MESH-POST', 'L7MESH-PRE', 'L7MESH-QUEUE', 'L7MESH-RAW']);
-    save = await raw(ns);
+    expect([...removed.families.ipv4!.removedChains].sort()).toEqual(['L7MESH-POST', 'L7MESH-PRE', 'L7MESH-QUEUE', 'L7MESH-RAW']);
+    save = await saved(ns, 'raw');
     expect(save).not.toContain('L7MESH');
     expect(chainRules(save, 'PREROUTING')).toEqual([notrack]);
   });
