@@ -10,8 +10,8 @@ export interface Decision {
   parent?: string;
 }
 
-/** One classified connection, as `l7mesh classify --json` prints it. */
-export interface FlowRecord {
+/** A connection's endpoints, verdict and counters as they stand (JSON field names). */
+export interface FlowSummary {
   proto: 'tcp' | 'udp';
   src: string;
   sport: number;
@@ -26,6 +26,10 @@ export interface FlowRecord {
   bytes_reply: number;
   first_ts: number;
   last_ts: number;
+}
+
+/** One classified connection, as `l7mesh classify --json` prints it. */
+export interface FlowRecord extends FlowSummary {
   why?: Decision;
   /** Why the flow ended: idle timeout, eviction, a new connection on its tuple, or end of input. */
   end: FlowEndReason;
@@ -42,9 +46,9 @@ export function describeFlowKey(key: string, origIsLow: boolean): string {
   return `${host(e.src)}:${e.sport} -> ${host(e.dst)}:${e.dport}`;
 }
 
-export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, end: FlowEndReason): FlowRecord {
+export function flowSummaryOf(flow: FlowEntry): FlowSummary {
   const e = endpointsOfKey(flow.key, flow.origIsLow);
-  const record: FlowRecord = {
+  return {
     proto: e.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
     src: e.src,
     sport: e.sport,
@@ -59,8 +63,11 @@ export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, en
     bytes_reply: flow.bytesReply,
     first_ts: seconds(flow.firstSec, flow.firstNsec),
     last_ts: seconds(flow.lastSec, flow.lastNsec),
-    end,
   };
+}
+
+export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, end: FlowEndReason): FlowRecord {
+  const record: FlowRecord = { ...flowSummaryOf(flow), end };
   if (decision) record.why = decision;
   return record;
 }

@@ -1,7 +1,7 @@
 export { FlowClassifier, type ClassifierOptions } from './classifier.js';
 export { classifyCapture, createHeadScanner, type CaptureSummary, type ClassifyCaptureOptions, type EngineKind } from './classifyCapture.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
-export { describeFlowKey, flowRecordOf, type Decision, type FlowRecord } from './flowRecord.js';
+export { describeFlowKey, flowRecordOf, flowSummaryOf, type Decision, type FlowRecord, type FlowSummary } from './flowRecord.js';
 export type { HeadScanner } from './headScanner.js';
 export { HyperscanHeadScanner } from './hyperscanScanner.js';
 export { orderPatterns } from './patternOrder.js';

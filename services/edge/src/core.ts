@@ -1,4 +1,4 @@
-import { createHeadScanner, FlowClassifier, type FlowRecord, type HeadScanner, type PatternSet } from '@l7mesh/engine';
+import { createHeadScanner, FlowClassifier, flowSummaryOf, type FlowRecord, type FlowSummary, type HeadScanner, type PatternSet } from '@l7mesh/engine';
 import { endpointsOfKey, IPPROTO_TCP, LinkType, PacketDecoder, type CaptureFrame, type DecodedPacket, type FlowEntry } from '@l7mesh/flow';
 import type { EdgeConfig } from './config.js';
 import { hex } from './config.js';
@@ -459,23 +459,9 @@ export class EdgeCore implements EdgeFlowSource {
 }
 
 /** A live flow as the /flows endpoint serves it (one JSON object). */
-export interface FlowView {
-  proto: 'tcp' | 'udp';
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  l7: string;
+export interface FlowView extends FlowSummary {
   group?: string;
   why?: { by: string; packet: number };
-  packets: number;
-  bytes: number;
-  packets_orig: number;
-  packets_reply: number;
-  bytes_orig: number;
-  bytes_reply: number;
-  first_ts: number;
-  last_ts: number;
   queued: number;
   mark?: string;
   mark_state: MarkState;
@@ -484,25 +470,7 @@ export interface FlowView {
 
 export function flowView(st: EdgeFlow, policy: MarkPolicy): FlowView {
   const f = st.flow;
-  const t = st.tuple;
-  const view: FlowView = {
-    proto: t.protocol,
-    src: t.src,
-    sport: t.sport,
-    dst: t.dst,
-    dport: t.dport,
-    l7: f.l7,
-    packets: f.packets,
-    bytes: f.bytes,
-    packets_orig: f.packetsOrig,
-    packets_reply: f.packetsReply,
-    bytes_orig: f.bytesOrig,
-    bytes_reply: f.bytesReply,
-    first_ts: f.firstSec + Math.round(f.firstNsec / 1e3) / 1e6,
-    last_ts: f.lastSec + Math.round(f.lastNsec / 1e3) / 1e6,
-    queued: st.queued,
-    mark_state: st.state,
-  };
+  const view: FlowView = { ...flowSummaryOf(f), queued: st.queued, mark_state: st.state };
   const group = policy.groupOf(f.l7);
   if (group !== undefined) view.group = group;
   if (f.decidedBy !== undefined) view.why = { by: f.decidedBy, packet: f.decidedAtPacket };
