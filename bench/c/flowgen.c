@@ -43,20 +43,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 #define VLEN 64
 #define PKT_MAX 512
-
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const unsigned char DNS_QUERY[] = {
     0x00, 0x00,                                            /* id (filled in) */
@@ -157,10 +147,7 @@ int main(int argc, char **argv) {
   }
   const unsigned max_packets = packets > noise_packets ? packets : noise_packets;
 
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  stop_on_signals();
 
   int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* IPPROTO_RAW implies IP_HDRINCL */
   if (fd < 0) {

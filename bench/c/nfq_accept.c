@@ -42,28 +42,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 #define MAX_VLEN 256
 #define SLOT (65535 + 4096)
 #define MSG_BUF 16384
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-static double now_mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double now_real(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static double now_real(void) { return clock_seconds(CLOCK_REALTIME); }
 
 static void die(const char *what) {
   fprintf(stderr, "nfq_accept: %s: %s\n", what, strerror(errno));
@@ -111,10 +96,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  stop_on_signals();
 
   struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
   if (nl == NULL) die("mnl_socket_open");

@@ -2,7 +2,7 @@
 // queued packet: the mark is written straight into the conntrack entry.
 import { constants } from 'node:os';
 import { NfqueueError } from './errors.js';
-import { addon, type NativeCtEntry } from './native.js';
+import { addon } from './native.js';
 
 const ENOENT = 2;
 
@@ -49,7 +49,7 @@ export function setConntrackMarks(updates: readonly ConntrackMarkUpdate[]): bool
   if (!Array.isArray(updates)) {
     throw new NfqueueError('NFQ_INVALID_ARGUMENT', 'setConntrackMarks: updates must be an array');
   }
-  const entries: NativeCtEntry[] = [];
+  const entries: ConntrackTuple[] = [];
   const marks = new Uint32Array(updates.length);
   const masks = new Uint32Array(updates.length);
   updates.forEach((u, i) => {

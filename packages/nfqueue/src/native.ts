@@ -2,6 +2,7 @@
 // path resolves to packages/nfqueue/build from both src/ and dist/.
 import { createRequire } from 'node:module';
 import type { PacketBatch } from './batch.js';
+import type { ConntrackTuple } from './conntrack.js';
 import { NfqueueError, type NfqueueErrorCode } from './errors.js';
 
 export interface NativeQueueOptions {
@@ -57,16 +58,6 @@ export interface NativeQueue {
   portId(): number;
 }
 
-export interface NativeCtEntry {
-  family: number;
-  protocol: number;
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  zone?: number;
-}
-
 interface Addon {
   setErrorFactory(
     make: (code: NfqueueErrorCode, message: string, errno?: number, queue?: number, index?: number) => Error,
@@ -76,7 +67,7 @@ interface Addon {
     onBatch: (batch: PacketBatch) => void,
     onError: (err: NfqueueError) => void,
   ) => NativeQueue;
-  setConntrackMarks(entries: NativeCtEntry[], marks: Uint32Array, masks: Uint32Array): Int32Array;
+  setConntrackMarks(entries: ConntrackTuple[], marks: Uint32Array, masks: Uint32Array): Int32Array;
 }
 
 export const addon = createRequire(import.meta.url)('../build/Release/l7nfq.node') as Addon;
