@@ -138,10 +138,6 @@ function getJson<T>(port: number, path: string): Promise<T> {
   });
 }
 
-function endpoint(addr: string, p: number): string {
-  return addr.includes(':') ? `[${addr}]:${p}` : `${addr}:${p}`;
-}
-
 /** One line per flow, like `conntrack -L` with the l7 columns. */
 export function formatLiveFlow(f: FlowView, nowSec = Date.now() / 1000): string {
   const why = f.why ? ` why=${f.why.by}@${f.why.packet}` : '';

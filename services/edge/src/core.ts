@@ -22,9 +22,8 @@ export type MarkState =
   /** Decided with no packet to carry the mark and no conntrack access (replay). */
   | 'unapplied';
 
-/** Mark states as codes in the low bits of FlowEntry.user (index = code). */
+/** Mark states as codes in the low bits of FlowEntry.user (index = code; 0, waiting, is a new entry's user). */
 const MARK_STATES: readonly MarkState[] = ['waiting', 'none', 'packet', 'pending', 'conntrack', 'failed', 'unapplied'];
-const WAITING = 0;
 const NONE = 1;
 const PACKET = 2;
 const PENDING = 3;
