@@ -40,6 +40,19 @@ service anvil {
 EOF
 }
 
+# dovecot_run DIR IP PORT... — dovecot in the foreground in srv on
+# DIR/dovecot.conf; waits for IP:PORT for each PORT, then half a second more.
+dovecot_run() {
+	local d=$1 ip=$2 port
+	shift 2
+	lab_spawn srv dovecot -F -c "$d/dovecot.conf" >"$d/stdout.log" 2>&1
+	for port in "$@"; do
+		lab_wait_port cli "$ip" "$port" 10 ||
+			{ cat "$d/stdout.log" "$d/dovecot.log" >&2; lab_die "dovecot did not listen on $port"; }
+	done
+	sleep 0.5
+}
+
 # dovecot_plaintext_login — the lines a login service without TLS adds:
 # plaintext logins allowed (imap/pop3 and managesieve).
 dovecot_plaintext_login() {

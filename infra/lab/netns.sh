@@ -244,6 +244,27 @@ lab_wait_port() {
 	return 1
 }
 
+# lab_wait_udp NS IP PORT [TIMEOUT_S]: poll inside NS (ss, no packet sent)
+# until a UDP socket is bound to IP:PORT, IP "*" for any address; at most
+# TIMEOUT_S seconds (default 10). Returns non-zero on timeout.
+lab_wait_udp() {
+	local ns ip=$2 port=$3 t=${4:-10} i out
+	ns=$(lab_nsname "$1")
+	[ "$ip" = '*' ] || _lab_check_addr "$ip"
+	for ((i = 0; i < t * 10; i++)); do
+		# ss's output is read whole first: grep -q on the pipe could SIGPIPE ss
+		out=$(ip netns exec "$ns" ss -Hlun "sport = :$port" 2>/dev/null) || true
+		if [ "$ip" = '*' ]; then
+			[ -n "$out" ] && return 0
+		else
+			grep -qF -- " $ip:$port " <<<"$out" && return 0
+		fi
+		sleep 0.1
+	done
+	lab_log "no UDP socket bound to $ip:$port (in $ns) after ${t}s"
+	return 1
+}
+
 # lab_wait_file FILE PATTERN [TIMEOUT_S]: wait until FILE contains PATTERN
 # (grep -E), e.g. a server's "listening" log line. Bounded like the rest.
 lab_wait_file() {

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # infra/lab/samba-common.sh — what every Samba scenario (smb, netbios-ssn,
-# netbios-ns) shares: its state directories under the scenario's work dir and
+# netbios-ns) shares: its state directories under the scenario's work dir,
 # the [global] lines that keep smbd/nmbd off the system's /etc/samba and
-# bound to the lab address. Sourced by record.sh.
+# bound to the lab address, the clients' own configuration and how the
+# daemons are started. Sourced by record.sh.
 
 # samba_global DIR IP — makes DIR's state directories and prints the common
 # [global] section (the caller appends its own lines and shares).
@@ -45,4 +46,29 @@ samba_file_share() {
 	guest ok = yes
 	read only = yes
 EOF
+}
+
+# samba_client_conf DIR [LINE...] — prints a client's own smb.conf (instead of
+# /etc/samba/smb.conf): [global] with the LINEs, then DIR's state directories.
+samba_client_conf() {
+	local d=$1
+	shift
+	printf "# the client's own configuration, instead of /etc/samba/smb.conf\n[global]\n"
+	[ $# = 0 ] || printf '\t%s\n' "$@"
+	cat <<EOF
+	cache directory = $d/cache
+	lock directory = $d/lock
+	state directory = $d/state
+	private dir = $d/private
+EOF
+}
+
+# samba_run DIR DAEMON — DAEMON (smbd, nmbd) in the foreground in srv on
+# DIR/smb.conf, its output in DIR/DAEMON.log.
+samba_run() {
+	local d=$1 daemon=$2
+	# setsid: smbd and nmbd signal their whole process group when they exit;
+	# keep that group away from record.sh
+	lab_spawn srv setsid "$daemon" --foreground --no-process-group --debug-stdout -s "$d/smb.conf" \
+		>"$d/$daemon.log" 2>&1
 }

@@ -8,15 +8,10 @@
 scenario coap/libcoap-server-client coap-server-notls coap-client-notls
 
 start_coap_server() { # IP
-	local ip=$1 d=$W/coap i
+	local ip=$1 d=$W/coap
 	mkdir -p "$d"
 	lab_spawn srv coap-server-notls -A "$ip" -p 5683 -v 4 >"$d/server.log" 2>&1
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -Hlun "sport = :5683" | grep -q "$ip" && return 0
-		sleep 0.1
-	done
-	cat "$d/server.log" >&2
-	lab_die "coap-server did not bind udp/5683"
+	lab_wait_udp srv "$ip" 5683 5 || { cat "$d/server.log" >&2; lab_die "coap-server did not bind udp/5683"; }
 }
 
 scn_coap_libcoap_server_client() {

@@ -13,13 +13,7 @@ start_dtls_server() { # IP
 	lab_spawn srv openssl s_server -dtls1_2 -accept "$ip:4444" -cert "$d/cert.pem" -key "$d/key.pem" -quiet \
 		>"$d/server.log" 2>&1
 	# UDP: no connect probe; wait until the socket is bound
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -Hlun "sport = :4444" | grep -q 4444 && return 0
-		sleep 0.1
-	done
-	cat "$d/server.log" >&2
-	lab_die "openssl s_server -dtls1_2 did not bind"
+	lab_wait_udp srv "$ip" 4444 5 || { cat "$d/server.log" >&2; lab_die "openssl s_server -dtls1_2 did not bind"; }
 }
 
 scn_dtls_openssl_s_client_dtls12() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # infra/lab/scenarios/imap.sh — IMAP: dovecot + curl, 198.18.12.0/24. Also
-# defines start_dovecot, which pop3.sh uses.
+# defines start_dovecot and c_curl_mail, which pop3.sh uses.
 # Sourced by record.sh; uses its helpers (pair, dump, has, atleast, ...) and
 # netns.sh. Servers write their configs under $W, the scenario's work dir.
 
@@ -35,10 +35,15 @@ service pop3-login {
 }
 EOF
 	} >"$d/dovecot.conf"
-	lab_spawn srv dovecot -F -c "$d/dovecot.conf" >"$d/stdout.log" 2>&1
-	lab_wait_port cli "$ip" 143 10 && lab_wait_port cli "$ip" 110 10 ||
-		{ cat "$d/stdout.log" "$d/dovecot.log" >&2; lab_die "dovecot did not start"; }
-	sleep 0.5
+	dovecot_run "$d" "$ip" 143 110
+}
+
+# c_curl_mail URL: curl, as user lab, fetches start_dovecot's message from
+# URL (imap:// or pop3://) into $W/<scheme>.out and checks it came.
+c_curl_mail() {
+	local out=$W/${1%%:*}.out
+	lab_exec cli timeout 20 curl -4 -sS --noproxy '*' --max-time 10 -u lab:labsecret "$1" >"$out"
+	grep -q 'welcome to the l7mesh lab' "$out" || lab_die "curl did not fetch the message from $1"
 }
 
 scn_imap_dovecot_curl_fetch() {
@@ -46,9 +51,7 @@ scn_imap_dovecot_curl_fetch() {
 	start_dovecot "$SRV_IP"
 	lab_capture_start srv eth0 "$PCAP"
 	# list the mailbox, then fetch message 1
-	lab_exec cli timeout 20 curl -4 -sS --noproxy '*' --max-time 10 -u lab:labsecret \
-		"imap://$SRV_IP/INBOX;UID=1" >"$W/imap.out"
-	grep -q 'welcome to the l7mesh lab' "$W/imap.out" || lab_die "curl did not fetch the message over IMAP"
+	c_curl_mail "imap://$SRV_IP/INBOX;UID=1"
 	lab_capture_stop
 	dump "$PCAP"
 	has "$NAME" "IMAP greeting" '* OK [CAPABILITY IMAP4rev1'

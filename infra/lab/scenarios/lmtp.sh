@@ -23,9 +23,7 @@ service lmtp {
 }
 EOF
 	} >"$d/dovecot.conf"
-	lab_spawn srv dovecot -F -c "$d/dovecot.conf" >"$d/stdout.log" 2>&1
-	lab_wait_port cli "$ip" 24 10 || { cat "$d/stdout.log" "$d/dovecot.log" >&2; lab_die "dovecot (lmtp) did not start"; }
-	sleep 0.5
+	dovecot_run "$d" "$ip" 24
 }
 
 scn_lmtp_dovecot_swaks_deliver() {

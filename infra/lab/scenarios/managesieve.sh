@@ -25,9 +25,7 @@ service managesieve-login {
 }
 EOF
 	} >"$d/dovecot.conf"
-	lab_spawn srv dovecot -F -c "$d/dovecot.conf" >"$d/stdout.log" 2>&1
-	lab_wait_port cli "$ip" 4190 10 || { cat "$d/stdout.log" "$d/dovecot.log" >&2; lab_die "dovecot (managesieve) did not start"; }
-	sleep 0.5
+	dovecot_run "$d" "$ip" 4190
 }
 
 scn_managesieve_dovecot_sieve_connect_upload() {

@@ -15,27 +15,12 @@ start_nmbd() { # IP
 		# a name server only: no browsing, no elections, no announcements
 		printf '\t%s\n' 'local master = no' 'domain master = no' 'preferred master = no' 'os level = 0' 'browse list = no' 'lm announce = no' 'wins support = no'
 	} >"$d/smb.conf"
-	cat >"$d/client.conf" <<EOF
-# nmblookup's own configuration, instead of /etc/samba/smb.conf
-[global]
-	interfaces = ${ip%.1}.2/24
-	bind interfaces only = yes
-	cache directory = $d/cache
-	lock directory = $d/lock
-	state directory = $d/state
-	private dir = $d/private
-EOF
-	# setsid: like smbd, keep nmbd's process group away from record.sh
-	lab_spawn srv setsid nmbd --foreground --no-process-group --debug-stdout -s "$d/smb.conf" >"$d/nmbd.log" 2>&1
+	samba_client_conf "$d" "interfaces = ${ip%.1}.2/24" 'bind interfaces only = yes' >"$d/client.conf"
+	samba_run "$d" nmbd
 	# UDP: wait for the socket on 137, then for the name registrations that
 	# nmbd broadcasts at start to be over (they are name service too, but
 	# the capture should hold the client's queries)
-	local i
-	for ((i = 0; i < 100; i++)); do
-		lab_exec srv ss -Hlun "sport = :137" | grep -q "$ip" && break
-		sleep 0.1
-	done
-	[ "$i" -lt 100 ] || { cat "$d/nmbd.log" >&2; lab_die "nmbd did not bind udp/137"; }
+	lab_wait_udp srv "$ip" 137 10 || { cat "$d/nmbd.log" >&2; lab_die "nmbd did not bind udp/137"; }
 	sleep 4
 }
 

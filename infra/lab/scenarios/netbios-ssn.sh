@@ -11,33 +11,12 @@ scenario netbios-ssn/samba-smbclient-139 smbd smbclient
 
 scn_netbios_ssn_samba_smbclient_139() {
 	pair 198.18.49
-	local ip=$SRV_IP d=$W/samba
-	mkdir -p "$d/share"
-	printf 'Hello from the l7mesh capture lab, over NetBIOS session service.\n' >"$d/share/hello.txt"
-	chmod -R a+rX "$d/share"
-	{
-		samba_global "$d" "$ip"
-		printf '\tsmb ports = 139\n'
-		samba_file_share "$d"
-	} >"$d/smb.conf"
-	cat >"$d/client.conf" <<EOF
-# smbclient's own configuration, instead of /etc/samba/smb.conf
-[global]
-	netbios name = L7LABCLI
-	client min protocol = SMB2_02
-	cache directory = $d/cache
-	lock directory = $d/lock
-	state directory = $d/state
-	private dir = $d/private
-EOF
-	lab_spawn srv setsid smbd --foreground --no-process-group --debug-stdout -s "$d/smb.conf" >"$d/smbd.log" 2>&1
-	lab_wait_port cli "$ip" 139 20 || { cat "$d/smbd.log" >&2; lab_die "smbd did not listen on 139"; }
+	# start_smbd and c_smbclient_get: in smb.sh; the client's NetBIOS name
+	# goes into the session request
+	start_smbd "$SRV_IP" 139 'Hello from the l7mesh capture lab, over NetBIOS session service.' \
+		'netbios name = L7LABCLI'
 	lab_capture_start srv eth0 "$PCAP"
-	mkdir -p "$W/dl"
-	lab_exec cli timeout 20 smbclient -s "$d/client.conf" -N -t 10 -p 139 -I "$ip" //L7LABSRV/pub \
-		-c "ls; get hello.txt $W/dl/hello.txt" >"$W/smbclient.out" 2>&1 ||
-		{ cat "$W/smbclient.out" >&2; lab_die "smbclient failed"; }
-	cmp -s "$W/dl/hello.txt" "$d/share/hello.txt" || lab_die "smbclient did not fetch hello.txt"
+	c_smbclient_get -p 139 -I "$SRV_IP" //L7LABSRV/pub
 	lab_capture_stop
 	dump "$PCAP"
 	# session request (type 0x81) and positive response (0x82)

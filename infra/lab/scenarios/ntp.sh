@@ -24,13 +24,7 @@ driftfile $d/drift
 pidfile $d/chronyd.pid
 EOF
 	lab_spawn srv chronyd -d -x -u root -f "$d/chrony.conf" >"$d/chronyd.log" 2>&1
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -lun 2>/dev/null | grep -q "$ip:123 " && return 0
-		sleep 0.1
-	done
-	cat "$d/chronyd.log" >&2
-	lab_die "chronyd did not start"
+	lab_wait_udp srv "$ip" 123 5 || { cat "$d/chronyd.log" >&2; lab_die "chronyd did not start"; }
 }
 
 scn_ntp_chrony_sntp() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# infra/lab/scenarios/pop3.sh — POP3: dovecot (start_dovecot in imap.sh) + curl,
-# 198.18.11.0/24.
+# infra/lab/scenarios/pop3.sh — POP3: dovecot (start_dovecot and c_curl_mail
+# in imap.sh) + curl, 198.18.11.0/24.
 # Sourced by record.sh; uses its helpers (pair, dump, has, atleast, ...) and
 # netns.sh. Servers write their configs under $W, the scenario's work dir.
 
@@ -11,9 +11,7 @@ scn_pop3_dovecot_curl_retr() {
 	start_dovecot "$SRV_IP"
 	lab_capture_start srv eth0 "$PCAP"
 	# RETR message 1 (curl sends CAPA, USER/PASS or AUTH, RETR, QUIT)
-	lab_exec cli timeout 20 curl -4 -sS --noproxy '*' --max-time 10 -u lab:labsecret \
-		"pop3://$SRV_IP/1" >"$W/pop3.out"
-	grep -q 'welcome to the l7mesh lab' "$W/pop3.out" || lab_die "curl did not fetch the message over POP3"
+	c_curl_mail "pop3://$SRV_IP/1"
 	lab_capture_stop
 	dump "$PCAP"
 	has "$NAME" "POP3 greeting" '+OK Dovecot (l7mesh lab) ready.'

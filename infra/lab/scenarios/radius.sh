@@ -10,7 +10,7 @@
 scenario radius/freeradius-radclient-pap freeradius radclient
 
 start_freeradius() { # IP
-	local ip=$1 d=$W/radius i
+	local ip=$1 d=$W/radius
 	mkdir -p "$d/run" "$d/log"
 	printf '$INCLUDE /usr/share/freeradius/dictionary\n' >"$d/dictionary"
 	printf 'lab\tCleartext-Password := "labsecret"\n\tReply-Message := "hello from the l7mesh lab"\n' >"$d/users"
@@ -73,12 +73,7 @@ server lab {
 }
 EOF
 	lab_spawn srv freeradius -f -d "$d" -n radiusd -l stdout >"$d/stdout.log" 2>&1
-	for ((i = 0; i < 100; i++)); do
-		lab_exec srv ss -Hlun "sport = :1812" | grep -q "$ip" && return 0
-		sleep 0.1
-	done
-	cat "$d/stdout.log" >&2
-	lab_die "freeradius did not bind udp/1812"
+	lab_wait_udp srv "$ip" 1812 10 || { cat "$d/stdout.log" >&2; lab_die "freeradius did not bind udp/1812"; }
 }
 
 scn_radius_freeradius_radclient_pap() {

@@ -14,11 +14,7 @@ scn_sip_sipp_uac_uas() {
 	# shellcheck disable=SC2016 # $1 and $2 are expanded by the inner sh
 	lab_spawn srv sh -c 'cd "$1" && exec sipp -sn uas -i "$2" -p 5060 -nostdin' sh "$d" "$SRV_IP" \
 		>"$d/uas.log" 2>&1
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -lun 2>/dev/null | grep -q "$SRV_IP:5060 " && break
-		sleep 0.1
-	done
+	lab_wait_udp srv "$SRV_IP" 5060 5 || { cat "$d/uas.log" >&2; lab_die "sipp uas did not bind udp/5060"; }
 	lab_capture_start srv eth0 "$PCAP"
 	( cd "$d" && lab_exec cli timeout 20 sipp -sn uac -i "$CLI_IP" -p 5061 -m 1 -l 1 -d 200 \
 		-timeout 10s -nostdin "$SRV_IP:5060" >"$d/uac.log" 2>&1 ) ||

@@ -23,13 +23,7 @@ EOF
 	# persistent state in the scratch dir
 	lab_spawn srv env SNMP_PERSISTENT_DIR="$d/persist" snmpd -f -C -c "$d/snmpd.conf" \
 		-Lf "$d/snmpd.log" -p "$d/snmpd.pid" >"$d/stdout.log" 2>&1
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -lun 2>/dev/null | grep -q "$ip:161 " && return 0
-		sleep 0.1
-	done
-	cat "$d/snmpd.log" >&2
-	lab_die "snmpd did not start"
+	lab_wait_udp srv "$ip" 161 5 || { cat "$d/snmpd.log" >&2; lab_die "snmpd did not start"; }
 }
 
 # lab_snmp TOOL ARGS...: net-snmp clients with no MIB loading and no config

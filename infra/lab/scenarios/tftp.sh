@@ -14,13 +14,7 @@ start_tftpd() { # IP
 	chmod -R a+rX "$d/root"
 	# -L foreground, -4 IPv4, -s chroot to the served dir, -u nobody
 	lab_spawn srv in.tftpd -L -4 -a "$ip:69" -s -u nobody -v "$d/root" >"$d/tftpd.log" 2>&1
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -lun 2>/dev/null | grep -q "$ip:69 " && return 0
-		sleep 0.1
-	done
-	cat "$d/tftpd.log" >&2
-	lab_die "in.tftpd did not start"
+	lab_wait_udp srv "$ip" 69 5 || { cat "$d/tftpd.log" >&2; lab_die "in.tftpd did not start"; }
 }
 
 scn_tftp_tftpd_hpa_tftp_get() {

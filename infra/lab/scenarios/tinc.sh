@@ -24,7 +24,7 @@ tinc_node() {
 
 scn_tinc_tincd_tincd_meta() {
 	pair 198.18.57
-	local d=$W/tinc i ok=0
+	local d=$W/tinc
 	tinc_node "$d/srv" srv "$SRV_IP"
 	tinc_node "$d/cli" cli "$CLI_IP" srv
 	cp "$d/srv/hosts/srv" "$d/cli/hosts/srv"
@@ -33,11 +33,8 @@ scn_tinc_tincd_tincd_meta() {
 	lab_wait_port cli "$SRV_IP" 655 10 || { cat "$d/srv.out" "$d/srv.log" >&2; lab_die "tincd (srv) did not listen"; }
 	lab_capture_start srv eth0 "$PCAP"
 	lab_spawn cli tincd -c "$d/cli" -D -d 2 --logfile="$d/cli.log" --pidfile="$d/cli.pid" >"$d/cli.out" 2>&1
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'Connection with cli .* activated' "$d/srv.log" 2>/dev/null && { ok=1; break; }
-		sleep 0.1
-	done
-	[ "$ok" = 1 ] || { cat "$d/srv.log" "$d/cli.log" >&2; lab_die "tinc meta connection not activated"; }
+	lab_wait_file "$d/srv.log" 'Connection with cli .* activated' 10 ||
+		{ cat "$d/srv.log" "$d/cli.log" >&2; lab_die "tinc meta connection not activated"; }
 	sleep 1
 	lab_capture_stop
 	dump "$PCAP"

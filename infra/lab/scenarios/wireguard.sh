@@ -53,11 +53,7 @@ scn_wireguard_wireguard_go_ping() {
 	_lab_check_addr 198.19.36.2/24
 	lab_spawn srv sh -c "$WG_NODE_SCRIPT" sh "$d/srv.key" 198.19.36.1/24 "$(cat "$d/cli.pub")" \
 		198.19.36.2/32 51820 - - >"$d/srv.log" 2>&1
-	local i
-	for ((i = 0; i < 50; i++)); do
-		lab_exec srv ss -lun 2>/dev/null | grep -q ':51820 ' && break
-		sleep 0.1
-	done
+	lab_wait_udp srv '*' 51820 5 || { cat "$d/srv.log" >&2; lab_die "wireguard-go did not bind udp/51820"; }
 	lab_capture_start srv eth0 "$PCAP"
 	lab_exec cli timeout 20 sh -c "$WG_NODE_SCRIPT" sh "$d/cli.key" 198.19.36.2/24 "$(cat "$d/srv.pub")" \
 		198.19.36.1/32 - "$SRV_IP:51820" 198.19.36.1 >"$d/cli.log" 2>&1 ||

@@ -7,24 +7,12 @@
 
 scenario x11/xvnc-xdpyinfo Xvnc xdpyinfo
 
-start_xvnc_x11() { # IP
-	local ip=$1 d=$W/xvnc
-	mkdir -p "$d/tmp"
-	chmod 1777 "$d/tmp"
-	# As in vnc.sh: a private /tmp for the lock file. X11 over TCP on
-	# display :0 (port 6000), no unix socket, no access control (-ac): the
-	# namespace is reachable only from the lab. The RFB port stays on the
-	# lab address too.
-	# shellcheck disable=SC2016 # $1/$2 are expanded by the inner sh
-	lab_spawn srv sh -c 'mount --bind "$1" /tmp && exec Xvnc :0 -rfbport 5900 -interface "$2" \
-		-SecurityTypes None -geometry 320x200 -depth 24 -desktop l7mesh-lab -listen tcp \
-		-nolisten unix -ac -auth /dev/null' sh "$d/tmp" "$ip" >"$d/xvnc.log" 2>&1
-	lab_wait_port cli "$ip" 6000 15 || { cat "$d/xvnc.log" >&2; lab_die "Xvnc did not listen on 6000"; }
-}
-
 scn_x11_xvnc_xdpyinfo() {
 	pair 198.18.44
-	start_xvnc_x11 "$SRV_IP"
+	# start_xvnc (in vnc.sh): X11 over TCP on display :0 (port 6000), no unix
+	# socket, no access control (-ac): the namespace is reachable only from
+	# the lab. The RFB port stays on the lab address too.
+	start_xvnc "$SRV_IP" 6000 -listen tcp -nolisten unix -ac -auth /dev/null
 	lab_capture_start srv eth0 "$PCAP"
 	# env -i: no XAUTHORITY/HOME, so xdpyinfo sends no cookie
 	lab_exec cli env -i PATH=/usr/bin:/bin timeout 10 xdpyinfo -display "$SRV_IP:0" >"$W/xdpyinfo.out" 2>&1 ||
