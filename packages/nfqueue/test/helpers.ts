@@ -1,42 +1,24 @@
 // Test plumbing: build freshness, network namespaces, child processes that
 // talk JSON lines, iptables counters. Addresses come from 198.18.0.0/15 only.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NetnsLab } from '@l7mesh/netns';
+import { mtimeMs, NetnsLab, newestMtimeMs } from '@l7mesh/netns';
 
 export const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 export const repoDir = fileURLToPath(new URL('../../..', import.meta.url));
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-
-function newest(dir: string, ext: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir)
-      .filter((f) => f.endsWith(ext))
-      .map((f) => statSync(`${dir}/${f}`).mtimeMs),
-  );
-}
-
-function mtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
 
 /**
  * The namespace fixtures run the built package (dist/ + build/Release), so
  * rebuild whichever of the two is older than its sources.
  */
 export function ensureBuilt(): void {
-  const addon = mtime(`${pkgDir}build/Release/l7nfq.node`);
-  if (addon < Math.max(newest(`${pkgDir}native`, '.cc'), newest(`${pkgDir}native`, '.h'), mtime(`${pkgDir}binding.gyp`))) {
+  const addon = mtimeMs(`${pkgDir}build/Release/l7nfq.node`);
+  if (addon < Math.max(newestMtimeMs(`${pkgDir}native`, '.cc'), newestMtimeMs(`${pkgDir}native`, '.h'), mtimeMs(`${pkgDir}binding.gyp`))) {
     execFileSync('npm', ['run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 180_000 });
   }
-  if (mtime(`${pkgDir}dist/index.js`) < newest(`${pkgDir}src`, '.ts')) {
+  if (mtimeMs(`${pkgDir}dist/index.js`) < newestMtimeMs(`${pkgDir}src`, '.ts')) {
     execFileSync('npx', ['tsc', '-p', 'packages/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 120_000 });
   }
 }

@@ -4,9 +4,10 @@
  * (scripts run inside the namespaces), and the build the edge runs from.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mtimeMs, newestMtimeMs } from '@l7mesh/netns';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLIENT = '198.18.70.2';
@@ -142,26 +143,14 @@ c.on('error', (e) => done({ echoes, error: e.message }));
 `;
 }
 
-function newest(dir: string): number {
-  return Math.max(0, ...readdirSync(dir).map((f) => statSync(join(dir, f)).mtimeMs));
-}
-
-function mtime(path: string): number {
-  try {
-    return statSync(path).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
 /** The edge runs from dist/ (as `l7mesh` does): rebuild what is older than its sources. */
 export function ensureBuilt(): void {
-  if (mtime(join(repo, 'packages/nfqueue/build/Release/l7nfq.node')) === 0) {
+  if (mtimeMs(join(repo, 'packages/nfqueue/build/Release/l7nfq.node')) === 0) {
     execFileSync('npm', ['run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repo, stdio: 'pipe', timeout: 180_000 });
   }
   // tsc -b writes the build info of a project whenever it builds it (outputs only when they change).
   const stale = ['services/edge', 'services/cli', 'packages/nfqueue', 'packages/netfilter'].some(
-    (dir) => mtime(join(repo, dir, 'tsconfig.tsbuildinfo')) < newest(join(repo, dir, 'src')),
+    (dir) => mtimeMs(join(repo, dir, 'tsconfig.tsbuildinfo')) < newestMtimeMs(join(repo, dir, 'src')),
   );
   if (stale) execFileSync('npx', ['tsc', '-b', 'services/cli'], { cwd: repo, stdio: 'pipe', timeout: 180_000 });
 }
