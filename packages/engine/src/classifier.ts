@@ -260,10 +260,13 @@ export class FlowClassifier {
     const { onFlow, onFlowEnd } = this.options;
     if (onFlow) {
       let decision: Decision | undefined;
-      if (flow.decidedBy !== undefined) {
-        decision = { by: flow.decidedBy, packet: flow.decidedAtPacket };
-        const parent = this.inheritedFrom.get(flow);
-        if (parent) decision.parent = parent;
+      const by = flow.decidedBy;
+      if (by !== undefined) {
+        decision = { by, packet: flow.decidedAtPacket };
+        if (by === 'inherited') {
+          const parent = this.inheritedFrom.get(flow);
+          if (parent) decision.parent = parent;
+        }
       }
       onFlow(flowRecordOf(flow, decision, reason), flow);
     }

@@ -13,7 +13,11 @@ export function createHeadScanner(kind: EngineKind, set: PatternSet, maxDataLen?
 
 export interface ClassifyCaptureOptions extends ClassifierOptions {
   engine?: EngineKind;
-  onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /**
+   * Called after every chunk of the file with the bytes and frames read so
+   * far. When it returns a promise, reading waits for it (back-pressure).
+   */
+  onProgress?: (bytesRead: number, totalBytes: number, frames: number) => void | Promise<void>;
 }
 
 export interface CaptureSummary {
@@ -34,6 +38,7 @@ export async function classifyCapture(file: string, set: PatternSet, options: Cl
   const scanner = createHeadScanner(options.engine ?? 'hyperscan', set, options.maxDataLen);
   const classifier = new FlowClassifier(set, scanner, options);
   const decoder = new PacketDecoder();
+  const onProgress = options.onProgress;
   try {
     const read = await readCaptureFile(
       file,
@@ -41,7 +46,7 @@ export async function classifyCapture(file: string, set: PatternSet, options: Cl
         const packet = decoder.decodeFrame(frame);
         if (packet) classifier.process(packet);
       },
-      { onProgress: options.onProgress },
+      { onProgress: onProgress && ((read, total) => onProgress(read, total, decoder.stats.frames)) },
     );
     return { file, format: read.format, frames: read.frames, packets: classifier.packets, decode: decoder.stats };
   } finally {

@@ -46,10 +46,44 @@ export function describeFlowKey(key: string, origIsLow: boolean): string {
   return `${host(e.src)}:${e.sport} -> ${host(e.dst)}:${e.dport}`;
 }
 
+/** An IPv4 address held as an integer (FlowEntry's key words), as text. */
+function ipv4Text(a: number): string {
+  return `${(a >>> 24) & 0xff}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
+/**
+ * Scratch endpoints of the flow being reported: filled straight from an
+ * IPv4 entry's key words (no key string, no address bytes), from the key
+ * for IPv6. Read at once; the next call overwrites it.
+ */
+const ends = { src: '', sport: 0, dst: '', dport: 0 };
+
+function endpointsOf(flow: FlowEntry): typeof ends {
+  const k0 = flow.k0;
+  if (typeof k0 === 'number') {
+    const low = ipv4Text(k0);
+    const high = ipv4Text(flow.k1);
+    const lowPort = flow.k2 >>> 16;
+    const highPort = flow.k2 & 0xffff;
+    const origIsLow = flow.origIsLow;
+    ends.src = origIsLow ? low : high;
+    ends.sport = origIsLow ? lowPort : highPort;
+    ends.dst = origIsLow ? high : low;
+    ends.dport = origIsLow ? highPort : lowPort;
+  } else {
+    const e = endpointsOfKey(k0, flow.origIsLow);
+    ends.src = e.src;
+    ends.sport = e.sport;
+    ends.dst = e.dst;
+    ends.dport = e.dport;
+  }
+  return ends;
+}
+
 export function flowSummaryOf(flow: FlowEntry): FlowSummary {
-  const e = endpointsOfKey(flow.key, flow.origIsLow);
+  const e = endpointsOf(flow);
   return {
-    proto: e.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
+    proto: flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
     src: e.src,
     sport: e.sport,
     dst: e.dst,
@@ -66,8 +100,26 @@ export function flowSummaryOf(flow: FlowEntry): FlowSummary {
   };
 }
 
+/** The record as one object literal (no summary copied into it): fields in the order they are printed. */
 export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, end: FlowEndReason): FlowRecord {
-  const record: FlowRecord = { ...flowSummaryOf(flow), end };
+  const e = endpointsOf(flow);
+  const record: FlowRecord = {
+    proto: flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
+    src: e.src,
+    sport: e.sport,
+    dst: e.dst,
+    dport: e.dport,
+    l7: flow.l7,
+    packets: flow.packets,
+    bytes: flow.bytes,
+    packets_orig: flow.packetsOrig,
+    packets_reply: flow.packetsReply,
+    bytes_orig: flow.bytesOrig,
+    bytes_reply: flow.bytesReply,
+    first_ts: seconds(flow.firstSec, flow.firstNsec),
+    last_ts: seconds(flow.lastSec, flow.lastNsec),
+    end,
+  };
   if (decision) record.why = decision;
   return record;
 }

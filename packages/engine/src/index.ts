@@ -5,7 +5,9 @@ export { describeFlowKey, flowRecordOf, flowSummaryOf, type Decision, type FlowR
 export type { HeadScanner } from './headScanner.js';
 export { HyperscanHeadScanner } from './hyperscanScanner.js';
 export { orderPatterns } from './patternOrder.js';
-export { compilePatternSet, type ClassifierPattern, type PatternSet, type PatternSetError } from './patternSet.js';
+export { compilePatternSet, type ClassifierPattern, type CompilePatternSetOptions, type PatternSet, type PatternSetError } from './patternSet.js';
+export { CACHE_DIR_ENV, DatabaseCache, type CacheOutcome } from './databaseCache.js';
+export { loadPatternSet, type LoadedPatternSet, type LoadPatternSetOptions } from './loadPatternSet.js';
 export { ReferenceHeadScanner } from './referenceScanner.js';
 export { checkCaptures, type CaptureResult, type CaptureStatus } from './captureCheck.js';
 export { carriesPayload, classifyClaimedFlows, prepareCapture, replayClaimedFlows, type ClaimedFlows, type ClassifierLimits, type PreparedCapture } from './claimedFlows.js';

@@ -6,8 +6,12 @@ import { CaptureParser } from './capture-parser.js';
 export interface ReadCaptureOptions {
   /** Bytes per read (default 4 MiB); memory use is about this plus one record. */
   chunkSize?: number;
-  /** Called after every chunk. */
-  onProgress?: (bytesRead: number, totalBytes: number) => void;
+  /**
+   * Called after every chunk. When it returns a promise, parsing waits for
+   * it (the next read is already under way): back-pressure, e.g. for output
+   * that cannot keep up.
+   */
+  onProgress?: (bytesRead: number, totalBytes: number) => void | Promise<void>;
 }
 
 export interface ReadCaptureResult {
@@ -77,7 +81,15 @@ export async function readCaptureFile(
         throw e;
       }
       read += n;
-      options.onProgress?.(read, Math.max(total, read));
+      const wait = options.onProgress?.(read, Math.max(total, read));
+      if (wait) {
+        try {
+          await wait;
+        } catch (e) {
+          await pending.catch(() => undefined);
+          throw e;
+        }
+      }
     }
     parser.end();
     return { format: parser.format!, frames: parser.frames, bytes: read };

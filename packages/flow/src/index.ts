@@ -7,3 +7,4 @@ export { endpointsOfKey, flowKeyOf, type FlowEndpoints, type FlowKeyResult } fro
 export { DEFAULT_TIMEOUTS, FlowEntry, FlowTable, type FlowEndReason, type FlowTableOptions, type FlowTimeouts, type TrackResult } from './flowTable.js';
 export { appendHeadBytes, copyHeadBytes, DEFAULT_MAX_DATA_LEN, foldAsciiCase, DEFAULT_MAX_PACKETS, headCapacity, MAX_DATA_LEN_LIMIT } from './flowHead.js';
 export { ExpectationTable, FTP_EXPECTATION_TIMEOUT, parseFtpDataEndpoint, type FtpDataEndpoint } from './ftpHelper.js';
+export { splitCaptureByDirection, type DirectionSplit } from './directionSplit.js';

@@ -115,6 +115,40 @@ describe('link layers', () => {
     expect(plain(new PacketDecoder().decode(LinkType.PPP_HDLC, frame, tcp4.tsSec, 42))).toEqual(expected(tcp4, frame.length - 4));
   });
 
+  it('a PPP-serial capture (link type 50) of Cisco HDLC frames: address 0x0f or 0x8f, any control byte, then an ethertype', () => {
+    const chdlc = (p: SynthPacket, address: number, control: number) => {
+      const frame = buildFrame(p, LinkType.C_HDLC);
+      frame[0] = address;
+      frame[1] = control;
+      return frame;
+    };
+    const slarp = concatBytes([Uint8Array.of(0x8f, 0x00, 0x80, 0x35), new Uint8Array(18)]);
+    const frames = [
+      chdlc(tcp4, 0x0f, 0x00),
+      chdlc(udp6, 0x8f, 0x00),
+      chdlc(tcp4, 0x0f, 0x03),
+      buildFrame(udp6, LinkType.PPP_HDLC), // ff 03, then the PPP protocol: stays PPP
+      buildFrame(tcp4, LinkType.PPP_HDLC, { pppAddressControl: false }),
+      slarp, // Cisco keepalive: not IP
+    ];
+    const d = new PacketDecoder();
+    const got: unknown[] = [];
+    const parser = new CaptureParser((f) => got.push(plain(d.decodeFrame(f))));
+    parser.push(encodePcap(frames.map((data) => ({ tsSec: 5, data })), { linkType: LinkType.PPP_HDLC }));
+    parser.end();
+    const at5 = (p: SynthPacket, ipLength: number) => ({ ...expected(p, ipLength), tsSec: 5, tsNsec: 0 });
+    expect(got).toEqual([
+      at5(tcp4, frames[0]!.length - 4),
+      at5(udp6, frames[1]!.length - 4),
+      at5(tcp4, frames[2]!.length - 4),
+      at5(udp6, frames[3]!.length - 4),
+      at5(tcp4, frames[4]!.length - 2),
+      null,
+    ]);
+    expect(d.stats).toMatchObject({ frames: 6, decoded: 5, notIp: 1, malformed: 0, unsupportedLinkType: 0 });
+    expect(d.lastError).toBe('link: ethertype 0x8035 is not IP');
+  });
+
   it('PPP with a compressed (1-byte) protocol field', () => {
     const ip = buildIpPacket(tcp4);
     const frame = concatBytes([Uint8Array.of(0x21), ip]);

@@ -88,6 +88,15 @@ export class Database {
     return this.#native.info();
   }
 
+  /**
+   * The libhs version and CPU features the database was compiled for
+   * (hs_database_info without the mode); equal to {@link hyperscanIdentity}
+   * when it can run here as well as a fresh compile would.
+   */
+  identity(): string {
+    return withoutMode(this.info());
+  }
+
   /** Block mode only: every match as {id, to} (to = end offset) in report order. */
   scan(data: Uint8Array): BlockMatch[] {
     return this.#native.scan(data);
@@ -103,3 +112,29 @@ export class Database {
 }
 
 export const databaseHandle = (db: Database): NativeDatabase => nativeOf(db);
+
+let identity: string | undefined;
+
+/**
+ * What a serialised database depends on besides its patterns: the libhs
+ * version and the CPU features it compiles for on this host, as
+ * hs_database_info reports them ("Version: 5.4.0 Features: AVX2"). Found
+ * once per process by compiling a one-pattern block database.
+ */
+export function hyperscanIdentity(): string {
+  if (identity === undefined) {
+    const probe = Database.compile([{ id: 0, expression: 'l7', flags: 0 }], 'block');
+    try {
+      identity = probe.identity();
+    } finally {
+      probe.close();
+    }
+  }
+  return identity;
+}
+
+/** hs_database_info text without its " Mode: ..." part, which depends on the database, not the host. */
+function withoutMode(info: string): string {
+  const at = info.indexOf(' Mode:');
+  return at >= 0 ? info.slice(0, at) : info;
+}

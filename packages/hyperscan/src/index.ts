@@ -2,7 +2,7 @@
 export { HsFlag } from './flags.js';
 export { HyperscanError } from './errors.js';
 export type { HyperscanErrorCode } from './errors.js';
-export { Database } from './database.js';
+export { Database, hyperscanIdentity } from './database.js';
 export type { PatternSpec, DatabaseMode, BlockMatch } from './database.js';
 export { StreamSet } from './streams.js';
 export type { StreamSetOptions } from './streams.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Database, HsFlag, StreamSet } from '../src/index.js';
+import { Database, HsFlag, hyperscanIdentity, StreamSet } from '../src/index.js';
 import { bytes, expectHsError } from './helpers.js';
 
 describe('Database.compile and block scan', () => {
@@ -112,6 +112,19 @@ describe('Database.compile and block scan', () => {
     const corrupt = Buffer.from(good);
     corrupt[64] = (corrupt[64] ?? 0) ^ 0xff; // inside the CRC-checked bytecode
     expectHsError(() => Database.deserialize(corrupt), 'HS_DESERIALIZE');
+  });
+});
+
+describe('hyperscanIdentity', () => {
+  it('names the libhs version and CPU features, as every database compiled or loaded here reports them', () => {
+    const id = hyperscanIdentity();
+    expect(id).toMatch(/^Version: \d+\.\d+\.\d+ Features: \S*/);
+    expect(id).not.toContain('Mode');
+    expect(hyperscanIdentity()).toBe(id);
+    const db = Database.compile([{ id: 1, expression: 'abc', flags: 0 }], 'stream');
+    expect(db.info()).toBe(`${id} Mode: STREAM`);
+    expect(db.identity()).toBe(id);
+    expect(Database.deserialize(db.serialize()).identity()).toBe(id);
   });
 });
 

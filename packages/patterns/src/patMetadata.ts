@@ -31,7 +31,8 @@ const TITLE_IS_NOT = new Set(['pattern attributes', 'pattern quality', 'pattern-
 /** Sample lines are many per file and have their own fields. */
 const SAMPLE_KEYS = new Set(['sample-match', 'sample-nomatch']);
 
-const words = (value: string) => value.split(/\s+/).filter((w) => w !== '').map((w) => w.toLowerCase());
+/** A list value's words: l7-protocols separates them by spaces, some files by commas. */
+const words = (value: string) => value.split(/[\s,]+/).filter((w) => w !== '').map((w) => w.toLowerCase());
 
 /**
  * Reads the comment lines above the protocol name. Every `# Key: value` line

@@ -98,6 +98,13 @@ foo.*bar
     expect(hyphen.description).toBe('Bar');
   });
 
+  it('reads lists separated by commas as well as spaces', () => {
+    const p = parsePatternFile('# Baz - a test\n# Pattern attributes: good, fast\n# Protocol groups: networking, ietf_draft_standard,chat\nbaz\nx\n', 'baz.pat');
+    expect(p.groups).toEqual(['networking', 'ietf_draft_standard', 'chat']);
+    expect(p.attributes).toEqual(['good', 'fast']);
+    expect(p.quality).toBe('good');
+  });
+
   it('takes the first comment as title even when it holds a colon', () => {
     const p = parsePatternFile('# Thing : a protocol with a colon\n# Pattern quality: poor\nthing\nx\n', 'thing.pat');
     expect(p.description).toBe('Thing : a protocol with a colon');

@@ -1,7 +1,6 @@
 import { request } from 'node:http';
 import Table from 'cli-table3';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CaptureError } from '@l7mesh/flow';
 import {
   EdgeConfigError,
   loadEdgeConfig,
@@ -9,7 +8,7 @@ import {
   LOOPBACK,
   MarkPolicy,
   renderRulesReport,
-  replayCapture,
+  replayCaptures,
   startEdge,
   type EdgeConfig,
   type EdgeStats,
@@ -54,22 +53,20 @@ function replayLine(r: ReplayRecord): string {
 
 async function runReplay(config: EdgeConfig, files: string[], json: boolean): Promise<number> {
   const policy = new MarkPolicy(config.marks);
-  const { set, warnings } = loadEdgePatterns(config, policy.markedProtocols);
+  const { set, warnings, notices } = loadEdgePatterns(config, policy.markedProtocols);
+  for (const n of notices) process.stderr.write(`notice: ${n}\n`);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  const emit = (r: ReplayRecord, file: string) => {
+    const out = json ? JSON.stringify(files.length > 1 ? { capture: file, ...r } : r) : replayLine(r);
+    process.stdout.write(`${out}\n`);
+  };
   let exitCode = 0;
-  for (const file of files) {
-    const emit = (r: ReplayRecord) => {
-      const out = json ? JSON.stringify(files.length > 1 ? { capture: file, ...r } : r) : replayLine(r);
-      process.stdout.write(`${out}\n`);
-    };
-    try {
-      const result = await replayCapture(file, config, set, { onFlow: emit });
-      process.stderr.write(`${file}: ${result.format}, ${result.frames} frames\n${renderStats(result.stats)}\n`);
-    } catch (err) {
-      if (!(err instanceof CaptureError)) throw err;
-      process.stderr.write(`error: ${err.message}\n`);
+  for (const result of await replayCaptures(files, config, set, { onFlow: emit })) {
+    if (result.error) {
+      process.stderr.write(`error: ${result.error.message}\n`);
       exitCode = 1;
     }
+    if (result.format) process.stderr.write(`${result.file}: ${result.format}, ${result.frames} frames\n${renderStats(result.stats)}\n`);
   }
   return exitCode;
 }

@@ -1,19 +1,12 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runClassify } from './classifyCommand.js';
 import { registerEdgeCommand } from './edgeCommand.js';
+import { collect, commaList, integerIn } from './optionParsers.js';
 import { runPatternsReadme, runPatternsTest } from './patternLibraryCommand.js';
 import { runPatternsCheck, runPatternsList } from './patternsCommand.js';
+import { registerWorkerCommand } from './workerCommand.js';
+import { registerClusterCommands } from './clusterCommand.js';
 
-function integerIn(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
-    return n;
-  };
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-const commaList = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 
 const program = new Command('l7mesh').description('Layer-7 flow classification with l7-filter semantics on Hyperscan').showHelpAfterError();
 
@@ -67,6 +60,8 @@ patterns
   });
 
 registerEdgeCommand(program);
+registerWorkerCommand(program);
+registerClusterCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as { code?: string; message?: string; details?: string[] };

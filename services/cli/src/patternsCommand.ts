@@ -2,9 +2,13 @@ import Table from 'cli-table3';
 import { loadPatternDirs } from '@l7mesh/patterns';
 import { loadPatternSet, PROJECT_PATTERNS_DIR } from './patternSource.js';
 
-/** `l7mesh patterns check DIR...`: load, translate, compile; non-zero on any error. */
+/**
+ * `l7mesh patterns check DIR...`: load, translate, compile; non-zero on any
+ * error. Every file is proven, unknown.pat and unset.pat too (classification
+ * leaves them out).
+ */
 export function runPatternsCheck(dirs: string[]): number {
-  const { set, problems } = loadPatternSet(dirs);
+  const { set, problems } = loadPatternSet(dirs, [], { keepVerdictPatterns: true });
   for (const p of problems) process.stderr.write(`${p}\n`);
   process.stdout.write(`${set.patterns.length} patterns compiled, ${problems.length} errors\n`);
   return problems.length === 0 ? 0 : 1;

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,9 @@ afterAll(async () => {
 
 function l7mesh(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: repo, maxBuffer: 64 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
+    // Compiled pattern databases are cached in the scratch directory, not in ~/.cache.
+    const env = { ...process.env, L7MESH_CACHE_DIR: join(scratch, 'hsdb-cache') };
+    execFile(process.execPath, [bin, ...args], { cwd: repo, env, maxBuffer: 64 << 20, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -61,6 +63,23 @@ describe('l7mesh edge rules', () => {
 });
 
 describe('l7mesh edge run --replay', () => {
+  it('ignores unknown.pat and unset.pat of an l7-protocols directory with a notice naming each file', async () => {
+    const dir = join(scratch, 'l7-protocols', 'protocols');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'http.pat'), '# HTTP - web\nhttp\nhttp/(0\\.9|1\\.0|1\\.1) [1-5][0-9][0-9]|(get|post|head) [\\x09-\\x0d -~]* http/1\n');
+    writeFileSync(join(dir, 'unknown.pat'), '# Unknown - not a pattern\nunknown\n.\n');
+    writeFileSync(join(dir, 'unset.pat'), '# Unset - not a pattern\nunset\n.\n');
+    const config = writeConfig('l7-protocols.yaml', `marks:\n  unknown: 0x0f00\n  protocols: { http: 0x0100 }\nclassification: { patterns: [${join(scratch, 'l7-protocols')}] }\n`);
+    const r = await l7mesh('edge', 'run', '--config', config, '--replay', capture, '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`notice: ${join(dir, 'unknown.pat')}: ignored: "unknown" is the verdict for flows past the limits, as in the kernel, not a pattern`);
+    expect(r.stderr).toContain(`notice: ${join(dir, 'unset.pat')}: ignored:`);
+    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(flows.filter((f) => f.l7 === 'http')).toHaveLength(4);
+    // Nothing is unknown at its first payload packet: only the packet limit (or inheritance from it) makes unknown.
+    for (const f of flows.filter((f) => f.l7 === 'unknown')) expect(['packet-limit', 'byte-limit', 'inherited']).toContain(f.why.by);
+  });
+
   it('gives the same verdict per flow as `l7mesh classify` on the lab capture, with the marks of the policy', async () => {
     const config = writeConfig('replay.yaml', CONFIG);
     const [classify, replay] = await Promise.all([l7mesh('classify', '--pcap', capture, '--json'), l7mesh('edge', 'run', '--config', config, '--replay', capture, '--json')]);

@@ -56,7 +56,35 @@ export interface EdgeConfig {
   };
   flows: { maxFlows: number; timeouts: FlowTimeouts };
   metrics: { port: number };
+  /** Remote mode: classification by the cluster's workers over NATS (absent: in process). */
+  cluster: ClusterConfig | undefined;
 }
+
+export interface ClusterConfig {
+  /** NATS servers (all of a cluster's, so the edge can move to another). */
+  servers: string[];
+  /** This edge's id: its verdict subject's last token. */
+  id: string;
+  /** Address space of the networks behind this router (overlapping private/CGNAT ranges get different zones). */
+  zone: number;
+  /** Subject, stream and bucket prefix of the cluster. */
+  prefix: string;
+  partitions: number;
+  /** Segments wait at most this long before they are published (ms). */
+  flushMs: number;
+  /** An unanswered flow is sent again after this long (ms). */
+  resendMs: number;
+  /** A flow with no verdict after this long is `unknown` here (ms). */
+  verdictTimeoutMs: number;
+  user: string | undefined;
+  pass: string | undefined;
+  token: string | undefined;
+  credsFile: string | undefined;
+  tls: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
+}
+
+/** Default NATS server of a cluster on one machine. */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 /** A configuration problem; the message names the file and the key path. */
 export class EdgeConfigError extends Error {
@@ -154,6 +182,23 @@ const schema = z.strictObject({
     })
     .default({ maxFlows: 262_144, timeouts: {} }),
   metrics: z.strictObject({ port: int(0, 65535).default(DEFAULT_METRICS_PORT) }).default({ port: DEFAULT_METRICS_PORT }),
+  cluster: z
+    .strictObject({
+      servers: z.array(z.string().regex(/^(nats|tls):\/\/\S+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a nats:// or tls:// URL` })).min(1).default([DEFAULT_NATS_URL]),
+      id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'an edge id is 1 to 64 letters, digits, _ or - (it becomes a NATS subject token)' }),
+      zone: int(0, 0xffffffff).default(0),
+      prefix: z.string().regex(/^[a-z0-9_]{1,32}$/, { error: 'a prefix is 1 to 32 lowercase letters, digits or _' }).default('l7'),
+      partitions: int(1, 65535).default(1024),
+      flushMs: int(0, 1000).default(2),
+      resendMs: int(100, 600_000).default(2000),
+      verdictTimeoutMs: int(100, 3_600_000).default(10_000),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      token: z.string().optional(),
+      credsFile: z.string().optional(),
+      tls: z.strictObject({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).optional(),
+    })
+    .optional(),
 });
 
 type RawConfig = z.output<typeof schema>;
@@ -247,6 +292,9 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
     if (first > last) say('queue.range', `[${first}, ${last}] is not a range (first <= last)`);
   } else if (q.num !== undefined) first = last = q.num;
 
+  const cl = raw.cluster;
+  if (cl && cl.resendMs >= cl.verdictTimeoutMs) say('cluster.resendMs', `${cl.resendMs} must be below cluster.verdictTimeoutMs ${cl.verdictTimeoutMs} (a flow is sent again before it is given up)`);
+
   if (problems.length > 0) return { problems };
   const base = dirname(file);
   const t = raw.flows.timeouts;
@@ -275,6 +323,14 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
         },
       },
       metrics: { port: raw.metrics.port },
+      cluster: raw.cluster && {
+        ...raw.cluster,
+        user: raw.cluster.user,
+        pass: raw.cluster.pass,
+        token: raw.cluster.token,
+        credsFile: raw.cluster.credsFile && resolve(base, raw.cluster.credsFile),
+        tls: raw.cluster.tls && Object.fromEntries(Object.entries(raw.cluster.tls).map(([k, f]) => [k, resolve(base, f as string)])),
+      },
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createHeadScanner, FlowClassifier, flowSummaryOf, type FlowRecord, type FlowSummary, type HeadScanner, type PatternSet } from '@l7mesh/engine';
+import { createHeadScanner, FlowClassifier, flowSummaryOf, type ClassifierOptions, type FlowRecord, type FlowSummary, type HeadScanner, type PatternSet } from '@l7mesh/engine';
 import { endpointsOfKey, IPPROTO_TCP, LinkType, PacketDecoder, type CaptureFrame, type DecodedPacket, type FlowEntry } from '@l7mesh/flow';
 import type { EdgeConfig } from './config.js';
 import { hex } from './config.js';
@@ -104,6 +104,21 @@ export interface EdgeCounters {
   conntrack: { ok: number; failed: number };
 }
 
+/**
+ * What the edge needs of its classifier: the engine's FlowClassifier (in
+ * process, the default) or the cluster's RemoteClassifier (remote mode).
+ */
+export interface FlowPipeline {
+  readonly activeFlows: number;
+  process(p: DecodedPacket): FlowEntry;
+  /** Applies queued tests (a verdict may come out). */
+  flush(): void;
+  /** End of input: applies every queued test, then ends every flow. */
+  finish(): void;
+  forEachFlow(fn: (flow: FlowEntry) => void): void;
+  liveFlows(): FlowEntry[];
+}
+
 export interface EdgeCoreOptions {
   set: PatternSet;
   config: Pick<EdgeConfig, 'classification' | 'flows'>;
@@ -112,6 +127,12 @@ export interface EdgeCoreOptions {
   conntrack?: ConntrackMarker;
   /** A scanner to use instead of one made from `config.classification.engine`. */
   scanner?: HeadScanner & { close?(): void };
+  /**
+   * Makes the classifier from the options the core would give the engine's
+   * FlowClassifier (remote mode passes a RemoteClassifier's). No scanner is
+   * made then.
+   */
+  pipeline?: (options: ClassifierOptions) => FlowPipeline;
   /** Told of every flow leaving the table (replay prints them). Without it no records are made. */
   onFlowEnd?: (record: FlowRecord, flow: EdgeFlow) => void;
   /** Told of every verdict as it is reached. */
@@ -165,8 +186,8 @@ export class EdgeCore implements EdgeFlowSource {
   readonly marks: number[] = [];
   readonly errors = new WeakMap<FlowEntry, string>();
   private readonly markIndex = new Map<number, number>();
-  private readonly classifier: FlowClassifier;
-  private readonly scanner: HeadScanner & { close?(): void };
+  private readonly classifier: FlowPipeline;
+  private readonly scanner: (HeadScanner & { close?(): void }) | undefined;
   private readonly conntrack: ConntrackMarker | undefined;
   private readonly clock: () => number;
   private readonly batchFlows: (FlowEntry | null)[] = [];
@@ -185,9 +206,8 @@ export class EdgeCore implements EdgeFlowSource {
     this.policy = options.policy;
     this.conntrack = options.conntrack;
     this.clock = options.clock ?? Date.now;
-    this.scanner = options.scanner ?? createHeadScanner(c.engine, options.set, c.maxBytes);
     const onFlowEnd = options.onFlowEnd;
-    this.classifier = new FlowClassifier(options.set, this.scanner, {
+    const classifierOptions: ClassifierOptions = {
       maxPackets: c.maxPackets,
       maxDataLen: c.maxBytes,
       ftpPorts: c.ftpPorts,
@@ -197,7 +217,14 @@ export class EdgeCore implements EdgeFlowSource {
       // A record is made only for a caller that wants it (replay).
       ...(onFlowEnd ? { onFlow: (record: FlowRecord, flow: FlowEntry) => this.flowEnded(flow, record) } : { onFlowEnd: (flow: FlowEntry) => this.flowEnded(flow, undefined) }),
       onDecision: (flow) => this.flowDecided(flow),
-    });
+    };
+    if (options.pipeline) {
+      this.classifier = options.pipeline(classifierOptions);
+    } else {
+      const scanner = options.scanner ?? createHeadScanner(c.engine, options.set, c.maxBytes);
+      this.scanner = scanner;
+      this.classifier = new FlowClassifier(options.set, scanner, classifierOptions);
+    }
   }
 
   /** Flows in the table now. */
@@ -339,7 +366,7 @@ export class EdgeCore implements EdgeFlowSource {
     this.classifier.finish();
     this.applyUncarried();
     this.finished = true;
-    this.scanner.close?.();
+    this.scanner?.close?.();
   }
 
   /** Resolves once every ctnetlink request sent so far is answered. */
@@ -398,8 +425,12 @@ export class EdgeCore implements EdgeFlowSource {
     return c;
   }
 
-  /** Verdicts no packet of this batch carried: set them on the conntrack entry. */
-  private applyUncarried(): void {
+  /**
+   * Verdicts no packet carried: set them on the conntrack entry. Called at
+   * the end of each batch, and by remote mode when verdicts arrive between
+   * batches.
+   */
+  applyUncarried(): void {
     if (this.decided.length === 0) return;
     const decided = this.decided;
     this.decided = [];

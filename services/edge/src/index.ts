@@ -9,16 +9,21 @@ export {
   loadEdgeConfig,
   parseEdgeConfig,
   PROJECT_PATTERNS_DIR,
+  DEFAULT_NATS_URL,
+  type ClusterConfig,
   type EdgeConfig,
   type IpFamily,
 } from './config.js';
-export { EdgeCore, flowView, type EdgeCoreOptions, type EdgeCounters, type EdgeFlow, type FlowView, type MarkState, type ProtocolCounters } from './core.js';
+export { EdgeCore, flowView, type EdgeCoreOptions, type FlowPipeline, type EdgeCounters, type EdgeFlow, type FlowView, type MarkState, type ProtocolCounters } from './core.js';
 export { MarkPolicy } from './markPolicy.js';
 export { createEdgeMetrics } from './metrics.js';
 export { loadEdgePatterns, type EdgePatterns } from './patterns.js';
-export { replayCapture, REPLAY_BATCH, type ReplayOptions, type ReplayRecord, type ReplayResult } from './replay.js';
+export { replayCapture, replayCaptures, REPLAY_BATCH, type ReplayOptions, type ReplayRecord, type ReplayResult } from './replay.js';
 export { edgeRulesConfig, renderRulesReport } from './rules.js';
 export { LOOPBACK, startEdgeServer, type EdgeServer, type EdgeServerSources } from './server.js';
 export { edgeStats, type EdgeStats, type ProtocolStats, type StatsContext } from './stats.js';
 export type { ConntrackMarker, ConntrackTuple, PacketVerdict, QueuedPacket } from './types.js';
 export { startEdge, type RunningEdge, type StartEdgeOptions } from './live.js';
+export { ClusterLink, type ClusterLinkOptions, type LinkCounters } from './clusterLink.js';
+export { connectRemoteEdge, type RemoteEdge } from './remote.js';
+export { RemoteClassifier, type RemoteClassifierOptions, type RemoteCounters, type SegmentSink } from './remoteClassifier.js';

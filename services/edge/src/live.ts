@@ -5,6 +5,7 @@ import { EdgeCore, flowView, type EdgeFlow } from './core.js';
 import { MarkPolicy } from './markPolicy.js';
 import { createEdgeMetrics } from './metrics.js';
 import { loadEdgePatterns } from './patterns.js';
+import { connectRemoteEdge } from './remote.js';
 import { edgeRulesConfig } from './rules.js';
 import { startEdgeServer, type EdgeServer } from './server.js';
 import { edgeStats, type EdgeStats } from './stats.js';
@@ -61,7 +62,8 @@ const HOOK_INPUT = 1;
 export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = {}): Promise<RunningEdge> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const policy = new MarkPolicy(config.marks);
-  const { set, warnings } = loadEdgePatterns(config, policy.markedProtocols);
+  const { set, warnings, notices } = loadEdgePatterns(config, policy.markedProtocols);
+  for (const n of notices) log(`notice: ${n}`);
   for (const w of warnings) log(`warning: ${w}`);
 
   // Loaded here, not at module load: replay, `edge rules` and the unit tests
@@ -74,10 +76,13 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   const startedAt = Date.now();
   let conntrackErrors = 0;
   let undecodable = 0;
+  // Remote mode: fail-open holds there too (packets never wait for the cluster), so a NATS that is down at start is no reason not to start.
+  const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log) : undefined;
   const core = new EdgeCore({
     set,
     config,
     policy,
+    ...(remote ? { pipeline: remote.pipeline(config.cluster!.zone) } : {}),
     conntrack: nfConntrackMarker(nfq.setConntrackMark),
     // A burst of flows idling out together is ended over the following
     // packets (at most this many per packet) instead of stalling one batch.
@@ -92,6 +97,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     },
   });
 
+  remote?.attach(core);
   let queue: NfQueue | undefined;
   let callbackErrors = 0;
   let queueErrors = 0;
@@ -121,7 +127,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     }
     return out;
   };
-  const stats = () => edgeStats(core, { mode: 'nfqueue', startedAt, config, source: sourceStats });
+  const stats = () => edgeStats(core, { mode: 'nfqueue', startedAt, config, source: sourceStats, ...(remote ? { cluster: remote.counters } : {}) });
   const server = await startEdgeServer(options.metricsPort ?? config.metrics.port, {
     registry: createEdgeMetrics(stats),
     stats,
@@ -148,6 +154,10 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       else core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, undefined, undefined, saves);
     }
     const marks = core.endBatch();
+    if (remote && n > 0) {
+      const us = ts[n - 1]!;
+      if (us > 0) remote.advance(Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3);
+    }
     const out = new Uint32Array(n);
     const setMark = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -178,6 +188,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       problems.push(`closing the queue: ${(err as Error).message}`);
     }
     await core.settle();
+    await remote?.close().catch((err: unknown) => problems.push(`closing the cluster link: ${(err as Error).message}`));
     await server.close();
     if (problems.length > 0) throw new Error(`edge: stop: ${problems.join('; ')}`);
   };

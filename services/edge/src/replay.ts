@@ -1,8 +1,9 @@
 import type { FlowRecord, PatternSet } from '@l7mesh/engine';
-import { readCaptureFile, type CaptureFormat } from '@l7mesh/flow';
+import { CaptureError, readCaptureFile, type CaptureFormat } from '@l7mesh/flow';
 import type { EdgeConfig } from './config.js';
 import { EdgeCore, type EdgeFlow } from './core.js';
 import { MarkPolicy } from './markPolicy.js';
+import { connectRemoteEdge, type RemoteEdge } from './remote.js';
 import { edgeStats, type EdgeStats } from './stats.js';
 
 /** Packets per replay batch: what one NFQUEUE callback typically hands over. */
@@ -16,14 +17,24 @@ export interface ReplayRecord extends FlowRecord {
 
 export interface ReplayResult {
   file: string;
-  format: CaptureFormat;
+  /** Undefined when the file could not be read as a capture at all. */
+  format: CaptureFormat | undefined;
   frames: number;
   stats: EdgeStats;
+  /** The read error that ended the capture early (its flows read before were reported). */
+  error?: CaptureError;
 }
 
 export interface ReplayOptions {
-  onFlow?: (record: ReplayRecord) => void;
+  /** Every flow as it leaves the edge's table (in remote mode: once its verdict came), with its capture. */
+  onFlow?: (record: ReplayRecord, capture: string) => void;
+  /** Told of every verdict as the edge gets it (in remote mode, as it arrives from a worker). */
+  onDecision?: (flow: EdgeFlow) => void;
   batchSize?: number;
+  /** Remote mode: wait this long (ms) after joining the cluster before the first packet. */
+  startDelayMs?: number;
+  /** Remote mode: progress and warnings (default: stderr). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -31,35 +42,90 @@ export interface ReplayOptions {
  * batches (decode, classify, one flush per batch, verdict marks), with no
  * verdicts to send and no conntrack to update. Flows are reported as they
  * leave the table; a read error (CaptureError) is thrown after the flows read
- * before it were reported.
+ * before it were reported. With `cluster` in the config the edge is in
+ * remote mode (see replayCaptures).
  */
 export async function replayCapture(file: string, config: EdgeConfig, set: PatternSet, options: ReplayOptions = {}): Promise<ReplayResult> {
+  const [result] = await replayCaptures([file], config, set, options);
+  if (result!.error) throw result!.error;
+  return result!;
+}
+
+/**
+ * Replays captures one after another, each with its own flow table. In
+ * remote mode they share one cluster link, and each capture is its own
+ * zone (the config's zone plus the capture's index): captures made apart may
+ * reuse addresses and ports, and two edges replaying the two directions of
+ * the same capture list must agree on it. Segments go to the cluster's
+ * workers as the packets are read; the replay ends once every flow of every
+ * capture has its verdict (or timed out), and only then are the stats read.
+ * A capture's read error is in its result, after its flows were reported.
+ */
+export async function replayCaptures(files: readonly string[], config: EdgeConfig, set: PatternSet, options: ReplayOptions = {}): Promise<ReplayResult[]> {
   const startedAt = Date.now();
   const policy = new MarkPolicy(config.marks);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const remote: RemoteEdge | undefined = config.cluster ? await connectRemoteEdge(config.cluster, false, log) : undefined;
+  try {
+    if (options.startDelayMs) await new Promise((r) => setTimeout(r, options.startDelayMs));
+    const runs: { core: EdgeCore; result: Omit<ReplayResult, 'stats'> }[] = [];
+    for (const [i, file] of files.entries()) {
+      const core = newReplayCore(file, config, set, options, policy, remote, config.cluster ? config.cluster.zone + i : 0);
+      runs.push({ core, result: await replayInto(file, core, options, remote) });
+    }
+    if (remote) {
+      remote.finishReplay();
+      await remote.settled();
+    }
+    return runs.map(({ core, result }) => ({ ...result, stats: edgeStats(core, { mode: 'replay', startedAt, config, ...(remote ? { cluster: remote.counters } : {}) }) }));
+  } finally {
+    await remote?.close();
+  }
+}
+
+function newReplayCore(file: string, config: EdgeConfig, set: PatternSet, options: ReplayOptions, policy: MarkPolicy, remote: RemoteEdge | undefined, zone: number): EdgeCore {
   const core = new EdgeCore({
     set,
     config,
     policy,
+    ...(remote ? { pipeline: remote.pipeline(zone) } : {}),
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
     onFlowEnd: (record, st) => {
       if (!options.onFlow) return;
       const r: ReplayRecord = { ...record };
       if (st?.mark !== undefined) r.mark = `0x${st.mark.toString(16)}`;
       if (st) r.mark_state = st.state;
-      options.onFlow(r);
+      options.onFlow(r, file);
     },
   });
+  remote?.attach(core);
+  return core;
+}
+
+async function replayInto(file: string, core: EdgeCore, options: ReplayOptions, remote: RemoteEdge | undefined): Promise<Omit<ReplayResult, 'stats'>> {
   const batch = options.batchSize ?? REPLAY_BATCH;
   let inBatch = 0;
+  let tsSec = 0;
+  let tsNsec = 0;
+  let frames = 0;
+  const endBatch = (): void => {
+    core.endBatch();
+    inBatch = 0;
+    remote?.advance(tsSec, tsNsec);
+  };
   try {
     const read = await readCaptureFile(file, (frame) => {
+      frames++;
       core.ingestFrame(frame);
-      if (++inBatch === batch) {
-        core.endBatch();
-        inBatch = 0;
-      }
+      tsSec = frame.tsSec;
+      tsNsec = frame.tsNsec;
+      if (++inBatch === batch) endBatch();
     });
-    core.finish();
-    return { file, format: read.format, frames: read.frames, stats: edgeStats(core, { mode: 'replay', startedAt, config }) };
+    if (inBatch > 0) endBatch();
+    return { file, format: read.format, frames: read.frames };
+  } catch (err) {
+    if (!(err instanceof CaptureError)) throw err;
+    return { file, format: undefined, frames, error: err };
   } finally {
     core.finish();
   }

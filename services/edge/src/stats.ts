@@ -1,5 +1,6 @@
 import { hex, type EdgeConfig } from './config.js';
 import type { EdgeCore } from './core.js';
+import type { RemoteEdge } from './remote.js';
 
 export interface ProtocolStats {
   l7: string;
@@ -43,6 +44,24 @@ export interface EdgeStats {
   live_unset: { flows: number; packets: number; bytes: number };
   /** Extra counters of the packet source (NFQUEUE drops, ...). */
   source?: Record<string, number>;
+  /** Remote mode: the cluster link and the verdicts. */
+  cluster?: {
+    connected: boolean;
+    /** Flows sent and waiting for their verdict. */
+    waiting: number;
+    segments_sent: number;
+    resends: number;
+    batches: number;
+    bytes_sent: number;
+    publish_errors: number;
+    verdicts: number;
+    /** Flows with no verdict in time, now `unknown`. */
+    timed_out: number;
+    stale_verdicts: number;
+    repeated_verdicts: number;
+    conflicting_verdicts: number;
+    bad_verdict_messages: number;
+  };
 }
 
 export interface StatsContext {
@@ -50,6 +69,7 @@ export interface StatsContext {
   startedAt: number;
   config: Pick<EdgeConfig, 'queue' | 'flows'>;
   source?: () => Record<string, number>;
+  cluster?: RemoteEdge['counters'];
 }
 
 export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
@@ -89,5 +109,23 @@ export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
   };
   if (ctx.mode === 'nfqueue') stats.queue = { first: ctx.config.queue.first, last: ctx.config.queue.last };
   if (ctx.source) stats.source = ctx.source();
+  if (ctx.cluster) {
+    const { link, remote, connected, waiting } = ctx.cluster();
+    stats.cluster = {
+      connected,
+      waiting,
+      segments_sent: remote.segmentsSent,
+      resends: remote.resends,
+      batches: link.batches,
+      bytes_sent: link.bytes,
+      publish_errors: link.publishErrors,
+      verdicts: remote.verdicts,
+      timed_out: remote.timedOut,
+      stale_verdicts: remote.staleVerdicts,
+      repeated_verdicts: remote.repeatedVerdicts,
+      conflicting_verdicts: remote.conflictingVerdicts,
+      bad_verdict_messages: link.badVerdictMessages,
+    };
+  }
   return stats;
 }

@@ -1,0 +1,61 @@
+/**
+ * Verdict batch (type 2): a worker's verdicts for one edge.
+ *
+ *   header(4) | worker: u8 len + bytes | count u16 (≤ 4096) | verdict × count
+ *   verdict:  zone u32 | key: u8 len (13|37) + bytes | generation u32 | l7: u8 len + ASCII
+ *             | decidedBy: u8 len + ASCII | decidedAtPacket u32 | mark u32 | ruleSetVersion u32
+ *             | epoch u32 | flags u8 (bit 0: final)
+ */
+import { Encoder } from './encoder.js';
+import { MAX_VERDICTS_PER_BATCH, MessageType } from './format.js';
+import { Reader } from './reader.js';
+import type { Verdict, VerdictBatch } from './types.js';
+
+export function encodeVerdictBatch(batch: VerdictBatch): Uint8Array {
+  const e = new Encoder('verdict batch', 1024);
+  e.object(batch);
+  e.header(MessageType.VerdictBatch);
+  e.name('worker', batch.worker);
+  const verdicts = batch.verdicts;
+  e.count('verdicts', verdicts, MAX_VERDICTS_PER_BATCH);
+  for (let i = 0; i < verdicts.length; i++) {
+    const v = verdicts[i]!;
+    e.item('verdicts', i);
+    e.object(v);
+    e.u32('zone', v.zone);
+    e.key('key', v.key);
+    e.u32('generation', v.generation);
+    e.text('l7', v.l7);
+    e.text('decidedBy', v.decidedBy);
+    e.u32('decidedAtPacket', v.decidedAtPacket);
+    e.u32('mark', v.mark);
+    e.u32('ruleSetVersion', v.ruleSetVersion);
+    e.u32('epoch', v.epoch);
+    e.bool('final', v.final);
+  }
+  return e.finish();
+}
+
+export function decodeVerdictBatch(bytes: Uint8Array): VerdictBatch {
+  const r = new Reader(bytes, MessageType.VerdictBatch);
+  const worker = r.name('worker');
+  const n = r.count('verdicts', MAX_VERDICTS_PER_BATCH);
+  const verdicts: Verdict[] = [];
+  for (let i = 0; i < n; i++) {
+    r.item('verdicts', i);
+    verdicts.push({
+      zone: r.u32('zone'),
+      key: r.key('key'),
+      generation: r.u32('generation'),
+      l7: r.text('l7'),
+      decidedBy: r.text('decidedBy'),
+      decidedAtPacket: r.u32('decidedAtPacket'),
+      mark: r.u32('mark'),
+      ruleSetVersion: r.u32('ruleSetVersion'),
+      epoch: r.u32('epoch'),
+      final: r.bool('final'),
+    });
+  }
+  r.finish();
+  return { worker, verdicts };
+}

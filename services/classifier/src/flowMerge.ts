@@ -1,0 +1,240 @@
+import { IPPROTO_TCP, TcpFlag, type FlowEntry } from '@l7mesh/flow';
+import { Direction, SegmentFlag, type HeadSegment } from '@l7mesh/wire';
+
+/** A segment waiting for its turn (its payload copied out of the message). */
+export interface PendingSegment {
+  direction: Direction;
+  counter: number;
+  flags: number;
+  tcpFlags: number;
+  seq: number;
+  ack: number;
+  tsSec: number;
+  tsNsec: number;
+  /** tsSec + tsNsec as one number, for ordering. */
+  t: number;
+  ipLength: number;
+  payload: Uint8Array;
+  /** Wall clock (ms) when the worker received it: the hold runs from here. */
+  arrivedMs: number;
+}
+
+export function pendingOf(s: HeadSegment, arrivedMs: number, copyPayload: boolean): PendingSegment {
+  return {
+    direction: s.direction,
+    counter: s.counter,
+    flags: s.flags,
+    tcpFlags: s.tcpFlags,
+    seq: s.seq,
+    ack: s.ack,
+    tsSec: s.tsSec,
+    tsNsec: s.tsNsec,
+    t: s.tsSec + s.tsNsec * 1e-9,
+    ipLength: s.ipLength,
+    payload: copyPayload ? s.payload.slice() : s.payload,
+    arrivedMs,
+  };
+}
+
+/** One edge that reported a flow: its instance of the flow and what of it was fed. */
+export class Reporter {
+  /** The next counter (the edge's packet number) to feed; lower ones were fed or skipped. */
+  next = 1;
+  /** Waiting segments in counter order. */
+  readonly queue: PendingSegment[] = [];
+  /** The verdict went to this edge (for this generation). */
+  answered = false;
+
+  constructor(
+    readonly edge: string,
+    public generation: number,
+  ) {}
+
+  /** Queues a segment in counter order; false when it is a duplicate (fed, or queued already). */
+  insert(s: PendingSegment): boolean {
+    if (s.counter < this.next) return false;
+    const q = this.queue;
+    let i = q.length;
+    while (i > 0 && q[i - 1]!.counter > s.counter) i--;
+    if (i > 0 && q[i - 1]!.counter === s.counter) return false;
+    q.splice(i, 0, s);
+    return true;
+  }
+}
+
+/** Sequence-space comparison (RFC 1982): a is at or before b. */
+export function seqLE(a: number, b: number): boolean {
+  return ((a - b) | 0) <= 0;
+}
+
+/**
+ * What the worker knows of one flow: who reported it, what is waiting, and
+ * how far each direction's bytes were fed. The ordering rules live here:
+ *
+ * - one edge's segments go in that edge's order (its arrival order, as the
+ *   kernel appended them, retransmissions included);
+ * - a TCP segment that acknowledges bytes of the other direction waits
+ *   until those bytes were fed (causal order across directions), unless its
+ *   edge saw both directions itself (then its order is the truth);
+ * - among segments that may go, the earliest timestamp goes first; one whose
+ *   edge did not see both directions also waits until every other live edge
+ *   is past its timestamp (their watermarks), since another edge may still
+ *   send an earlier segment of the flow. A SYN that opens a connection has
+ *   nothing of its flow before it and goes at once, unless an FTP control
+ *   connection between the same hosts is in progress: an FTP data
+ *   connection's SYN must come after the PORT or PASV reply that announced
+ *   it, which may cross another router;
+ * - where the flow has several reporters, a segment whose bytes in its
+ *   direction were all fed already is a retransmission and is dropped;
+ * - nothing waits longer than the hold: then the earliest waiting segment
+ *   goes anyway.
+ */
+export class MergeFlow {
+  readonly reporters: Reporter[] = [];
+  /** The worker's flow entry once a segment was fed (the classifier's). */
+  entry: FlowEntry | null = null;
+  /** An FTP control connection between the same two hosts is in progress (set by the worker). */
+  mayBeFtpData = false;
+  /**
+   * An FTP control connection (on an FTP port, or decided `ftp`): fed on
+   * after its verdict, as conntrack's helper watches it, for the PORT and
+   * PASV replies that announce data connections.
+   */
+  ftpControl = false;
+  /** End of the fed sequence space per direction (valid where `dirKnown` has the direction's bit). */
+  private readonly dirEnd = [0, 0];
+  private dirKnown = 0;
+  constructor(
+    readonly zone: number,
+    readonly key: string,
+    readonly partition: number,
+    /** Wall clock (ms) of the first segment: verdict latency runs from here. */
+    readonly firstArrivalMs: number,
+    /** Payload bytes waiting, over every flow of the worker (its memory bound). */
+    private readonly pool: { bytes: number },
+  ) {}
+
+  get protocol(): number {
+    return this.key.charCodeAt(0);
+  }
+
+  get decided(): boolean {
+    return this.entry !== null && this.entry.l7 !== 'unset';
+  }
+
+  reporter(edge: string, generation: number): Reporter {
+    for (const r of this.reporters) {
+      if (r.edge === edge) {
+        if (r.generation !== generation) {
+          // The edge's table started a new instance of the tuple: its counters start again.
+          r.generation = generation;
+          r.next = 1;
+          r.answered = false;
+          this.clear(r);
+        }
+        return r;
+      }
+    }
+    const r = new Reporter(edge, generation);
+    this.reporters.push(r);
+    return r;
+  }
+
+  /** Queues a segment of the reporter's; false when it is a duplicate. */
+  enqueue(r: Reporter, s: PendingSegment): boolean {
+    if (!r.insert(s)) return false;
+    this.pool.bytes += s.payload.length;
+    return true;
+  }
+
+  /** Drops what waits (the flow was decided, or leaves). */
+  clearAll(): void {
+    for (const r of this.reporters) this.clear(r);
+  }
+
+  private clear(r: Reporter): void {
+    for (const s of r.queue) this.pool.bytes -= s.payload.length;
+    r.queue.length = 0;
+  }
+
+  get waiting(): boolean {
+    for (const r of this.reporters) if (r.queue.length > 0) return true;
+    return false;
+  }
+
+  /** The segment that may be fed next, with its reporter, or undefined: wait. */
+  nextToFeed(nowMs: number, holdMs: number, othersPast: (edge: string, t: number) => boolean): { r: Reporter; s: PendingSegment } | undefined {
+    const tcp = this.protocol === IPPROTO_TCP;
+    const several = this.reporters.length > 1;
+    let best: PendingSegment | undefined;
+    let bestR: Reporter | undefined;
+    for (const r of this.reporters) {
+      let s = r.queue[0];
+      while (s && several && tcp && this.isRetransmission(s)) {
+        this.drop(r);
+        s = r.queue[0];
+      }
+      if (!s) continue;
+      const held = nowMs - s.arrivedMs >= holdMs;
+      // A gap in the edge's counters: a lost batch; its re-send fills it, or the hold passes.
+      // Past the verdict (or the budget) only an FTP control connection's payload comes, and counters skip.
+      if (s.counter !== r.next && !held && !(s.flags & SegmentFlag.Watched) && !this.decided) continue;
+      if (tcp && !held && !this.causallyReady(s, r)) continue;
+      if (!best || s.t < best.t) {
+        best = s;
+        bestR = r;
+      }
+    }
+    if (!best || !bestR) return undefined;
+    const opening = tcp && !this.mayBeFtpData && (best.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (!sawBoth(bestR) && !opening && nowMs - best.arrivedMs < holdMs && !othersPast(bestR.edge, best.t)) {
+      return undefined;
+    }
+    return { r: bestR, s: best };
+  }
+
+  /** Takes the reporter's first segment out of its queue and notes what it covered. */
+  take(r: Reporter): PendingSegment {
+    const s = r.queue.shift()!;
+    this.pool.bytes -= s.payload.length;
+    // A segment that went past a gap in the counters (FTP watching) leaves
+    // the gap open: what fills it later is still fed, not taken for a duplicate.
+    if (s.counter === r.next || !(s.flags & SegmentFlag.Watched || this.decided)) r.next = s.counter + 1;
+    if (this.protocol === IPPROTO_TCP) {
+      const end = (s.seq + s.payload.length + (s.tcpFlags & TcpFlag.SYN ? 1 : 0) + (s.tcpFlags & TcpFlag.FIN ? 1 : 0)) | 0;
+      const bit = 1 << s.direction;
+      if (!(this.dirKnown & bit) || seqLE(this.dirEnd[s.direction]!, end)) this.dirEnd[s.direction] = end;
+      this.dirKnown |= bit;
+    }
+    return s;
+  }
+
+  private drop(r: Reporter): void {
+    const s = r.queue.shift()!;
+    this.pool.bytes -= s.payload.length;
+    r.next = s.counter + 1;
+  }
+
+  /** A segment whose payload lies wholly within the direction's bytes already fed. */
+  private isRetransmission(s: PendingSegment): boolean {
+    if (s.payload.length === 0 || !(this.dirKnown & (1 << s.direction))) return false;
+    return seqLE((s.seq + s.payload.length) | 0, this.dirEnd[s.direction]!);
+  }
+
+  /** The bytes of the other direction that the segment acknowledges were fed (or it acknowledges none). */
+  private causallyReady(s: PendingSegment, r: Reporter): boolean {
+    if (!(s.tcpFlags & TcpFlag.ACK) || sawBoth(r)) return true;
+    const other = 1 - s.direction;
+    if (!(this.dirKnown & (1 << other))) return false;
+    return seqLE(s.ack, this.dirEnd[other]!);
+  }
+}
+
+/**
+ * The reporting edge saw both directions of the flow (by its last queued
+ * segment: the flag only ever turns on): its own order is the kernel's.
+ */
+function sawBoth(r: Reporter): boolean {
+  const last = r.queue[r.queue.length - 1];
+  return last !== undefined && (last.flags & SegmentFlag.EdgeSawBoth) !== 0;
+}

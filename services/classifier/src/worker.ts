@@ -1,0 +1,347 @@
+import { hostname } from 'node:os';
+import { connectBus, ensureEventsStream, openMembersBucket, openVerdictsBucket, verdictCacheKey, type BusNames, type BusOptions, type KV, type Subscription } from '@l7mesh/bus';
+import type { EngineKind, PatternSet } from '@l7mesh/engine';
+import type { FlowTimeouts } from '@l7mesh/flow';
+import {
+  DEFAULT_PARTITIONS,
+  decodeEdgeWatermark,
+  decodeHeadBatch,
+  decodeVerdictBatch,
+  encodeEventBatch,
+  encodeVerdictBatch,
+  MemberRole,
+  partitionOf,
+  type Verdict,
+  type VerdictEvent,
+} from '@l7mesh/wire';
+import { Membership } from './membership.js';
+import { MergingClassifier, type CachedVerdict } from './mergingClassifier.js';
+import { assignPartitions, membershipEpoch } from './rendezvous.js';
+
+export interface WorkerOptions {
+  bus: BusOptions;
+  names?: BusNames;
+  /** Member id (default host-pid). Becomes a subject token: [A-Za-z0-9_-]. */
+  id?: string;
+  set: PatternSet;
+  /** Identifies the pattern set in verdicts and heartbeats. */
+  ruleSetVersion: number;
+  engine?: EngineKind;
+  maxPackets?: number;
+  maxDataLen?: number;
+  ftpPorts?: number[];
+  timeouts?: Partial<FlowTimeouts>;
+  partitions?: number;
+  heartbeatMs?: number;
+  /** A member silent for this long is dropped and its partitions move (ms). */
+  memberTimeoutMs?: number;
+  holdMs?: number;
+  edgeLivenessMs?: number;
+  maxFlows?: number;
+  maxFlowsInProgress?: number;
+  maxPendingBytes?: number;
+  /** Messages received and not yet processed; beyond it messages are dropped and counted. */
+  maxQueuedMessages?: number;
+  /** Replicas of the events stream and the buckets (3 on a three-server cluster). */
+  replicas?: number;
+  verdictCacheTtlSec?: number;
+  log?: (line: string) => void;
+}
+
+export interface WorkerCounters {
+  messages: number;
+  /** Messages rejected by the decoder, per kind. */
+  badMessages: { head: number; watermark: number; heartbeat: number };
+  /** Messages dropped because the worker was past its queue bound. */
+  droppedMessages: number;
+  verdictsSent: number;
+  eventBatches: number;
+  eventPublishErrors: number;
+  partitionMoves: number;
+}
+
+export interface RunningWorker {
+  readonly id: string;
+  /** The worker's own counters; the merging classifier's are `merging.counters`. */
+  readonly counters: WorkerCounters;
+  /** Partitions this worker owns now. */
+  owned(): number[];
+  liveWorkers(): readonly string[];
+  readonly epoch: number;
+  readonly merging: MergingClassifier;
+  /** Leaves the cluster (its partitions move at once), drains the connection. */
+  stop(): Promise<void>;
+}
+
+/** Messages handled per turn of the event loop before yielding, so the socket keeps being read. */
+const SLICE = 64;
+const TICK_MS = 20;
+const EVENT_FLUSH_MS = 100;
+const MAX_EVENTS_PER_BATCH = 1000;
+
+/**
+ * A classifier worker: joins the membership, owns the partitions that
+ * rendezvous hashing gives it, merges and classifies the segments edges
+ * publish to them, and publishes verdicts to each reporting edge, decided
+ * flows to the events stream, and decisions to the verdict cache.
+ */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const id = options.id ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
+  const partitions = options.partitions ?? DEFAULT_PARTITIONS;
+  const replicas = options.replicas ?? 1;
+  const startedMs = Date.now();
+
+  const bus = await connectBus({ name: `l7mesh-worker-${id}`, ...options.bus, onStatus: (s) => log(`worker ${id}: nats: ${s.type}`) }, options.names);
+  const names = bus.names;
+  let membersKv: KV;
+  let verdictsKv: KV;
+  try {
+    await ensureEventsStream(bus, { replicas });
+    membersKv = await openMembersBucket(bus, { replicas });
+    verdictsKv = await openVerdictsBucket(bus, { replicas, ttlSec: options.verdictCacheTtlSec });
+  } catch (err) {
+    await bus.close().catch(() => undefined);
+    throw err;
+  }
+
+  const counters: WorkerCounters = {
+    messages: 0,
+    badMessages: { head: 0, watermark: 0, heartbeat: 0 },
+    droppedMessages: 0,
+    verdictsSent: 0,
+    eventBatches: 0,
+    eventPublishErrors: 0,
+    partitionMoves: 0,
+  };
+  let epoch = membershipEpoch([id]);
+  let latency = { p50: 0, p99: 0 };
+
+  // Verdicts per edge, sent together at the end of each slice of work.
+  const outbox = new Map<string, Verdict[]>();
+  let events: VerdictEvent[] = [];
+  let eventSeq = 0;
+  const merging = new MergingClassifier({
+    set: options.set,
+    engine: options.engine,
+    maxPackets: options.maxPackets,
+    maxDataLen: options.maxDataLen,
+    ftpPorts: options.ftpPorts,
+    timeouts: options.timeouts,
+    maxFlows: options.maxFlows,
+    maxFlowsInProgress: options.maxFlowsInProgress,
+    maxPendingBytes: options.maxPendingBytes,
+    holdMs: options.holdMs,
+    edgeLivenessMs: options.edgeLivenessMs,
+    ruleSetVersion: options.ruleSetVersion,
+    epoch: () => epoch,
+    onVerdict: (edge, v) => {
+      let list = outbox.get(edge);
+      if (!list) outbox.set(edge, (list = []));
+      list.push(v);
+    },
+    onEvent: (e) => events.push(e),
+    onDecided: (zone, key, v) => {
+      // Best effort and off the hot path: a plain publish to the bucket's subject, no ack awaited.
+      bus.nc.publish(`$KV.${names.verdictsBucket}.${verdictCacheKey(zone, key)}`, encodeCachedVerdict(id, zone, key, v));
+    },
+    lookupCache: async (zone, key) => {
+      const e = await verdictsKv.get(verdictCacheKey(zone, key));
+      if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+      return decodeCachedVerdict(e.value);
+    },
+  });
+
+  const flushVerdicts = (): void => {
+    for (const [edge, verdicts] of outbox) {
+      for (let i = 0; i < verdicts.length; i += 1000) {
+        bus.nc.publish(names.verdict(edge), encodeVerdictBatch({ worker: id, verdicts: verdicts.slice(i, i + 1000) }));
+      }
+      counters.verdictsSent += verdicts.length;
+    }
+    outbox.clear();
+  };
+
+  // Inbound messages in arrival order: head batches and watermarks share one
+  // queue, because a watermark speaks of the segments published before it.
+  const inbound: { kind: 'head' | 'watermark'; data: Uint8Array }[] = [];
+  let scheduled = false;
+  const maxQueued = options.maxQueuedMessages ?? 20_000;
+  const badLog = (kind: string, err: unknown): void => {
+    const n = counters.badMessages.head + counters.badMessages.watermark + counters.badMessages.heartbeat;
+    if (n <= 10 || n % 10_000 === 0) log(`worker ${id}: rejected ${kind} message (${n} so far): ${(err as Error).message}`);
+  };
+  const work = (): void => {
+    scheduled = false;
+    const n = Math.min(SLICE, inbound.length);
+    for (let i = 0; i < n; i++) {
+      const m = inbound[i]!;
+      counters.messages++;
+      if (m.kind === 'head') {
+        let batch;
+        try {
+          batch = decodeHeadBatch(m.data);
+        } catch (err) {
+          counters.badMessages.head++;
+          badLog('head', err);
+          continue;
+        }
+        merging.acceptBatch(batch);
+      } else {
+        try {
+          const w = decodeEdgeWatermark(m.data);
+          merging.watermark(w.edge, w.tsSec + w.tsNsec * 1e-9, w.done);
+        } catch (err) {
+          counters.badMessages.watermark++;
+          badLog('watermark', err);
+        }
+      }
+    }
+    inbound.splice(0, n);
+    merging.endBatch();
+    flushVerdicts();
+    if (inbound.length > 0) schedule();
+  };
+  const schedule = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(work);
+    }
+  };
+  const receive = (kind: 'head' | 'watermark', data: Uint8Array): void => {
+    if (inbound.length >= maxQueued) {
+      counters.droppedMessages++;
+      return;
+    }
+    inbound.push({ kind, data });
+    schedule();
+  };
+
+  // Partition subscriptions follow the membership.
+  const subscriptions = new Map<number, Subscription>();
+  let owners: string[] = [];
+  const reassign = (workers: string[]): void => {
+    const before = new Set(subscriptions.keys());
+    owners = assignPartitions(workers, partitions);
+    epoch = membershipEpoch(workers);
+    const mine = new Set<number>();
+    owners.forEach((owner, p) => owner === id && mine.add(p));
+    for (const p of before) {
+      if (mine.has(p)) continue;
+      subscriptions.get(p)!.unsubscribe();
+      subscriptions.delete(p);
+    }
+    for (const p of mine) {
+      if (subscriptions.has(p)) continue;
+      subscriptions.set(p, bus.nc.subscribe(names.head(p), { callback: (_err, msg) => receive('head', msg.data) }));
+    }
+    const lost = [...before].filter((p) => !mine.has(p));
+    if (lost.length > 0) {
+      const lostSet = new Set(lost);
+      const forgotten = merging.forget((zone, key) => lostSet.has(partitionOf(zone, key, partitions)));
+      counters.partitionMoves += lost.length;
+      log(`worker ${id}: gave up ${lost.length} partitions (${forgotten} flows in progress there)`);
+    }
+    log(`worker ${id}: ${workers.length} workers [${workers.join(', ')}], owning ${mine.size}/${partitions} partitions (epoch ${epoch.toString(16)})`);
+  };
+
+  const watermarkSub = bus.nc.subscribe(names.edgeWatermarkWildcard, { callback: (_err, msg) => receive('watermark', msg.data) });
+
+  const membership = new Membership({
+    kv: membersKv,
+    periodMs: options.heartbeatMs ?? 1000,
+    timeoutMs: options.memberTimeoutMs ?? 3000,
+    heartbeat: () => ({
+      id,
+      role: MemberRole.Worker,
+      timeMs: Date.now(),
+      startedMs,
+      ruleSetVersion: options.ruleSetVersion,
+      partitions: subscriptions.size,
+      flowsInProgress: merging.flowsInProgress,
+      decided: merging.counters.decided,
+      latencyP50Us: Math.round(latency.p50 * 1000),
+      latencyP99Us: Math.round(latency.p99 * 1000),
+    }),
+    onWorkersChanged: reassign,
+    onBadHeartbeat: (key, err) => {
+      counters.badMessages.heartbeat++;
+      badLog(`heartbeat ${key}`, err);
+    },
+  });
+  await membership.start();
+
+  const pendingEventAcks = new Set<Promise<unknown>>();
+  const js = bus.jetstream();
+  const publishEvents = (): void => {
+    while (events.length > 0) {
+      const chunk = events.slice(0, MAX_EVENTS_PER_BATCH);
+      events = events.slice(chunk.length);
+      const batchSeq = ++eventSeq;
+      const data = encodeEventBatch({ worker: id, batchSeq, events: chunk });
+      // At least once, deduplicated by the stream on (worker, batch): retried until acknowledged.
+      const attempt = (tries: number): Promise<unknown> =>
+        js.publish(names.eventsSubject, data, { msgID: `${id}.${startedMs}.${batchSeq}` }).catch((err: unknown) => {
+          counters.eventPublishErrors++;
+          if (tries >= 30 || stopping) throw err;
+          return new Promise((r) => setTimeout(r, 500)).then(() => attempt(tries + 1));
+        });
+      const p: Promise<unknown> = attempt(0)
+        .then(() => counters.eventBatches++)
+        .catch((err: unknown) => log(`worker ${id}: events batch ${batchSeq} lost: ${(err as Error).message}`))
+        .finally(() => pendingEventAcks.delete(p));
+      pendingEventAcks.add(p);
+    }
+  };
+
+  let stopping = false;
+  const ticker = setInterval(() => {
+    merging.tick();
+    flushVerdicts();
+  }, TICK_MS);
+  const eventTimer = setInterval(publishEvents, EVENT_FLUSH_MS);
+  const latencyTimer = setInterval(() => {
+    const l = merging.takeLatencies().sort((a, b) => a - b);
+    latency = l.length === 0 ? { p50: 0, p99: 0 } : { p50: l[Math.floor(l.length * 0.5)]!, p99: l[Math.min(l.length - 1, Math.floor(l.length * 0.99))]! };
+  }, 1000);
+
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(ticker);
+    clearInterval(eventTimer);
+    clearInterval(latencyTimer);
+    await membership.stop(true);
+    for (const s of subscriptions.values()) s.unsubscribe();
+    watermarkSub.unsubscribe();
+    while (inbound.length > 0) work();
+    flushVerdicts();
+    publishEvents();
+    await Promise.allSettled([...pendingEventAcks]);
+    merging.finish();
+    await bus.close();
+  };
+
+  return {
+    id,
+    counters,
+    owned: () => [...subscriptions.keys()].sort((a, b) => a - b),
+    liveWorkers: () => membership.liveWorkers,
+    get epoch() {
+      return epoch;
+    },
+    merging,
+    stop,
+  };
+}
+
+/** A cache entry is a one-verdict batch (the flow's key and zone inside; generation 0). */
+function encodeCachedVerdict(worker: string, zone: number, key: string, v: CachedVerdict): Uint8Array {
+  return encodeVerdictBatch({ worker, verdicts: [{ zone, key, generation: 0, ...v, final: true }] });
+}
+
+function decodeCachedVerdict(bytes: Uint8Array): CachedVerdict | undefined {
+  const v = decodeVerdictBatch(bytes).verdicts[0];
+  if (!v) return undefined;
+  return { l7: v.l7, decidedBy: v.decidedBy, decidedAtPacket: v.decidedAtPacket, mark: v.mark, ruleSetVersion: v.ruleSetVersion, epoch: v.epoch };
+}

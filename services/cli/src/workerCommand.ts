@@ -1,0 +1,98 @@
+import { type Command, Option } from 'commander';
+import { busNames } from '@l7mesh/bus';
+import { ruleSetVersionOf, startWorker } from '@l7mesh/classifier';
+import { loadPatternSet } from '@l7mesh/engine';
+import { collect, commaList, integerIn } from './optionParsers.js';
+import { PROJECT_PATTERNS_DIR } from './patternSource.js';
+
+
+export interface WorkerRunOptions {
+  nats: string[];
+  id?: string;
+  prefix: string;
+  patterns?: string[];
+  order?: string[];
+  maxPackets: number;
+  maxBytes: number;
+  engine: 'hyperscan' | 'reference';
+  partitions: number;
+  replicas: number;
+  holdMs: number;
+  user?: string;
+  pass?: string;
+  token?: string;
+  creds?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** Runs a worker until SIGINT/SIGTERM; leaves the cluster cleanly (its partitions move at once). */
+export async function runWorker(opts: WorkerRunOptions): Promise<number> {
+  const { set, problems, notices } = loadPatternSet(opts.patterns && opts.patterns.length > 0 ? opts.patterns : [PROJECT_PATTERNS_DIR], opts.order ?? []);
+  for (const n of notices) process.stderr.write(`notice: ${n}\n`);
+  for (const p of problems) process.stderr.write(`warning: ${p}\n`);
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const ruleSetVersion = ruleSetVersionOf(set);
+  const tls = opts.tlsCa || opts.tlsCert || opts.tlsKey ? { caFile: opts.tlsCa, certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined;
+  const worker = await startWorker({
+    bus: { servers: opts.nats, user: opts.user, pass: opts.pass, token: opts.token, credsFile: opts.creds, tls },
+    names: busNames(opts.prefix),
+    id: opts.id,
+    set,
+    ruleSetVersion,
+    engine: opts.engine,
+    maxPackets: opts.maxPackets,
+    maxDataLen: opts.maxBytes,
+    partitions: opts.partitions,
+    replicas: opts.replicas,
+    holdMs: opts.holdMs,
+  });
+  process.stderr.write(`worker ${worker.id}: running with ${set.patterns.length} patterns (rule set ${ruleSetVersion.toString(16)}); SIGINT or SIGTERM stops it\n`);
+  const signal = await signalled;
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(130));
+  process.stderr.write(`worker ${worker.id}: ${signal}: leaving the cluster\n`);
+  await worker.stop();
+  const m = worker.merging.counters;
+  const c = worker.counters;
+  process.stderr.write(
+    `worker ${worker.id}: ${m.decided} flows decided, ${m.segments} segments, ${m.duplicates} duplicates, ${m.shed} shed, ${c.droppedMessages} messages dropped, ` +
+      `${c.badMessages.head + c.badMessages.watermark + c.badMessages.heartbeat} rejected\n`,
+  );
+  return 0;
+}
+
+/** Connection options shared by the cluster commands. */
+export function addNatsOptions(cmd: Command): Command {
+  return cmd
+    .option('--nats <url>', 'NATS server URL (repeatable: every server of a cluster)', collect)
+    .option('--prefix <prefix>', 'subject, stream and bucket prefix of the cluster', 'l7')
+    .option('--user <user>', 'NATS user')
+    .option('--pass <password>', 'NATS password')
+    .option('--token <token>', 'NATS token')
+    .option('--creds <file>', 'NATS credentials file (JWT + nkey seed)')
+    .option('--tls-ca <file>', 'CA certificate to verify the NATS server')
+    .option('--tls-cert <file>', 'client certificate')
+    .option('--tls-key <file>', 'client key');
+}
+
+export function registerWorkerCommand(program: Command): void {
+  const worker = program.command('worker').description('classifier workers of the cluster');
+  addNatsOptions(worker.command('run').description('run a classifier worker: owns partitions, merges what every edge saw, publishes verdicts'))
+    .option('--id <id>', 'member id (default: host-pid)')
+    .option('--patterns <dir>', 'pattern directory (repeatable); default: the project patterns/', collect)
+    .option('--order <names>', 'comma-separated protocols to try first', commaList)
+    .option('--max-packets <n>', "l7-filter's packet budget over the merged flow", integerIn(1, 1_000_000), 10)
+    .option('--max-bytes <m>', "l7-filter's maxdatalen", integerIn(2, 65536), 2048)
+    .addOption(new Option('--engine <engine>', 'matching engine').choices(['hyperscan', 'reference']).default('hyperscan'))
+    .option('--partitions <n>', 'partitions of the flow space (the same on every member)', integerIn(1, 65535), 1024)
+    .option('--replicas <n>', 'replicas of the events stream and the buckets (3 on a three-server NATS cluster)', integerIn(1, 5), 1)
+    .option('--hold-ms <ms>', 'longest a segment waits for its turn (other edges, lost batches)', integerIn(0, 600_000), 3000)
+    .action(async (opts) => {
+      process.exitCode = await runWorker({ ...opts, nats: opts.nats ?? ['nats://127.0.0.1:4222'] });
+    });
+}

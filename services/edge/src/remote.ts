@@ -1,0 +1,99 @@
+import { connectBus, busNames, type Bus } from '@l7mesh/bus';
+import type { ClassifierOptions } from '@l7mesh/engine';
+import { ClusterLink, type LinkCounters } from './clusterLink.js';
+import type { ClusterConfig } from './config.js';
+import type { EdgeCore, FlowPipeline } from './core.js';
+import { RemoteClassifier, type RemoteCounters } from './remoteClassifier.js';
+
+/** How often unanswered flows are checked for re-send and timeout (ms). */
+const TICK_MS = 100;
+
+export interface RemoteEdge {
+  /**
+   * The EdgeCore's pipeline factory for a zone (the config's zone; a
+   * replay of several captures gives each its own, see replayCaptures).
+   */
+  pipeline(zone: number): (options: ClassifierOptions) => FlowPipeline;
+  /** Binds a core (for late marks) once it exists. */
+  attach(core: EdgeCore): void;
+  /** Called after each batch with the newest packet's time (the watermark). */
+  advance(tsSec: number, tsNsec: number): void;
+  /** Replay finished: publishes what is pending and a final watermark. */
+  finishReplay(): void;
+  /** Resolves when every flow sent has its verdict (or timed out). */
+  settled(): Promise<void>;
+  counters(): { link: LinkCounters; remote: RemoteCounters; connected: boolean; waiting: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Remote mode for an edge: connects to the cluster's NATS, and gives the
+ * core a RemoteClassifier whose segments go out through a ClusterLink and
+ * whose verdicts come back through it.
+ */
+export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, log: (line: string) => void): Promise<RemoteEdge> {
+  const bus: Bus = await connectBus(
+    {
+      servers: cluster.servers,
+      name: `l7mesh-edge-${cluster.id}`,
+      user: cluster.user,
+      pass: cluster.pass,
+      token: cluster.token,
+      credsFile: cluster.credsFile,
+      tls: cluster.tls,
+      onStatus: (s) => log(`edge ${cluster.id}: nats: ${s.type}`),
+    },
+    busNames(cluster.prefix),
+  );
+  // One remote classifier per zone (one per capture of a replay; one in live mode); verdicts find theirs by zone.
+  const remotes = new Map<number, RemoteClassifier>();
+  const cores: EdgeCore[] = [];
+  /** Verdicts for a zone this edge has no classifier of (a foreign or mistaken answer). */
+  let strayVerdicts = 0;
+  const link = new ClusterLink({
+    bus,
+    edge: cluster.id,
+    partitions: cluster.partitions,
+    flushMs: cluster.flushMs,
+    live,
+    log,
+    onVerdicts: (verdicts) => {
+      for (const v of verdicts) {
+        const remote = remotes.get(v.zone);
+        if (remote) remote.applyVerdict(v);
+        else strayVerdicts++;
+      }
+      for (const core of cores) core.applyUncarried();
+    },
+  });
+  const ticker = setInterval(() => {
+    for (const remote of remotes.values()) remote.tick();
+    for (const core of cores) core.applyUncarried();
+  }, TICK_MS);
+  const sum = (): RemoteCounters => {
+    const total = { segmentsSent: 0, resends: 0, timedOut: 0, verdicts: 0, staleVerdicts: strayVerdicts, repeatedVerdicts: 0, conflictingVerdicts: 0, unsetVerdicts: 0 };
+    for (const r of remotes.values()) for (const k of Object.keys(total) as (keyof RemoteCounters)[]) total[k] += r.counters[k];
+    return total;
+  };
+  return {
+    pipeline: (zone) => (options) => {
+      const remote = new RemoteClassifier({ ...options, zone, sink: link, resendMs: cluster.resendMs, verdictTimeoutMs: cluster.verdictTimeoutMs });
+      remotes.set(zone, remote);
+      return remote;
+    },
+    attach: (core) => {
+      cores.push(core);
+    },
+    advance: (tsSec, tsNsec) => link.advance(tsSec, tsNsec),
+    finishReplay: () => link.finishReplay(),
+    settled: async () => {
+      await Promise.all([...remotes.values()].map((r) => r.settled()));
+    },
+    counters: () => ({ link: link.counters, remote: sum(), connected: bus.connected, waiting: [...remotes.values()].reduce((n, r) => n + r.waiting, 0) }),
+    close: async () => {
+      clearInterval(ticker);
+      await link.close();
+      await bus.close();
+    },
+  };
+}

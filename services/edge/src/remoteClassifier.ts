@@ -1,0 +1,264 @@
+import { flowRecordOf, type ClassifierOptions } from '@l7mesh/engine';
+import { FlowTable, IPPROTO_TCP, TcpFlag, type DecodedPacket, type FlowEndReason, type FlowEntry } from '@l7mesh/flow';
+import { Direction, SegmentFlag, type HeadSegment, type Verdict } from '@l7mesh/wire';
+import type { FlowPipeline } from './core.js';
+
+/** Where a remote classifier's segments go (the cluster link, or a test). */
+export interface SegmentSink {
+  send(segment: HeadSegment): void;
+}
+
+export interface RemoteClassifierOptions extends ClassifierOptions {
+  zone: number;
+  sink: SegmentSink;
+  /** An unanswered flow's segments are sent again after this long (ms). */
+  resendMs: number;
+  /** A flow with no verdict after this long is `unknown` here (ms). */
+  verdictTimeoutMs: number;
+  /** Wall clock in ms (default Date.now). */
+  now?: () => number;
+}
+
+export interface RemoteCounters {
+  segmentsSent: number;
+  resends: number;
+  /** Flows that got no verdict in time: `unknown` (cluster-timeout). */
+  timedOut: number;
+  verdicts: number;
+  /** Verdicts for a flow the edge no longer has, or for an older instance of its tuple. */
+  staleVerdicts: number;
+  /** A second verdict for a decided flow: the same answer, or (conflicts) another one. */
+  repeatedVerdicts: number;
+  conflictingVerdicts: number;
+  /** Verdicts of a worker that gave the flow up (it ended there undecided). */
+  unsetVerdicts: number;
+}
+
+/** A flow waiting for its verdict: what was sent of it (for re-sends). */
+interface Unanswered {
+  flow: FlowEntry;
+  segments: HeadSegment[];
+  firstSentMs: number;
+  lastSentMs: number;
+  /** The flow left the table before its verdict came: reported once it comes. */
+  ended: FlowEndReason | undefined;
+}
+
+const CLUSTER_TIMEOUT = 'cluster-timeout';
+
+/**
+ * The edge's classifier in remote mode: tracks flows like the in-process
+ * one, but instead of scanning it sends each undecided flow's packets (up
+ * to the edge's budget, maxPackets + 1, empty ones too) as head segments to
+ * the cluster and takes verdicts back. It keeps each unanswered flow's
+ * segments to send them again (its partition may have moved), and calls a
+ * flow `unknown` when no verdict comes in time. A flow that leaves the
+ * table unanswered is reported when its verdict (or the timeout) comes.
+ */
+export class RemoteClassifier implements FlowPipeline {
+  readonly counters: RemoteCounters = {
+    segmentsSent: 0,
+    resends: 0,
+    timedOut: 0,
+    verdicts: 0,
+    staleVerdicts: 0,
+    repeatedVerdicts: 0,
+    conflictingVerdicts: 0,
+    unsetVerdicts: 0,
+  };
+  private readonly table: FlowTable;
+  private readonly budget: number;
+  private readonly unanswered = new Map<FlowEntry, Unanswered>();
+  /** Unanswered flows that left the table, by key (a verdict finds them here). */
+  private readonly parked = new Map<string, Unanswered>();
+  private readonly now: () => number;
+  private readonly expiryBudget: number;
+  private readonly ftpPorts: Set<number>;
+  private lastExpirySec = -Infinity;
+  private settleWaiters: (() => void)[] = [];
+  packets = 0;
+
+  constructor(private readonly options: RemoteClassifierOptions) {
+    this.budget = (options.maxPackets ?? 10) + 1;
+    this.now = options.now ?? Date.now;
+    this.expiryBudget = options.expiryBudget ?? Infinity;
+    this.ftpPorts = new Set(options.ftpPorts ?? [21]);
+    this.table = new FlowTable({ timeouts: options.timeouts, maxFlows: options.maxFlows, onEnd: (flow, reason) => this.flowLeft(flow, reason) });
+  }
+
+  get activeFlows(): number {
+    return this.table.size;
+  }
+
+  /** Flows sent and not answered yet (in the table or parked). */
+  get waiting(): number {
+    return this.unanswered.size;
+  }
+
+  forEachFlow(fn: (flow: FlowEntry) => void): void {
+    this.table.forEach(fn);
+  }
+
+  liveFlows(): FlowEntry[] {
+    return this.table.entries();
+  }
+
+  process(p: DecodedPacket): FlowEntry {
+    this.packets++;
+    if (p.tsSec - this.lastExpirySec >= 1) {
+      this.table.expire(p.tsSec, this.expiryBudget);
+      this.lastExpirySec = p.tsSec;
+    } else if (this.table.expiryPending) {
+      this.table.expireMore(this.expiryBudget);
+    }
+    const { flow, isOrig } = this.table.track(p);
+    if (flow.l7 === 'unset' && flow.packets <= this.budget) {
+      this.sendPacket(flow, p, isOrig, true);
+    } else if (p.payloadLength > 0 && p.protocol === IPPROTO_TCP && (flow.l7 === 'ftp' || this.ftpPorts.has(p.srcPort) || this.ftpPorts.has(p.dstPort))) {
+      // An FTP control connection stays watched past its budget and its
+      // verdict, as conntrack's helper watches it: a later PORT or PASV
+      // reply announces a data connection that inherits the verdict. Either
+      // port counts: an edge that saw the server's packets first takes the
+      // server for the originator.
+      this.sendPacket(flow, p, isOrig, false);
+    }
+    return flow;
+  }
+
+  private sendPacket(flow: FlowEntry, p: DecodedPacket, isOrig: boolean, awaitVerdict: boolean): void {
+    const lowToHigh = isOrig === flow.origIsLow;
+    const sawBoth = flow.packetsOrig > 0 && flow.packetsReply > 0;
+    const s: HeadSegment = {
+      zone: this.options.zone,
+      key: flow.key,
+      direction: lowToHigh ? Direction.LowToHigh : Direction.HighToLow,
+      generation: flow.seq,
+      counter: flow.packets,
+      flags: (sawBoth ? SegmentFlag.EdgeSawBoth : 0) | (awaitVerdict ? 0 : SegmentFlag.Watched),
+      tcpFlags: p.protocol === IPPROTO_TCP ? p.tcpFlags : 0,
+      seq: p.protocol === IPPROTO_TCP ? p.tcpSeq >>> 0 : 0,
+      ack: p.protocol === IPPROTO_TCP && p.tcpFlags & TcpFlag.ACK ? p.tcpAck >>> 0 : 0,
+      tsSec: p.tsSec,
+      tsNsec: p.tsNsec,
+      ipLength: p.ipLength,
+      // Kept for re-sends: the decoder's view is reused by the next packet.
+      payload: p.payloadLength > 0 ? p.payload.slice() : EMPTY,
+    };
+    this.counters.segmentsSent++;
+    if (!awaitVerdict) {
+      this.options.sink.send(s);
+      return;
+    }
+    const nowMs = this.now();
+    let u = this.unanswered.get(flow);
+    if (!u) {
+      u = { flow, segments: [], firstSentMs: nowMs, lastSentMs: nowMs, ended: undefined };
+      this.unanswered.set(flow, u);
+    }
+    u.segments.push(s);
+    this.options.sink.send(s);
+  }
+
+  /** Verdicts are applied as they arrive; nothing is queued here. */
+  flush(): void {}
+
+  /** End of input: every flow leaves the table; unanswered ones wait for {@link settled}. */
+  finish(): void {
+    this.table.drain();
+  }
+
+  /** A verdict from a worker. Returns the flow it decided, if any. */
+  applyVerdict(v: Verdict): FlowEntry | undefined {
+    this.counters.verdicts++;
+    if (v.zone !== this.options.zone) {
+      this.counters.staleVerdicts++;
+      return undefined;
+    }
+    const flow = this.table.get(v.key) ?? this.parked.get(v.key)?.flow;
+    if (!flow || flow.seq !== v.generation) {
+      this.counters.staleVerdicts++;
+      return undefined;
+    }
+    if (flow.l7 !== 'unset') {
+      this.counters.repeatedVerdicts++;
+      if (v.l7 !== flow.l7 && v.l7 !== 'unset' && flow.decidedBy !== CLUSTER_TIMEOUT) this.counters.conflictingVerdicts++;
+      return undefined;
+    }
+    if (v.l7 === 'unset') {
+      // The worker gave the flow up: nothing more will come for it.
+      this.counters.unsetVerdicts++;
+      this.answered(flow);
+      return undefined;
+    }
+    flow.setVerdict(v.l7, v.decidedBy, v.decidedAtPacket);
+    this.options.onDecision?.(flow);
+    this.answered(flow);
+    return flow;
+  }
+
+  /** Re-sends unanswered flows due for it, and times out those past the verdict timeout. */
+  tick(): void {
+    const nowMs = this.now();
+    for (const u of [...this.unanswered.values()]) {
+      if (nowMs - u.firstSentMs >= this.options.verdictTimeoutMs) {
+        this.counters.timedOut++;
+        u.flow.setVerdict('unknown', CLUSTER_TIMEOUT, u.flow.packets);
+        this.options.onDecision?.(u.flow);
+        this.answered(u.flow);
+      } else if (nowMs - u.lastSentMs >= this.options.resendMs) {
+        u.lastSentMs = nowMs;
+        for (const s of u.segments) {
+          s.flags |= SegmentFlag.Resent;
+          this.counters.resends++;
+          this.options.sink.send(s);
+        }
+      }
+    }
+  }
+
+  /** Resolves when no flow waits for a verdict any more. */
+  settled(): Promise<void> {
+    if (this.unanswered.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settleWaiters.push(resolve));
+  }
+
+  private answered(flow: FlowEntry): void {
+    const u = this.unanswered.get(flow);
+    if (!u) return;
+    this.unanswered.delete(flow);
+    if (u.ended !== undefined) {
+      this.parked.delete(flow.key);
+      this.report(flow, u.ended);
+    }
+    if (this.unanswered.size === 0) {
+      const waiters = this.settleWaiters;
+      this.settleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private flowLeft(flow: FlowEntry, reason: FlowEndReason): void {
+    const u = this.unanswered.get(flow);
+    if (u && flow.l7 === 'unset') {
+      u.ended = reason;
+      // A newer instance of the tuple may be parked over an older one: the older one's answer is then lost (its generation no longer matches).
+      const older = this.parked.get(flow.key);
+      if (older) this.answered(older.flow);
+      this.parked.set(flow.key, u);
+      return;
+    }
+    this.unanswered.delete(flow);
+    this.report(flow, reason);
+  }
+
+  private report(flow: FlowEntry, reason: FlowEndReason): void {
+    const { onFlow, onFlowEnd } = this.options;
+    if (onFlow) {
+      const decision = flow.decidedBy !== undefined ? { by: flow.decidedBy, packet: flow.decidedAtPacket } : undefined;
+      onFlow(flowRecordOf(flow, decision, reason), flow);
+    }
+    onFlowEnd?.(flow, reason);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,107 @@
+/**
+ * The cluster's merge, in one process (the transport is covered by
+ * test/cluster.test.ts): edges that see a capture whole or one direction
+ * each, batches delivered late, out of order or twice, must give every flow
+ * the verdict `classify` gives it on the whole capture.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FlowRecord, PatternSet } from '@l7mesh/engine';
+import type { MergingClassifier } from '@l7mesh/classifier';
+import type { HeadSegment } from '@l7mesh/wire';
+import { captureCorpus, classifyFile, projectPatternSet } from './captureCorpus.js';
+import { capturePackets, FakeClock, newWorker, runEdge, verdictsOf, type SimEdge } from './clusterHarness.js';
+
+let set: PatternSet;
+beforeAll(() => {
+  set = projectPatternSet();
+});
+
+const corpus = captureCorpus();
+
+function deliver(worker: MergingClassifier, edge: SimEdge): void {
+  for (const batch of edge.batches) {
+    worker.acceptBatch(batch);
+    worker.endBatch();
+  }
+}
+
+function finishAll(worker: MergingClassifier, clock: FakeClock, edges: SimEdge[]): void {
+  for (const e of edges) worker.watermark(e.id, Number.MAX_SAFE_INTEGER, true);
+  worker.tick();
+  for (const e of edges) e.remote.finish();
+  worker.finish();
+  clock.ms += 1;
+}
+
+/** Every flow an edge reported has classify's verdict for that flow. */
+function expectSameVerdicts(edge: SimEdge, expected: Map<string, string[]>, capture: string): void {
+  const got = verdictsOf(edge.records);
+  const wrong: string[] = [];
+  for (const [id, l7s] of got) {
+    const want = expected.get(id);
+    if (!want || want.join(',') !== l7s.join(',')) wrong.push(`${id}: ${l7s.join(',')} (classify: ${want?.join(',') ?? 'no such flow'})`);
+  }
+  expect(wrong, `${capture}, edge ${edge.id}`).toEqual([]);
+}
+
+describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
+  let expected: Map<string, string[]>;
+  let classified: FlowRecord[];
+  beforeAll(async () => {
+    classified = await classifyFile(file, set, 'hyperscan');
+    expected = verdictsOf(classified);
+  });
+
+  it('one edge that sees it whole: the verdicts of classify', async () => {
+    const clock = new FakeClock();
+    const packets = await capturePackets(file);
+    const edge = runEdge('a', packets, 'both', clock);
+    const worker = newWorker(set, clock, [edge]);
+    deliver(worker, edge);
+    finishAll(worker, clock, [edge]);
+    expect(edge.records.length).toBe(classified.length);
+    expectSameVerdicts(edge, expected, name);
+    expect(worker.counters.heldOut).toBe(0);
+  });
+
+  it('directions split over two edges, the request side a second late: the verdicts of classify at both', async () => {
+    const clock = new FakeClock();
+    const packets = await capturePackets(file);
+    const requests = runEdge('a', packets, 'orig', clock);
+    const replies = runEdge('b', packets, 'reply', clock);
+    const worker = newWorker(set, clock, [requests, replies]);
+    // Both edges are known to the worker before anything arrives (their first watermarks).
+    worker.watermark('a', 0, false);
+    worker.watermark('b', 0, false);
+    deliver(worker, replies);
+    worker.watermark('b', Number.MAX_SAFE_INTEGER, true);
+    clock.ms += 1_000;
+    worker.tick();
+    deliver(worker, requests);
+    finishAll(worker, clock, [requests, replies]);
+    expectSameVerdicts(requests, expected, name);
+    expectSameVerdicts(replies, expected, name);
+    expect(worker.counters.heldOut).toBe(0);
+  });
+
+  it('segments of each flow in reverse order within their batch, every batch twice: the verdicts of classify', async () => {
+    const clock = new FakeClock();
+    const packets = await capturePackets(file);
+    const edge = runEdge('a', packets, 'both', clock, 4);
+    const worker = newWorker(set, clock, [edge]);
+    for (const batch of edge.batches) {
+      // Flows keep their order (one edge's messages arrive in order over NATS); a flow's own segments come last first.
+      const byFlow = new Map<string, HeadSegment[]>();
+      for (const s of batch.segments) byFlow.set(s.key, [...(byFlow.get(s.key) ?? []), s]);
+      const reordered = { ...batch, segments: [...byFlow.values()].flatMap((list) => list.reverse()) };
+      for (let i = 0; i < 2; i++) {
+        worker.acceptBatch(reordered);
+        worker.endBatch();
+      }
+    }
+    finishAll(worker, clock, [edge]);
+    expectSameVerdicts(edge, expected, name);
+    const segments = edge.batches.reduce((n, b) => n + b.segments.length, 0);
+    expect(worker.counters.segments).toBe(2 * segments);
+  });
+});
