@@ -6,7 +6,7 @@
  * them; its verdicts go back to the edges. The tests deliver the batches in
  * whatever order they want to prove.
  */
-import { MergingClassifier } from '@l7mesh/classifier';
+import { MergingClassifier, type CachedVerdict } from '@l7mesh/classifier';
 import { RemoteClassifier } from '@l7mesh/edge';
 import type { FlowRecord, PatternSet } from '@l7mesh/engine';
 import { PacketDecoder, readCaptureFile, type DecodedPacket } from '@l7mesh/flow';
@@ -29,6 +29,8 @@ export interface SimEdge {
   /** Batches in the order the edge published them. */
   batches: HeadBatch[];
   records: FlowRecord[];
+  /** Publishes what the edge's remote classifier sent since the last batch. */
+  flush(): void;
 }
 
 /** Packets of a capture, copied out of the decoder, with who opened each flow. */
@@ -55,7 +57,7 @@ export async function capturePackets(file: string): Promise<{ p: DecodedPacket; 
  */
 export function runEdge(id: string, packets: { p: DecodedPacket; fromOrig: boolean }[], view: EdgeView, clock: FakeClock, batchSize = 16): SimEdge {
   const pending = new Map<number, HeadSegment[]>();
-  const edge: SimEdge = { id, remote: undefined as unknown as RemoteClassifier, batches: [], records: [] };
+  const edge: SimEdge = { id, remote: undefined as unknown as RemoteClassifier, batches: [], records: [], flush: () => undefined };
   let seq = 0;
   let wmSec = 0;
   let wmNsec = 0;
@@ -63,6 +65,7 @@ export function runEdge(id: string, packets: { p: DecodedPacket; fromOrig: boole
     for (const [partition, segments] of pending) edge.batches.push({ edge: id, partition, batchSeq: ++seq, watermarkSec: wmSec, watermarkNsec: wmNsec, segments });
     pending.clear();
   };
+  edge.flush = flush;
   edge.remote = new RemoteClassifier({
     zone: 7,
     resendMs: 2_000,
@@ -91,16 +94,34 @@ export function runEdge(id: string, packets: { p: DecodedPacket; fromOrig: boole
   return edge;
 }
 
-export function newWorker(set: PatternSet, clock: FakeClock, edges: SimEdge[], holdMs = 3_000): MergingClassifier {
+/** The edge's re-sends after `ms` without verdicts: the batches they make. */
+export function resendAfter(edge: SimEdge, clock: FakeClock, ms: number): HeadBatch[] {
+  clock.ms += ms;
+  const before = edge.batches.length;
+  edge.remote.tick();
+  edge.flush();
+  return edge.batches.slice(before);
+}
+
+/** What the verdict cache (a KV bucket) holds, shared by the workers of a test. */
+export type VerdictCache = Map<string, CachedVerdict>;
+
+export function newWorker(set: PatternSet, clock: FakeClock, edges: SimEdge[], cache: VerdictCache = new Map()): MergingClassifier {
   const byId = new Map(edges.map((e) => [e.id, e]));
   return new MergingClassifier({
     set,
     ruleSetVersion: 1,
     epoch: () => 1,
-    holdMs,
     now: clock.now,
     onVerdict: (edge, v) => byId.get(edge)!.remote.applyVerdict(v),
+    onDecided: (zone, key, v) => cache.set(`${zone}/${key}`, v),
+    lookupCache: (zone, key) => Promise.resolve(cache.get(`${zone}/${key}`)),
   });
+}
+
+/** Lets pending cache look-ups settle. */
+export async function settleLookups(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
 }
 
 /** A flow's identity across views: protocol and both endpoints, in sorted order, with its start. */

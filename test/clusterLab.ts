@@ -31,11 +31,12 @@ export function edgeConfig(id: string, servers: string[], extra: Record<string, 
 }
 
 /** One edge replaying captures in remote mode; resolves when every flow has its verdict. */
-export async function replayEdge(id: string, servers: string[], files: string[], set: PatternSet, options: { startDelayMs?: number; cluster?: Record<string, number> } = {}): Promise<EdgeRun> {
+export async function replayEdge(id: string, servers: string[], files: string[], set: PatternSet, options: { startDelayMs?: number; speed?: number; cluster?: Record<string, number> } = {}): Promise<EdgeRun> {
   const records = new Map<string, ReplayRecord[]>(files.map((f) => [f, []]));
   const results = await replayCaptures(files, edgeConfig(id, servers, options.cluster), set, {
     onFlow: (r, file) => records.get(file)!.push(r),
     startDelayMs: options.startDelayMs,
+    speed: options.speed,
     log: () => undefined,
   });
   return { records, results };

@@ -9,7 +9,7 @@ import type { FlowRecord, PatternSet } from '@l7mesh/engine';
 import type { MergingClassifier } from '@l7mesh/classifier';
 import type { HeadSegment } from '@l7mesh/wire';
 import { captureCorpus, classifyFile, projectPatternSet } from './captureCorpus.js';
-import { capturePackets, FakeClock, newWorker, runEdge, verdictsOf, type SimEdge } from './clusterHarness.js';
+import { capturePackets, FakeClock, newWorker, resendAfter, runEdge, settleLookups, verdictsOf, type SimEdge, type VerdictCache } from './clusterHarness.js';
 
 let set: PatternSet;
 beforeAll(() => {
@@ -82,6 +82,32 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
     expectSameVerdicts(requests, expected, name);
     expectSameVerdicts(replies, expected, name);
     expect(worker.counters.heldOut).toBe(0);
+  });
+
+  it('the worker dies half way: another takes the partition over from the re-sends and decides as classify', async () => {
+    const clock = new FakeClock();
+    const packets = await capturePackets(file);
+    const edge = runEdge('a', packets, 'both', clock, 4);
+    const cache: VerdictCache = new Map();
+    const first = newWorker(set, clock, [edge], cache);
+    const half = Math.floor(edge.batches.length / 2);
+    for (const batch of edge.batches.slice(0, half)) {
+      first.acceptBatch(batch);
+      first.endBatch();
+    }
+    // The rest went to the dead worker's subjects: lost. The new owner learns of the finished replay first.
+    const second = newWorker(set, clock, [edge], cache);
+    second.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    for (let round = 0; round < 2; round++) {
+      for (const batch of resendAfter(edge, clock, 2_000)) {
+        second.acceptBatch(batch);
+        second.endBatch();
+        await settleLookups();
+      }
+    }
+    edge.remote.finish();
+    second.finish();
+    expectSameVerdicts(edge, expected, name);
   });
 
   it('segments of each flow in reverse order within their batch, every batch twice: the verdicts of classify', async () => {

@@ -43,6 +43,8 @@ export interface BusOptions {
    * for minutes.
    */
   pingIntervalMs?: number;
+  /** Try the servers in the order given (a site's preferred server first) instead of a random order. */
+  noRandomize?: boolean;
   /** Called on connection status changes (disconnect, reconnect, ...), for logs and counters. */
   onStatus?: (status: BusStatus) => void;
 }
@@ -97,6 +99,7 @@ function natsOptions(options: BusOptions, servers: string[]): NodeConnectionOpti
     timeout: options.connectTimeoutMs ?? 5_000,
     pingInterval: options.pingIntervalMs ?? 10_000,
     maxPingOut: 3,
+    noRandomize: options.noRandomize ?? false,
   };
   if (options.name !== undefined) o.name = options.name;
   if (options.user !== undefined) o.user = options.user;

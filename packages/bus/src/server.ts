@@ -39,6 +39,8 @@ export interface NatsServerOptions {
   binary?: string;
   /** Server log file (default: the log is kept in memory, for error messages). */
   logFile?: string;
+  /** HTTP monitoring port on the server's host (/varz, /connz); default: none. */
+  monitorPort?: number;
   /** How long start and restart wait for readiness (default 20 000 ms). */
   readyTimeoutMs?: number;
 }
@@ -51,6 +53,8 @@ export interface NatsServerProcess {
   readonly pid: number;
   /** The server's name (serverName or generated). */
   readonly name: string;
+  /** Its HTTP monitoring URL (/varz, /connz), when it has one. */
+  readonly monitorUrl: string | undefined;
   /** Is the child running? */
   readonly running: boolean;
   /** Last lines of the server's log. */
@@ -185,6 +189,7 @@ function renderConfig(o: NatsServerOptions, name: string, host: string, port: nu
   if (o.maxPendingBytes !== undefined) lines.push(`max_pending: ${o.maxPendingBytes}`);
   if (o.writeDeadlineSec !== undefined) lines.push(`write_deadline: ${q(`${o.writeDeadlineSec}s`)}`);
   if (o.logFile !== undefined) lines.push(`log_file: ${q(o.logFile)}`);
+  if (o.monitorPort !== undefined) lines.push(`http: ${q(`${host}:${o.monitorPort}`)}`);
   if (storeDir !== undefined) lines.push(`jetstream {`, `  store_dir: ${q(storeDir)}`, `}`);
   if (o.cluster) {
     lines.push(`cluster {`, `  name: ${q(o.cluster.name)}`, `  host: ${q(host)}`, `  port: ${o.cluster.port}`);
@@ -270,6 +275,7 @@ async function jetStreamAnswers(nc: NatsConnection): Promise<boolean> {
 
 class ServerProc implements NatsServerProcess {
   readonly url: string;
+  readonly monitorUrl: string | undefined;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #log = '';
@@ -284,6 +290,7 @@ class ServerProc implements NatsServerProcess {
     private readonly waitForJetStream: boolean,
   ) {
     this.url = `${options.tls ? 'tls' : 'nats'}://${hostPort(probeHost, port)}`;
+    this.monitorUrl = options.monitorPort === undefined ? undefined : `http://${hostPort(probeHost, options.monitorPort)}`;
   }
 
   get pid(): number {
@@ -444,9 +451,11 @@ export function startNatsServer(options: NatsServerOptions = {}): Promise<NatsSe
   return createServer_(options, options.cluster === undefined);
 }
 
-export interface NatsClusterOptions extends Omit<NatsServerOptions, 'port' | 'cluster' | 'serverName' | 'storeDir' | 'logFile'> {
+export interface NatsClusterOptions extends Omit<NatsServerOptions, 'port' | 'cluster' | 'serverName' | 'storeDir' | 'logFile' | 'monitorPort'> {
   /** Cluster name (default 'l7mesh'). */
   name?: string;
+  /** Give every server an HTTP monitoring port (see NatsServerProcess.monitorUrl). */
+  monitor?: boolean;
 }
 
 export interface NatsCluster {
@@ -465,7 +474,9 @@ export interface NatsCluster {
  */
 export async function startNatsCluster(size = 3, options: NatsClusterOptions = {}): Promise<NatsCluster> {
   if (!Number.isSafeInteger(size) || size < 1 || size > 9) throw badOption('size', `${size} must be an integer 1..9`);
-  const { name: clusterName = 'l7mesh', ...rest } = options;
+  const { name: clusterName = 'l7mesh', monitor, ...rest } = options;
+  const monitorPorts: (number | undefined)[] = [];
+  for (let i = 0; i < size; i++) monitorPorts.push(monitor ? await freePort() : undefined);
   const host = rest.host ?? '127.0.0.1';
   const clusterPorts: number[] = [];
   while (clusterPorts.length < size) {
@@ -480,6 +491,7 @@ export async function startNatsCluster(size = 3, options: NatsClusterOptions = {
         {
           ...rest,
           serverName: `${clusterName}-${i + 1}-${tag}`,
+          ...(monitorPorts[i] !== undefined ? { monitorPort: monitorPorts[i] } : {}),
           cluster: { name: clusterName, port: cport, routes: clusterPorts.filter((p) => p !== cport).map((p) => `nats-route://${hostPort(routeHost, p)}`) },
         },
         false,

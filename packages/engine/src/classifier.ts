@@ -160,6 +160,11 @@ export class FlowClassifier {
     if (flow.headLength === this.capacity) this.queueEvent(flow, packetNo, BYTE_LIMIT_EVENT);
   }
 
+  /** Ends one flow now (see FlowTable.endFlow); it is reported as any ending flow. */
+  endFlow(flow: FlowEntry, reason: FlowEndReason): void {
+    this.table.endFlow(flow, reason);
+  }
+
   /** Applies every queued test, then ends all flows (end of input). */
   finish(): void {
     this.flush();
@@ -222,13 +227,22 @@ export class FlowClassifier {
     }
   }
 
-  /** conntrack's FTP helper: note data connections announced on a control connection. */
+  /**
+   * conntrack's FTP helper: note data connections announced on a control
+   * connection. The server is the end on an FTP port, whichever sent first
+   * (a flow picked up mid-stream, or by a classifier worker that took a
+   * moved partition over, may start with the server's reply); on another
+   * port, of a flow decided `ftp`, the responder.
+   */
   private watchFtpControl(flow: FlowEntry, p: DecodedPacket, isOrig: boolean): void {
-    const serverPort = isOrig ? p.dstPort : p.srcPort;
-    if (!this.ftpPorts.has(serverPort) && flow.l7 !== 'ftp') return;
-    const endpoint = parseFtpDataEndpoint(p.payload, isOrig);
+    let fromServer: boolean;
+    if (this.ftpPorts.has(p.srcPort)) fromServer = true;
+    else if (this.ftpPorts.has(p.dstPort)) fromServer = false;
+    else if (flow.l7 === 'ftp') fromServer = !isOrig;
+    else return;
+    const endpoint = parseFtpDataEndpoint(p.payload, !fromServer);
     if (!endpoint) return;
-    const serverAddr = isOrig ? p.dstAddr : p.srcAddr;
+    const serverAddr = fromServer ? p.srcAddr : p.dstAddr;
     this.expectations.expect(endpoint.addr ?? formatIpAddress(serverAddr), endpoint.port, flow.key, p.tsSec);
   }
 

@@ -471,6 +471,15 @@ export class FlowTable {
     }
   }
 
+  /**
+   * Ends a flow now, as if its time had come: for an owner that knows more
+   * than the packets show (a classifier worker told by an edge that the
+   * tuple carries a new connection). A flow no longer in the table is left alone.
+   */
+  endFlow(flow: FlowEntry, reason: FlowEndReason): void {
+    if (this.get(flow.key) === flow) this.end(flow, reason);
+  }
+
   private end(flow: FlowEntry, reason: FlowEndReason): void {
     this.lists[flow.timeoutClass]!.remove(flow);
     const k0 = flow.k0;

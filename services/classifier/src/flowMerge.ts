@@ -44,6 +44,11 @@ export class Reporter {
   readonly queue: PendingSegment[] = [];
   /** The verdict went to this edge (for this generation). */
   answered = false;
+  /**
+   * Everything it sent was for the FTP helper only (SegmentFlag.Watched):
+   * it decided the flow elsewhere, or gave up on it, and waits for no verdict.
+   */
+  watchOnly = true;
 
   constructor(
     readonly edge: string,
@@ -93,6 +98,8 @@ export class MergeFlow {
   readonly reporters: Reporter[] = [];
   /** The worker's flow entry once a segment was fed (the classifier's). */
   entry: FlowEntry | null = null;
+  /** The verdict another worker gave the flow before its partition moved here (from the cache), if so. */
+  knownVerdict: { l7: string; decidedBy: string; decidedAtPacket: number } | undefined;
   /** An FTP control connection between the same two hosts is in progress (set by the worker). */
   mayBeFtpData = false;
   /**
@@ -130,6 +137,7 @@ export class MergeFlow {
           r.generation = generation;
           r.next = 1;
           r.answered = false;
+          r.watchOnly = true;
           this.clear(r);
         }
         return r;

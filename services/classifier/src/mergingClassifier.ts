@@ -118,6 +118,8 @@ export class MergingClassifier {
   private readonly touchedZones = new Set<ZoneState>();
   private readonly cached = new Map<string, CachedFlow>();
   private readonly shedKeys = new Map<string, number>();
+  /** Flows that got segments from an edge that had finished its replay (see endOfInput). */
+  private readonly afterInput = new Set<string>();
   private readonly lookups = new Map<string, { zone: number; key: string; segments: { edge: string; s: HeadSegment; arrivedMs: number }[] }>();
   private readonly holdMs: number;
   private readonly livenessMs: number;
@@ -125,6 +127,7 @@ export class MergingClassifier {
   private readonly maxPendingBytes: number;
   private readonly now: () => number;
   private inProgress = 0;
+  private finished = false;
   private readonly pending = { bytes: 0 };
   /** Latencies (ms) from a flow's first segment to its verdict, since the last take. */
   private latencies: number[] = [];
@@ -186,21 +189,26 @@ export class MergingClassifier {
   }
 
   /**
-   * An edge finished its replay: flows that only finished edges reported
-   * can get nothing more. What waits goes now, and a flow still undecided
-   * after that ends as classify ends it at the end of a capture: `unset`
-   * (told to its edges as a verdict that is not final).
+   * An edge finished its replay. Once every live edge has, no flow can get
+   * anything more: what waits goes now, and a flow still undecided after
+   * that ends as classify ends it at the end of a capture: `unset` (told to
+   * its edges as a verdict that is not final).
    */
   private endOfInput(): void {
+    if (!this.allEdgesDone()) return;
     for (const blocked of [...this.blocked.values()]) this.pumpAll(blocked, this.now());
     this.endBatch();
-    for (const zone of this.zones.values()) {
-      for (const flow of zone.flows.values()) {
-        if (flow.decided || flow.waiting || !flow.reporters.every((r) => this.watermarks.get(r.edge)?.done)) continue;
-        for (const r of flow.reporters) {
-          if (!r.answered) this.send(flow.zone, flow.key, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch() }, false);
-        }
-      }
+    for (const zone of this.zones.values()) for (const flow of zone.flows.values()) this.endIfInputOver(flow);
+  }
+
+  /**
+   * An undecided flow, once every live edge finished its replay (any of
+   * them could still report it before): `unset`, told to its edges.
+   */
+  private endIfInputOver(flow: MergeFlow): void {
+    if (flow.decided || flow.waiting || !this.allEdgesDone()) return;
+    for (const r of flow.reporters) {
+      if (!r.answered) this.send(flow.zone, flow.key, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch() }, false);
     }
   }
 
@@ -225,7 +233,7 @@ export class MergingClassifier {
       if (t > (w.partitions.get(p) ?? 0)) w.partitions.set(p, t);
       // A connection opened between two hosts with an FTP control connection may be its data
       // connection: the other edges' segments before it (a PASV reply) must be fed first.
-      if (s.key.charCodeAt(0) === IPPROTO_TCP && (s.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN && this.ftpPairs.has(addressPair(s.zone, s.key))) {
+      if (isOpeningSyn(s) && this.ftpPairs.has(addressPair(s.zone, s.key))) {
         this.pumpPartition(p);
       }
       this.accept(batch.edge, s, p);
@@ -234,6 +242,8 @@ export class MergingClassifier {
     if (t > (w.partitions.get(p) ?? 0)) w.partitions.set(p, t);
     // Flows of the partition that waited for this edge may go now.
     this.pumpPartition(p);
+    // Re-sent segments of a finished replay (after a partition moved): their flows end at endBatch.
+    if (w.done) for (const s of batch.segments) this.afterInput.add(flowId(s.zone, s.key));
   }
 
   private pumpPartition(partition: number): void {
@@ -247,10 +257,16 @@ export class MergingClassifier {
     const nowMs = this.now();
     const zone = this.zoneOf(s.zone);
     let flow = zone.flows.get(s.key);
+    if (flow && flow.decided && isOpeningSyn(s) && flow.reporters.some((r) => r.edge === edge && r.generation !== s.generation)) {
+      // A new connection on a decided flow's tuple (its edge's table started a new instance): a flow of its own.
+      this.removeFlow(zone, flow);
+      if (flow.entry) zone.classifier.endFlow(flow.entry, 'reopened');
+      flow = undefined;
+    }
     if (!flow) {
       const id = flowId(s.zone, s.key);
       const cached = this.cached.get(id);
-      if (cached) {
+      if (cached && !(s.flags & SegmentFlag.Watched)) {
         this.answerFromCache(edge, s, cached.verdict);
         return;
       }
@@ -267,11 +283,11 @@ export class MergingClassifier {
         this.counters.shed++;
         return;
       }
-      if (s.flags & SegmentFlag.Resent && this.options.lookupCache) {
+      if (!cached && s.flags & SegmentFlag.Resent && this.options.lookupCache) {
         this.startLookup(id, edge, s, partition, nowMs);
         return;
       }
-      flow = this.newFlow(zone, s.zone, s.key, partition, nowMs);
+      flow = cached ? this.newWatchedFlow(zone, s.zone, s.key, partition, nowMs, cached.verdict) : this.newFlow(zone, s.zone, s.key, partition, nowMs);
     }
     this.add(zone, flow, edge, s, nowMs, false);
   }
@@ -288,6 +304,18 @@ export class MergingClassifier {
       }
       else if (this.ftpPairs.has(pair)) flow.mayBeFtpData = true;
     }
+    return flow;
+  }
+
+  /**
+   * An FTP control connection decided before its partition moved here
+   * (its verdict from the cache): fed only for the announcements its data
+   * connections need, with that verdict for them to inherit.
+   */
+  private newWatchedFlow(zone: ZoneState, zoneId: number, key: string, partition: number, nowMs: number, verdict: CachedVerdict): MergeFlow {
+    const flow = this.newFlow(zone, zoneId, key, partition, nowMs);
+    flow.knownVerdict = verdict;
+    this.inProgress--; // decided already: it never passes through decided()
     return flow;
   }
 
@@ -330,6 +358,7 @@ export class MergingClassifier {
 
   private add(zone: ZoneState, flow: MergeFlow, edge: string, s: HeadSegment, arrivedMs: number, copied: boolean): void {
     const r = flow.reporter(edge, s.generation);
+    if (!(s.flags & SegmentFlag.Watched)) r.watchOnly = false;
     if (flow.decided) {
       // A late reporter, or a segment sent before the edge had the verdict.
       if (!r.answered || s.flags & SegmentFlag.Resent) this.answer(flow, r);
@@ -366,6 +395,12 @@ export class MergingClassifier {
       this.unblock(flow);
       if (flow.decided && !flow.ftpControl) flow.clearAll();
     }
+  }
+
+  private allEdgesDone(): boolean {
+    const nowMs = this.now();
+    for (const w of this.watermarks.values()) if (!w.done && nowMs - w.seenMs <= this.livenessMs) return false;
+    return true;
   }
 
   /** Every other live edge has sent all it has of the partition up to time t. */
@@ -408,12 +443,22 @@ export class MergingClassifier {
     p.payloadLength = s.payload.length;
     const entry = zone.classifier.process(p);
     if (flow.entry !== entry) flow.entry = entry;
+    // Its queued test, if any, is then ignored: a decided flow is not tested.
+    const known = flow.knownVerdict;
+    if (known && entry.l7 === 'unset') entry.setVerdict(known.l7, known.decidedBy, known.decidedAtPacket);
   }
 
   /** Runs the tests queued by the segments accepted since the last call: verdicts go out. */
   endBatch(): void {
     for (const zone of this.touchedZones) zone.classifier.flush();
     this.touchedZones.clear();
+    if (this.afterInput.size === 0) return;
+    for (const id of this.afterInput) {
+      const at = id.indexOf('/');
+      const flow = this.zones.get(Number(id.slice(0, at)))?.flows.get(id.slice(at + 1));
+      if (flow) this.endIfInputOver(flow);
+    }
+    this.afterInput.clear();
   }
 
   /** Feeds what waited long enough or whose turn came with a watermark; forgets old memories. */
@@ -444,6 +489,7 @@ export class MergingClassifier {
 
   /** Applies every queued test and ends every flow (shutdown). */
   finish(): void {
+    this.finished = true;
     for (const zone of this.zones.values()) zone.classifier.finish();
     for (const s of this.scanners) s.close?.();
   }
@@ -474,14 +520,16 @@ export class MergingClassifier {
     if (!flow || (flow.entry !== null && flow.entry !== entry)) return;
     flow.entry = entry;
     this.inProgress--;
-    this.counters.decided++;
-    this.latencies.push(this.now() - flow.firstArrivalMs);
     if (entry.l7 === 'ftp') flow.ftpControl = true;
     if (!flow.ftpControl) {
       flow.clearAll();
       this.unblock(flow);
     }
     for (const r of flow.reporters) this.answer(flow, r);
+    // A flow only watched here (an FTP control connection decided before its partition moved) was decided and told elsewhere.
+    if (flow.reporters.every((r) => r.watchOnly)) return;
+    this.counters.decided++;
+    this.latencies.push(this.now() - flow.firstArrivalMs);
     const cachedVerdict = this.cachedVerdictOf(entry);
     this.options.onDecided?.(zone, flow.key, cachedVerdict);
     this.options.onEvent?.({
@@ -526,6 +574,7 @@ export class MergingClassifier {
   }
 
   private send(zone: number, key: string, r: Reporter, v: CachedVerdict, final: boolean): void {
+    if (r.watchOnly) return;
     r.answered = true;
     this.options.onVerdict(r.edge, { zone, key, generation: r.generation, ...v, final });
   }
@@ -540,25 +589,34 @@ export class MergingClassifier {
     this.lookups.set(id, lookup);
     const settle = (v: CachedVerdict | undefined) => {
       this.lookups.delete(id);
+      if (this.finished) return;
+      const zone = this.zoneOf(lookup.zone);
+      // In each edge's counter order: segments past a gap (FTP watching) go as they come.
+      let segments = [...lookup.segments].sort((a, b) => (a.edge === b.edge ? a.s.counter - b.s.counter : 0));
       if (v) {
         this.cached.set(id, { verdict: v, seenMs: this.now() });
         const answered = new Set<string>();
-        for (const q of lookup.segments) {
+        for (const q of segments) {
           const gen = `${q.edge}\n${q.s.generation}`;
-          if (answered.has(gen)) continue;
+          if (q.s.flags & SegmentFlag.Watched || answered.has(gen)) continue;
           answered.add(gen);
           this.answerFromCache(q.edge, q.s, v);
         }
-        return;
+        segments = segments.filter((q) => q.s.flags & SegmentFlag.Watched);
+        if (segments.length === 0) return;
       }
-      const zone = this.zoneOf(lookup.zone);
       let flow = zone.flows.get(lookup.key);
-      flow ??= this.newFlow(zone, lookup.zone, lookup.key, partition, lookup.segments[0]!.arrivedMs);
-      for (const q of lookup.segments) this.add(zone, flow, q.edge, q.s, q.arrivedMs, true);
+      flow ??= v ? this.newWatchedFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs, v) : this.newFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs);
+      for (const q of segments) this.add(zone, flow, q.edge, q.s, q.arrivedMs, true);
       this.endBatch();
     };
     this.options.lookupCache!(s.zone, s.key).then(settle, () => settle(undefined));
   }
+}
+
+/** A TCP SYN without ACK: it opens a connection. */
+function isOpeningSyn(s: HeadSegment): boolean {
+  return s.key.charCodeAt(0) === IPPROTO_TCP && (s.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
 }
 
 /** The zone and the two addresses of a flow key (the partitioning's unit). */

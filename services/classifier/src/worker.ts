@@ -57,6 +57,8 @@ export interface WorkerCounters {
   verdictsSent: number;
   eventBatches: number;
   eventPublishErrors: number;
+  /** Core publishes (verdicts, cache entries) that failed: the connection was closed. */
+  publishErrors: number;
   partitionMoves: number;
 }
 
@@ -69,6 +71,8 @@ export interface RunningWorker {
   liveWorkers(): readonly string[];
   readonly epoch: number;
   readonly merging: MergingClassifier;
+  /** Resolves once the server has what this worker sent so far (its subscriptions too). */
+  flush(): Promise<void>;
   /** Leaves the cluster (its partitions move at once), drains the connection. */
   stop(): Promise<void>;
 }
@@ -112,10 +116,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     verdictsSent: 0,
     eventBatches: 0,
     eventPublishErrors: 0,
+    publishErrors: 0,
     partitionMoves: 0,
   };
   let epoch = membershipEpoch([id]);
   let latency = { p50: 0, p99: 0 };
+
+  /** A core publish; one that fails (the connection closed) is counted, and its flows' edges re-send. */
+  const publish = (subject: string, data: Uint8Array): void => {
+    try {
+      bus.nc.publish(subject, data);
+    } catch (err) {
+      if (counters.publishErrors++ < 10) log(`worker ${id}: publish to ${subject} failed: ${(err as Error).message}`);
+    }
+  };
 
   // Verdicts per edge, sent together at the end of each slice of work.
   const outbox = new Map<string, Verdict[]>();
@@ -143,7 +157,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     onEvent: (e) => events.push(e),
     onDecided: (zone, key, v) => {
       // Best effort and off the hot path: a plain publish to the bucket's subject, no ack awaited.
-      bus.nc.publish(`$KV.${names.verdictsBucket}.${verdictCacheKey(zone, key)}`, encodeCachedVerdict(id, zone, key, v));
+      publish(`$KV.${names.verdictsBucket}.${verdictCacheKey(zone, key)}`, encodeCachedVerdict(id, zone, key, v));
     },
     lookupCache: async (zone, key) => {
       const e = await verdictsKv.get(verdictCacheKey(zone, key));
@@ -155,7 +169,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const flushVerdicts = (): void => {
     for (const [edge, verdicts] of outbox) {
       for (let i = 0; i < verdicts.length; i += 1000) {
-        bus.nc.publish(names.verdict(edge), encodeVerdictBatch({ worker: id, verdicts: verdicts.slice(i, i + 1000) }));
+        publish(names.verdict(edge), encodeVerdictBatch({ worker: id, verdicts: verdicts.slice(i, i + 1000) }));
       }
       counters.verdictsSent += verdicts.length;
     }
@@ -283,7 +297,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       const attempt = (tries: number): Promise<unknown> =>
         js.publish(names.eventsSubject, data, { msgID: `${id}.${startedMs}.${batchSeq}` }).catch((err: unknown) => {
           counters.eventPublishErrors++;
-          if (tries >= 30 || stopping) throw err;
+          if (tries >= 30) throw err;
           return new Promise((r) => setTimeout(r, 500)).then(() => attempt(tries + 1));
         });
       const p: Promise<unknown> = attempt(0)
@@ -331,6 +345,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return epoch;
     },
     merging,
+    flush: () => bus.nc.flush(),
     stop,
   };
 }

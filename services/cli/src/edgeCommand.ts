@@ -24,6 +24,12 @@ function port(value: string): number {
   return n;
 }
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number above 0');
+  return n;
+}
+
 /** Loads the configuration, or prints every problem (file: key: reason) and returns undefined. */
 function configOrReport(file: string): EdgeConfig | undefined {
   try {
@@ -44,6 +50,7 @@ interface RunOptions {
   keepRules?: boolean;
   metricsPort?: number;
   json?: boolean;
+  speed?: number;
 }
 
 function replayLine(r: ReplayRecord): string {
@@ -51,7 +58,7 @@ function replayLine(r: ReplayRecord): string {
   return `${formatFlowLine(r)}${mark}`;
 }
 
-async function runReplay(config: EdgeConfig, files: string[], json: boolean): Promise<number> {
+async function runReplay(config: EdgeConfig, files: string[], json: boolean, speed: number | undefined): Promise<number> {
   const policy = new MarkPolicy(config.marks);
   const { set, warnings, notices } = loadEdgePatterns(config, policy.markedProtocols);
   for (const n of notices) process.stderr.write(`notice: ${n}\n`);
@@ -61,7 +68,7 @@ async function runReplay(config: EdgeConfig, files: string[], json: boolean): Pr
     process.stdout.write(`${out}\n`);
   };
   let exitCode = 0;
-  for (const result of await replayCaptures(files, config, set, { onFlow: emit })) {
+  for (const result of await replayCaptures(files, config, set, { onFlow: emit, speed })) {
     if (result.error) {
       process.stderr.write(`error: ${result.error.message}\n`);
       exitCode = 1;
@@ -208,13 +215,14 @@ export function registerEdgeCommand(program: Command): void {
     .option('--keep-rules', 'leave the rules installed when stopping')
     .option('--metrics-port <port>', 'override metrics.port (loopback)', port)
     .option('--json', 'with --replay: one JSON object per flow on stdout')
+    .option('--speed <x>', "with --replay: at this multiple of the capture's own pace (1: as recorded); default as fast as possible", positiveNumber)
     .action(async (opts: RunOptions) => {
       const config = configOrReport(opts.config);
       if (!config) {
         process.exitCode = 2;
         return;
       }
-      process.exitCode = opts.replay ? await runReplay(config, opts.replay, Boolean(opts.json)) : await runLive(config, opts);
+      process.exitCode = opts.replay ? await runReplay(config, opts.replay, Boolean(opts.json), opts.speed) : await runLive(config, opts);
     });
 
   edge

@@ -1,5 +1,5 @@
 import { flowRecordOf, type ClassifierOptions } from '@l7mesh/engine';
-import { FlowTable, IPPROTO_TCP, TcpFlag, type DecodedPacket, type FlowEndReason, type FlowEntry } from '@l7mesh/flow';
+import { FlowTable, IPPROTO_TCP, parseFtpDataEndpoint, TcpFlag, type DecodedPacket, type FlowEndReason, type FlowEntry } from '@l7mesh/flow';
 import { Direction, SegmentFlag, type HeadSegment, type Verdict } from '@l7mesh/wire';
 import type { FlowPipeline } from './core.js';
 
@@ -74,6 +74,15 @@ export class RemoteClassifier implements FlowPipeline {
   private readonly now: () => number;
   private readonly expiryBudget: number;
   private readonly ftpPorts: Set<number>;
+  /**
+   * The announcements sent of FTP control connections past their budget or
+   * verdict (PORT commands, PASV replies), per connection, the latest few: sent
+   * again before re-sent flows, so that a worker that took a moved partition
+   * over learns the announcements their data connections need.
+   */
+  private readonly watched = new Map<FlowEntry, HeadSegment[]>();
+  /** Watched connections that left the table: kept while flows wait (a data connection may need them). */
+  private readonly watchedEnded = new Set<FlowEntry>();
   private lastExpirySec = -Infinity;
   private settleWaiters: (() => void)[] = [];
   packets = 0;
@@ -146,6 +155,14 @@ export class RemoteClassifier implements FlowPipeline {
     };
     this.counters.segmentsSent++;
     if (!awaitVerdict) {
+      // Kept: the announcements (PORT, EPRT, 227, 229), which data connections need.
+      const fromClient = !this.ftpPorts.has(p.srcPort) && (this.ftpPorts.has(p.dstPort) || isOrig);
+      if (parseFtpDataEndpoint(s.payload, fromClient)) {
+        let list = this.watched.get(flow);
+        if (!list) this.watched.set(flow, (list = []));
+        list.push(s);
+        if (list.length > MAX_WATCHED) list.shift();
+      }
       this.options.sink.send(s);
       return;
     }
@@ -199,6 +216,8 @@ export class RemoteClassifier implements FlowPipeline {
   /** Re-sends unanswered flows due for it, and times out those past the verdict timeout. */
   tick(): void {
     const nowMs = this.now();
+    // Control connections whose announcements went out again this round.
+    const announced = new Set<FlowEntry>();
     for (const u of [...this.unanswered.values()]) {
       if (nowMs - u.firstSentMs >= this.options.verdictTimeoutMs) {
         this.counters.timedOut++;
@@ -207,12 +226,35 @@ export class RemoteClassifier implements FlowPipeline {
         this.answered(u.flow);
       } else if (nowMs - u.lastSentMs >= this.options.resendMs) {
         u.lastSentMs = nowMs;
-        for (const s of u.segments) {
-          s.flags |= SegmentFlag.Resent;
-          this.counters.resends++;
-          this.options.sink.send(s);
-        }
+        if (this.watched.size > 0 && u.flow.protocol === IPPROTO_TCP) this.resendAnnouncements(u.flow, announced);
+        this.resend(u.segments);
+        // An unanswered FTP control connection's watched segments follow its own, in order.
+        const watched = this.watched.get(u.flow);
+        if (watched) this.resend(watched);
       }
+    }
+  }
+
+  /**
+   * Before a re-sent connection, the announcements of answered FTP control
+   * connections between the same two hosts (unanswered ones go with their
+   * own re-send): right before it, so that both travel in one batch and the
+   * worker that took the partition over learns of the announcement first.
+   */
+  private resendAnnouncements(flow: FlowEntry, announced: Set<FlowEntry>): void {
+    const pair = addressPairOf(flow);
+    for (const [control, list] of this.watched) {
+      if (announced.has(control) || this.unanswered.has(control) || addressPairOf(control) !== pair) continue;
+      announced.add(control);
+      this.resend(list);
+    }
+  }
+
+  private resend(segments: readonly HeadSegment[]): void {
+    for (const s of segments) {
+      s.flags |= SegmentFlag.Resent;
+      this.counters.resends++;
+      this.options.sink.send(s);
     }
   }
 
@@ -231,6 +273,8 @@ export class RemoteClassifier implements FlowPipeline {
       this.report(flow, u.ended);
     }
     if (this.unanswered.size === 0) {
+      for (const ended of this.watchedEnded) this.watched.delete(ended);
+      this.watchedEnded.clear();
       const waiters = this.settleWaiters;
       this.settleWaiters = [];
       for (const w of waiters) w();
@@ -238,6 +282,10 @@ export class RemoteClassifier implements FlowPipeline {
   }
 
   private flowLeft(flow: FlowEntry, reason: FlowEndReason): void {
+    if (this.watched.has(flow)) {
+      if (this.unanswered.size === 0) this.watched.delete(flow);
+      else this.watchedEnded.add(flow);
+    }
     const u = this.unanswered.get(flow);
     if (u && flow.l7 === 'unset') {
       u.ended = reason;
@@ -262,3 +310,12 @@ export class RemoteClassifier implements FlowPipeline {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The two addresses of a flow (what partitions the flow space). */
+function addressPairOf(flow: FlowEntry): string {
+  if (typeof flow.k0 === 'number') return `${flow.k0},${flow.k1}`;
+  const a = (flow.k0.length - 1) / 2 - 2;
+  return flow.k0.slice(1, 1 + a) + flow.k0.slice(a + 3, 2 * a + 3);
+}
+/** Announcements of an FTP control connection kept for re-sends: its latest. */
+const MAX_WATCHED = 16;

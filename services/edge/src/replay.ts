@@ -8,6 +8,8 @@ import { edgeStats, type EdgeStats } from './stats.js';
 
 /** Packets per replay batch: what one NFQUEUE callback typically hands over. */
 export const REPLAY_BATCH = 256;
+/** Bytes read at a time in a paced replay: the pace is kept per read. */
+const PACED_CHUNK = 2048;
 
 /** A flow record of the replay, with the mark the edge would have set. */
 export interface ReplayRecord extends FlowRecord {
@@ -33,6 +35,12 @@ export interface ReplayOptions {
   batchSize?: number;
   /** Remote mode: wait this long (ms) after joining the cluster before the first packet. */
   startDelayMs?: number;
+  /**
+   * Replay at this multiple of the capture's own pace (1: as recorded),
+   * like tcpreplay; default: as fast as possible. Each capture starts at
+   * once after the one before.
+   */
+  speed?: number;
   /** Remote mode: progress and warnings (default: stderr). */
   log?: (line: string) => void;
 }
@@ -63,6 +71,7 @@ export async function replayCapture(file: string, config: EdgeConfig, set: Patte
  */
 export async function replayCaptures(files: readonly string[], config: EdgeConfig, set: PatternSet, options: ReplayOptions = {}): Promise<ReplayResult[]> {
   const startedAt = Date.now();
+  if (options.speed !== undefined && !(options.speed > 0)) throw new RangeError(`replay speed must be above 0, got ${options.speed}`);
   const policy = new MarkPolicy(config.marks);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const remote: RemoteEdge | undefined = config.cluster ? await connectRemoteEdge(config.cluster, false, log) : undefined;
@@ -113,14 +122,30 @@ async function replayInto(file: string, core: EdgeCore, options: ReplayOptions, 
     inBatch = 0;
     remote?.advance(tsSec, tsNsec);
   };
+  // Paced replay: small reads, and after each the wait until its last frame is due.
+  const speed = options.speed;
+  let firstTs: number | undefined;
+  const startMs = Date.now();
+  const pace = (): Promise<void> | undefined => {
+    if (firstTs === undefined) return undefined;
+    if (inBatch > 0) endBatch();
+    const dueMs = startMs + ((tsSec + tsNsec / 1e9 - firstTs!) * 1000) / speed!;
+    const wait = dueMs - Date.now();
+    return wait > 0 ? new Promise((r) => setTimeout(r, wait)) : undefined;
+  };
   try {
-    const read = await readCaptureFile(file, (frame) => {
-      frames++;
-      core.ingestFrame(frame);
-      tsSec = frame.tsSec;
-      tsNsec = frame.tsNsec;
-      if (++inBatch === batch) endBatch();
-    });
+    const read = await readCaptureFile(
+      file,
+      (frame) => {
+        frames++;
+        core.ingestFrame(frame);
+        tsSec = frame.tsSec;
+        tsNsec = frame.tsNsec;
+        firstTs ??= tsSec + tsNsec / 1e9;
+        if (++inBatch === batch) endBatch();
+      },
+      speed ? { chunkSize: PACED_CHUNK, onProgress: pace } : {},
+    );
     if (inBatch > 0) endBatch();
     return { file, format: read.format, frames: read.frames };
   } catch (err) {
