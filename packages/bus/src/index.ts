@@ -5,6 +5,7 @@
 export { BusError, type BusErrorCode, type BusErrorDetails } from './errors.js';
 export { busNames, verdictCacheKey, DEFAULT_PREFIX, type BusNames } from './names.js';
 export { connectBus, type Bus, type BusOptions, type BusStatus } from './connect.js';
+export { Membership, memberKey, type MembershipOptions } from './membership.js';
 export {
   ensureEventsStream,
   openMembersBucket,

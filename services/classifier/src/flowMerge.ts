@@ -67,6 +67,13 @@ export class Reporter {
   }
 }
 
+/**
+ * Segments that may wait per flow and edge: an edge sends at most its
+ * budget (maxPackets + 1) before a verdict, plus an FTP control
+ * connection's replies; more means something is wrong with that edge.
+ */
+const MAX_WAITING_PER_REPORTER = 64;
+
 /** Sequence-space comparison (RFC 1982): a is at or before b. */
 export function seqLE(a: number, b: number): boolean {
   return ((a - b) | 0) <= 0;
@@ -117,8 +124,8 @@ export class MergeFlow {
     readonly partition: number,
     /** Wall clock (ms) of the first segment: verdict latency runs from here. */
     readonly firstArrivalMs: number,
-    /** Payload bytes waiting, over every flow of the worker (its memory bound). */
-    private readonly pool: { bytes: number },
+    /** Over every flow of the worker: payload bytes waiting (its memory bound), retransmissions dropped. */
+    private readonly pool: { bytes: number; retransmissions: number },
   ) {}
 
   get protocol(): number {
@@ -148,11 +155,12 @@ export class MergeFlow {
     return r;
   }
 
-  /** Queues a segment of the reporter's; false when it is a duplicate. */
-  enqueue(r: Reporter, s: PendingSegment): boolean {
-    if (!r.insert(s)) return false;
+  /** Queues a segment of the reporter's: queued, a duplicate, or past the bound of what may wait per edge. */
+  enqueue(r: Reporter, s: PendingSegment): 'queued' | 'duplicate' | 'overflow' {
+    if (r.queue.length >= MAX_WAITING_PER_REPORTER) return 'overflow';
+    if (!r.insert(s)) return 'duplicate';
     this.pool.bytes += s.payload.length;
-    return true;
+    return 'queued';
   }
 
   /** Drops what waits (the flow was decided, or leaves). */
@@ -220,6 +228,7 @@ export class MergeFlow {
   private drop(r: Reporter): void {
     const s = r.queue.shift()!;
     this.pool.bytes -= s.payload.length;
+    this.pool.retransmissions++;
     r.next = s.counter + 1;
   }
 

@@ -1,6 +1,5 @@
 // The package's only door.
 export { MergeFlow, Reporter, seqLE, type PendingSegment } from './flowMerge.js';
-export { Membership, memberKey, type MembershipOptions } from './membership.js';
 export { MergingClassifier, type CachedVerdict, type MergingCounters, type MergingOptions } from './mergingClassifier.js';
 export { assignPartitions, membershipEpoch } from './rendezvous.js';
 export { startWorker, type RunningWorker, type WorkerCounters, type WorkerOptions } from './worker.js';

@@ -48,6 +48,8 @@ export interface MergingCounters {
   /** Segments fed to the classifier. */
   fed: number;
   duplicates: number;
+  /** Segments dropped because their flow had too many waiting from one edge. */
+  overflow: number;
   retransmissionsDropped: number;
   /** Segments of flows shed because the worker was past its limits. */
   shed: number;
@@ -99,6 +101,7 @@ export class MergingClassifier {
     segments: 0,
     fed: 0,
     duplicates: 0,
+    overflow: 0,
     retransmissionsDropped: 0,
     shed: 0,
     shedFlows: 0,
@@ -128,7 +131,7 @@ export class MergingClassifier {
   private readonly now: () => number;
   private inProgress = 0;
   private finished = false;
-  private readonly pending = { bytes: 0 };
+  private readonly pending = { bytes: 0, retransmissions: 0 };
   /** Latencies (ms) from a flow's first segment to its verdict, since the last take. */
   private latencies: number[] = [];
   private readonly packet: DecodedPacket = {
@@ -366,8 +369,9 @@ export class MergingClassifier {
       if (!flow.ftpControl || s.payload.length === 0) return;
     }
     const pending = pendingOf(s, arrivedMs, false);
-    if (!flow.enqueue(r, pending)) {
-      this.counters.duplicates++;
+    const queued = flow.enqueue(r, pending);
+    if (queued !== 'queued') {
+      this.counters[queued === 'duplicate' ? 'duplicates' : 'overflow']++;
       return;
     }
     this.touchedZones.add(zone);
@@ -452,6 +456,7 @@ export class MergingClassifier {
   endBatch(): void {
     for (const zone of this.touchedZones) zone.classifier.flush();
     this.touchedZones.clear();
+    this.counters.retransmissionsDropped = this.pending.retransmissions;
     if (this.afterInput.size === 0) return;
     for (const id of this.afterInput) {
       const at = id.indexOf('/');

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { connectBus, ensureEventsStream, openMembersBucket, openVerdictsBucket, verdictCacheKey, type BusNames, type BusOptions, type KV, type Subscription } from '@l7mesh/bus';
+import { connectBus, ensureEventsStream, Membership, openMembersBucket, openVerdictsBucket, verdictCacheKey, type BusNames, type BusOptions, type KV, type Subscription } from '@l7mesh/bus';
 import type { EngineKind, PatternSet } from '@l7mesh/engine';
 import type { FlowTimeouts } from '@l7mesh/flow';
 import {
@@ -14,7 +14,6 @@ import {
   type Verdict,
   type VerdictEvent,
 } from '@l7mesh/wire';
-import { Membership } from './membership.js';
 import { MergingClassifier, type CachedVerdict } from './mergingClassifier.js';
 import { assignPartitions, membershipEpoch } from './rendezvous.js';
 
@@ -82,6 +81,8 @@ const SLICE = 64;
 const TICK_MS = 20;
 const EVENT_FLUSH_MS = 100;
 const MAX_EVENTS_PER_BATCH = 1000;
+/** Idle timeout (s) of an open TCP flow in the worker's table; the edge's default too. */
+const WORKER_TCP_OPEN_TIMEOUT = 600;
 
 /**
  * A classifier worker: joins the membership, owns the partitions that
@@ -141,7 +142,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     maxPackets: options.maxPackets,
     maxDataLen: options.maxDataLen,
     ftpPorts: options.ftpPorts,
-    timeouts: options.timeouts,
+    // A worker sees only flow heads, never the FIN of a decided flow: an open TCP flow is kept 10 minutes, not conntrack's 5 days.
+    timeouts: { tcpOpen: WORKER_TCP_OPEN_TIMEOUT, ...options.timeouts },
     maxFlows: options.maxFlows,
     maxFlowsInProgress: options.maxFlowsInProgress,
     maxPendingBytes: options.maxPendingBytes,

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { BusError, busNames, connectBus, openMembersBucket, startNatsServer, type Bus } from '@l7mesh/bus';
 import { loadEdgePatterns, MarkPolicy, parseEdgeConfig, replayCapture } from '@l7mesh/edge';
 import { splitCaptureByDirection } from '@l7mesh/flow';
-import { decodeEventBatch, decodeMemberHeartbeat, MemberRole, type MemberHeartbeat } from '@l7mesh/wire';
+import { decodeEventBatch, decodeMemberHeartbeat, DEFAULT_PARTITIONS, MemberRole, type MemberHeartbeat } from '@l7mesh/wire';
 import { collect, integerIn } from './optionParsers.js';
 import { addNatsOptions } from './workerCommand.js';
 
@@ -87,6 +87,7 @@ async function runStatus(opts: StatusOptions): Promise<number> {
 
 interface UpOptions {
   workers: number;
+  natsServer?: string;
   pcap?: string[];
   split: boolean;
   once?: boolean;
@@ -125,7 +126,7 @@ async function runUp(opts: UpOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let server;
   try {
-    server = await startNatsServer();
+    server = await startNatsServer(opts.natsServer ? { binary: opts.natsServer } : {});
   } catch (err) {
     if (err instanceof BusError && err.code === 'BUS_NO_SERVER_BINARY') {
       log(`l7mesh up: ${err.message}`);
@@ -204,15 +205,14 @@ async function runUp(opts: UpOptions): Promise<number> {
   }
 }
 
+/** Waits until n workers beat and share the partitions out between them (each sees the others). */
 async function waitForWorkers(bus: Bus, n: number): Promise<void> {
-  const kv = await openMembersBucket(bus);
   for (let tries = 0; tries < 300; tries++) {
-    let workers = 0;
-    for await (const key of await kv.keys('worker.*')) if (key) workers++;
-    if (workers >= n) return;
+    const workers = (await readMembers(bus)).filter((m) => m.role === MemberRole.Worker && m.age_ms < 3_000);
+    if (workers.length >= n && workers.reduce((sum, w) => sum + w.partitions, 0) === DEFAULT_PARTITIONS) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`l7mesh up: only some of the ${n} workers joined within 30 s`);
+  throw new Error(`l7mesh up: the ${n} workers did not share the partitions out within 30 s`);
 }
 
 export function registerClusterCommands(program: Command): void {
@@ -223,6 +223,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--pcap <file>', 'captures to replay (repeatable); default: the bundled lab capture', collect)
     .option('--no-split', 'one edge per capture instead of one per direction')
     .option('--once', 'stop once the edges have replayed their captures')
+    .option('--nats-server <binary>', 'the nats-server to run (default: from PATH)')
     .action(async (opts) => {
       process.exitCode = await runUp(opts);
     });

@@ -1,4 +1,5 @@
-import { connectBus, busNames, type Bus } from '@l7mesh/bus';
+import { busNames, connectBus, Membership, openMembersBucket, type Bus } from '@l7mesh/bus';
+import { MemberRole } from '@l7mesh/wire';
 import type { ClassifierOptions } from '@l7mesh/engine';
 import { ClusterLink, type LinkCounters } from './clusterLink.js';
 import type { ClusterConfig } from './config.js';
@@ -66,15 +67,36 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
       for (const core of cores) core.applyUncarried();
     },
   });
-  const ticker = setInterval(() => {
-    for (const remote of remotes.values()) remote.tick();
-    for (const core of cores) core.applyUncarried();
-  }, TICK_MS);
   const sum = (): RemoteCounters => {
     const total = { segmentsSent: 0, resends: 0, timedOut: 0, verdicts: 0, staleVerdicts: strayVerdicts, repeatedVerdicts: 0, conflictingVerdicts: 0, unsetVerdicts: 0 };
     for (const r of remotes.values()) for (const k of Object.keys(total) as (keyof RemoteCounters)[]) total[k] += r.counters[k];
     return total;
   };
+  // A heartbeat in the membership bucket, so that `l7mesh cluster status` lists the edge too (best effort: it classifies without).
+  const startedMs = Date.now();
+  let latency = { p50: 0, p99: 0 };
+  let membership: Membership | undefined;
+  try {
+    membership = new Membership({
+      kv: await openMembersBucket(bus),
+      periodMs: 1000,
+      timeoutMs: 3000,
+      heartbeat: () => {
+        const l = [...remotes.values()].flatMap((r) => r.takeLatencies()).sort((a, b) => a - b);
+        if (l.length > 0) latency = { p50: l[Math.floor(l.length / 2)]!, p99: l[Math.min(l.length - 1, Math.floor(l.length * 0.99))]! };
+        const c = sum();
+        return { id: cluster.id, role: MemberRole.Edge, timeMs: Date.now(), startedMs, ruleSetVersion: 0, partitions: 0, flowsInProgress: [...remotes.values()].reduce((n, r) => n + r.waiting, 0), decided: c.verdicts, latencyP50Us: Math.round(latency.p50 * 1000), latencyP99Us: Math.round(latency.p99 * 1000) };
+      },
+    });
+    await membership.start();
+  } catch (err) {
+    membership = undefined;
+    log(`edge ${cluster.id}: no heartbeat in the membership bucket: ${(err as Error).message}`);
+  }
+  const ticker = setInterval(() => {
+    for (const remote of remotes.values()) remote.tick();
+    for (const core of cores) core.applyUncarried();
+  }, TICK_MS);
   return {
     pipeline: (zone) => (options) => {
       const remote = new RemoteClassifier({ ...options, zone, sink: link, resendMs: cluster.resendMs, verdictTimeoutMs: cluster.verdictTimeoutMs });
@@ -92,6 +114,7 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
     counters: () => ({ link: link.counters, remote: sum(), connected: bus.connected, waiting: [...remotes.values()].reduce((n, r) => n + r.waiting, 0) }),
     close: async () => {
       clearInterval(ticker);
+      await membership?.stop(true);
       await link.close();
       await bus.close();
     },

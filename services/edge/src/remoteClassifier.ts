@@ -85,6 +85,8 @@ export class RemoteClassifier implements FlowPipeline {
   private readonly watchedEnded = new Set<FlowEntry>();
   private lastExpirySec = -Infinity;
   private settleWaiters: (() => void)[] = [];
+  /** ms from a flow's first segment to its verdict, since the last take. */
+  private latencies: number[] = [];
   packets = 0;
 
   constructor(private readonly options: RemoteClassifierOptions) {
@@ -176,6 +178,13 @@ export class RemoteClassifier implements FlowPipeline {
     this.options.sink.send(s);
   }
 
+  /** Verdict latencies (ms, first segment to verdict) since the last call. */
+  takeLatencies(): number[] {
+    const l = this.latencies;
+    this.latencies = [];
+    return l;
+  }
+
   /** Verdicts are applied as they arrive; nothing is queued here. */
   flush(): void {}
 
@@ -208,6 +217,8 @@ export class RemoteClassifier implements FlowPipeline {
       return undefined;
     }
     flow.setVerdict(v.l7, v.decidedBy, v.decidedAtPacket);
+    const u = this.unanswered.get(flow);
+    if (u) this.latencies.push(this.now() - u.firstSentMs);
     this.options.onDecision?.(flow);
     this.answered(flow);
     return flow;

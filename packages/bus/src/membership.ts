@@ -1,4 +1,4 @@
-import type { KV } from '@l7mesh/bus';
+import type { KV } from '@nats-io/kv';
 import { decodeMemberHeartbeat, encodeMemberHeartbeat, MemberRole, type MemberHeartbeat } from '@l7mesh/wire';
 
 /** Membership bucket keys: `worker.<id>` and `edge.<id>`. */
@@ -14,8 +14,8 @@ export interface MembershipOptions {
   timeoutMs: number;
   /** Heartbeat period (ms). */
   periodMs: number;
-  /** Told whenever the set of live workers changes (sorted ids). */
-  onWorkersChanged: (workers: string[]) => void;
+  /** Told whenever the set of live workers changes (sorted ids); without it, the bucket is not watched (an edge only beats). */
+  onWorkersChanged?: (workers: string[]) => void;
   /** Heartbeats that could not be decoded (a foreign writer): counted, never fatal. */
   onBadHeartbeat?: (key: string, err: unknown) => void;
 }
@@ -45,6 +45,10 @@ export class Membership {
 
   async start(): Promise<void> {
     await this.beat();
+    if (!this.options.onWorkersChanged) {
+      this.beatTimer = setInterval(() => this.beat().catch(() => undefined), this.options.periodMs);
+      return;
+    }
     const watch = await this.options.kv.watch({ key: '>' });
     this.stopWatch = () => watch.stop();
     this.watchDone = (async () => {
@@ -84,7 +88,7 @@ export class Membership {
     live.sort();
     if (live.length !== this.workers.length || live.some((w, i) => w !== this.workers[i])) {
       this.workers = live;
-      this.options.onWorkersChanged(live);
+      this.options.onWorkersChanged?.(live);
     }
   }
 

@@ -1,0 +1,125 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadPatternSet, type PatternSet } from '@l7mesh/engine';
+import { Direction, SegmentFlag, type HeadBatch, type HeadSegment, type Verdict } from '@l7mesh/wire';
+import { MergingClassifier, type MergingOptions } from '../src/index.js';
+
+// A TCP connection 198.18.0.1:40000 -> 198.18.0.2:80 (the client is the key's lower endpoint).
+const KEY = String.fromCharCode(6, 198, 18, 0, 1, 0x9c, 0x40, 198, 18, 0, 2, 0, 80);
+const SYN = 0x02;
+const ACK = 0x10;
+const PSH_ACK = 0x18;
+const REQUEST = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+const REPLY = new TextEncoder().encode('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+
+let set: PatternSet;
+beforeAll(() => {
+  set = loadPatternSet([join(fileURLToPath(new URL('../../../', import.meta.url)), 'patterns')], [], { cache: false }).set;
+});
+
+function segment(direction: Direction, counter: number, tcpFlags: number, seq: number, ack: number, ms: number, payload = new Uint8Array(0), flags = 0, key = KEY): HeadSegment {
+  return { zone: 0, key, direction, generation: 1, counter, flags, tcpFlags, seq, ack, tsSec: 1_700_000_000, tsNsec: ms * 1e6, ipLength: 40 + payload.length, payload };
+}
+
+/** The client's side of an HTTP exchange, as an edge on the request path sees it. */
+function clientSide(flags = 0): HeadSegment[] {
+  return [segment(Direction.LowToHigh, 1, SYN, 100, 0, 1, undefined, flags), segment(Direction.LowToHigh, 2, ACK, 101, 501, 3, undefined, flags), segment(Direction.LowToHigh, 3, PSH_ACK, 101, 501, 4, REQUEST, flags)];
+}
+
+/** The server's side, as an edge on the reply path sees it. */
+function serverSide(flags = 0): HeadSegment[] {
+  return [segment(Direction.HighToLow, 1, SYN | ACK, 500, 101, 2, undefined, flags), segment(Direction.HighToLow, 2, PSH_ACK, 501, 101 + REQUEST.length, 5, REPLY, flags)];
+}
+
+function batch(edge: string, segments: HeadSegment[], watermarkMs = 0): HeadBatch {
+  return { edge, partition: 0, batchSeq: 1, watermarkSec: 1_700_000_000, watermarkNsec: watermarkMs * 1e6, segments };
+}
+
+function worker(extra: Partial<MergingOptions> = {}) {
+  const clock = { ms: 0 };
+  const verdicts: { edge: string; v: Verdict }[] = [];
+  const m = new MergingClassifier({ set, ruleSetVersion: 7, epoch: () => 3, now: () => clock.ms, onVerdict: (edge, v) => verdicts.push({ edge, v }), ...extra });
+  const send = (b: HeadBatch) => {
+    m.acceptBatch(b);
+    m.endBatch();
+  };
+  return { m, clock, verdicts, send };
+}
+
+describe('MergingClassifier', () => {
+  it('merges a request seen by one edge and its reply seen by another, the reply first, and answers both', () => {
+    const { m, verdicts, send } = worker();
+    m.watermark('a', 0, false);
+    m.watermark('b', 0, false);
+    send(batch('b', serverSide(), 5));
+    expect(verdicts).toEqual([]); // the reply acknowledges a request not seen yet
+    send(batch('a', clientSide(), 4));
+    expect(verdicts.map((x) => [x.edge, x.v.l7, x.v.decidedBy, x.v.generation, x.v.ruleSetVersion, x.v.epoch, x.v.final]).sort()).toEqual([
+      ['a', 'http', 'http.pat', 1, 7, 3, true],
+      ['b', 'http', 'http.pat', 1, 7, 3, true],
+    ]);
+    // The request went first: the verdict came on the request packet (SYN, SYN-ACK, ACK, request = packet 4).
+    expect(verdicts[0]!.v.decidedAtPacket).toBe(4);
+    expect(m.counters.heldOut).toBe(0);
+  });
+
+  it('holds a segment no longer than the hold when the edge it waits for never reports', () => {
+    const { m, clock, verdicts, send } = worker({ holdMs: 1_000 });
+    m.watermark('a', 0, false);
+    send(batch('b', serverSide(), 5));
+    clock.ms = 999;
+    m.tick();
+    expect(m.counters.fed).toBe(0);
+    clock.ms = 1_000;
+    m.tick();
+    expect(m.counters.fed).toBe(2);
+    expect(m.counters.heldOut).toBe(2);
+    expect(verdicts.map((x) => x.v.l7)).toEqual(['http']); // the reply alone says http
+  });
+
+  it('feeds a retransmission once when two edges report the same direction (a route change)', () => {
+    const { m, verdicts, send } = worker();
+    const request = segment(Direction.LowToHigh, 3, PSH_ACK, 101, 501, 4, REQUEST);
+    send(batch('a', [...clientSide().slice(0, 2)], 3));
+    send(batch('b', serverSide().slice(0, 1), 2));
+    m.watermark('b', Number.MAX_SAFE_INTEGER, true);
+    // Edge c picks the flow up mid-stream and sees the same request again, with its own counter.
+    m.watermark('c', 0, false);
+    send(batch('c', [{ ...request, counter: 1 }], 4));
+    send(batch('a', [request], 4));
+    expect(m.counters.retransmissionsDropped).toBe(1);
+    expect(verdicts.filter((x) => x.v.l7 === 'http').map((x) => x.edge).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('waits for a lost batch to be re-sent rather than skip its packets', () => {
+    const { verdicts, send } = worker();
+    const [syn, ack, request] = clientSide(SegmentFlag.EdgeSawBoth);
+    const [synAck] = serverSide(SegmentFlag.EdgeSawBoth);
+    send(batch('a', [syn!, { ...synAck!, counter: 2 }]));
+    // Counter 3 (the ACK) was lost: the request waits.
+    send(batch('a', [{ ...request!, counter: 4 }]));
+    expect(verdicts).toEqual([]);
+    send(batch('a', [{ ...ack!, counter: 3, flags: SegmentFlag.EdgeSawBoth | SegmentFlag.Resent }]));
+    expect(verdicts.map((x) => [x.v.l7, x.v.decidedAtPacket])).toEqual([['http', 4]]);
+  });
+
+  it('sheds new flows past its limit, counts them, and keeps shedding them', () => {
+    const { m, verdicts, send } = worker({ maxFlowsInProgress: 1 });
+    const other = String.fromCharCode(6, 198, 18, 0, 1, 0x9c, 0x41, 198, 18, 0, 2, 0, 80);
+    send(batch('a', [clientSide(SegmentFlag.EdgeSawBoth)[0]!]));
+    send(batch('a', [segment(Direction.LowToHigh, 1, SYN, 1, 0, 1, undefined, SegmentFlag.EdgeSawBoth, other)]));
+    send(batch('a', [segment(Direction.LowToHigh, 2, PSH_ACK, 2, 0, 2, REQUEST, SegmentFlag.EdgeSawBoth, other)]));
+    expect(m.counters.shedFlows).toBe(1);
+    expect(m.counters.shed).toBe(2);
+    expect(m.flowsInProgress).toBe(1);
+    expect(verdicts).toEqual([]);
+  });
+
+  it('ends undecided flows as unset (not final) once every edge finished its replay', () => {
+    const { m, verdicts, send } = worker();
+    send(batch('a', clientSide(SegmentFlag.EdgeSawBoth).slice(0, 2)));
+    m.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    expect(verdicts.map((x) => [x.v.l7, x.v.decidedBy, x.v.final])).toEqual([['unset', 'end-of-input', false]]);
+  });
+});
