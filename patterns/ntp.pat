@@ -1,24 +1,42 @@
-# NTP - Network Time Protocol versions 1 to 4, client/server mode
+# NTP - Network Time Protocol versions 1 to 4: client/server, and symmetric and broadcast senders
 # Pattern attributes: ok fast
 # Protocol groups: networking ietf_proposed_standard
-# Specification: RFC 5905 section 7.3 (packet header), RFC 4330 (SNTP)
+# Specification: RFC 5905 section 7.3 (packet header), RFC 4330 (SNTP), RFC 1305 (NTPv3)
 # Rule: a client request (mode 3) is 48 bytes whose first byte holds the
-#   leap indicator, version 1-4 and mode 3; the server's reply (mode 4, same
-#   version) follows it, beginning with that byte, the stratum (1-15), the
-#   poll exponent (0-17, gone under l7 semantics when 0) and the precision
-#   (a negative exponent, 0xe0-0xfa). The request's NUL bytes vanish, so its
-#   47 remaining bytes keep 0 to 47 bytes: the reply's header must start
-#   within 48 bytes of the flow's start. Two packets are needed because a
-#   request alone (mostly zeros and a timestamp) has no reliable signature.
-#   Binary, so it can hit random data about once in a few thousand flows.
+#   leap indicator, version 1-4 and mode 3; the server's reply (mode 4,
+#   same version) follows it, beginning with that byte, the stratum (1-15),
+#   the poll exponent (0-17, gone under l7 semantics when 0) and the
+#   precision (a negative exponent, 0xe0-0xfa). The request's NUL bytes
+#   vanish, so its 47 remaining bytes keep 0 to 47 bytes: the reply's header
+#   must start within 48 bytes of the flow's start. A request alone (mostly
+#   zeros and a timestamp) has no reliable signature, so two packets are
+#   needed, unless the flow opens with a packet that carries the sender's
+#   own clock data: a server's reply when the request was missed (a capture
+#   or an edge that picked the flow up late), a broadcast (mode 5), or a
+#   symmetric peer (mode 1 active, mode 2 passive). Such a header (versions
+#   2-4, leap indicator 0 or 1: a synchronised sender; not 0x5d, a version
+#   3 broadcast with leap indicator 1: \xHH is decoded before the regex is
+#   read, and "]" would end the bracket) is matched alone. So is the
+#   request of an NTP daemon that is not synchronised yet (ntpd, ntpsec: leap
+#   indicator 3 "alarm", versions 2-4, mode 3 or 1, stratum 0 which l7
+#   semantics drop) by its poll exponent (3-17) and precision: the one
+#   request a server never answers is otherwise all a flow has. Binary, so
+#   it can hit random data about once in a thousand flows.
 #   "0 to N bytes" is written as optional chunks of 16/8/4/2/1 dots, not as
 #   N times ".?", so that a backtracking matcher tries a few dozen splits
 #   instead of 2^N (and the kernel's limit of 9 groups holds).
 # FP-threshold: 0.002
 # Sample-match: \xe3\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xee\xac\xdd\x99\x2d\x94\x60\x12\x24\x08\x00\xe7\x00\x00\x00\x00\x00\x00\x00\x01\x7f\x7f\x01\x01
 # Sample-match: \x23\x00\x06\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x61\xd4\x8d\xf1\xc3\x10\x77\xdd\x24\x08\x06\xe7
+# Sample-nomatch: \xd9\x00\x00\xfa\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xc5\x02\x04\xec\xda\x02\x0a\xe9\x00\x00
+# Sample-match: \x21\x02\x0a\xe9\x00\x00\x00\x00\x00\x00\x00\x41
+# Sample-match: \x24\x01\x08\xec\x00\x00\x00\x00\x00\x00\x00\x41GPSs
+# Sample-match: \x25\x02\x06\xe9\x00\x00\x00\x00\x00\x00\x00\x41
 # Sample-nomatch: \xe3\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xee\xac\xdd\x99\x2d\x94\x60\x12
-# Sample-nomatch: \x24\x08\x06\xe7\x00\x00\x00\x00
+# Sample-match: \xd9\x00\x0a\xfa\x00\x00\x00\x00\x00\x01\x02\x90\x00\x00\x00\x00\xc5\x02\x04\xec\xec\x42\xee\x92
+# Sample-match: \xe3\x00\x06\xec\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00
+# Sample-nomatch: \x24\x00\x06\x10\x00\x00\x00\x00
+# Sample-nomatch: \xe4\x08\x06\xe7\x00\x00\x00\x00
 
 ntp
-^[\x0b\x13\x1b\x23\x4b\x53\x5b\x63\x8b\x93\x9b\xa3\xcb\xd3\xdb\xe3](................)?(................)?(........)?(....)?(..)?.?[\x0c\x14\x1c\x24\x4c\x54\x5c\x64\x8c\x94\x9c\xa4\xcc\xd4\xdc\xe4][\x01-\x0f][\x01-\x11]?[\xe0-\xfa]
+^([\x0b\x13\x1b\x23\x4b\x53\x5b\x63\x8b\x93\x9b\xa3\xcb\xd3\xdb\xe3](................)?(................)?(........)?(....)?(..)?.?[\x0c\x14\x1c\x24\x4c\x54\x5c\x64\x8c\x94\x9c\xa4\xcc\xd4\xdc\xe4][\x01-\x0f][\x01-\x11]?[\xe0-\xfa]|[\x11\x12\x14\x15\x19\x1a\x1c\x1d\x21\x22\x24\x25\x51\x52\x54\x55\x59\x5a\x5c\x61\x62\x64\x65][\x01-\x0f][\x01-\x11]?[\xe0-\xfa]|[\xd1\xd3\xd9\xdb\xe1\xe3][\x03-\x11][\xe0-\xfa])

@@ -199,20 +199,30 @@ describe('garbage on every subject', () => {
     cleanups.push(() => bus.close());
     await until(() => workers.every((w) => w.liveWorkers().length === 2), 10_000, 'both workers to see each other');
     for (const w of workers) await w.flush(); // their partition subscriptions are in place
+    let edgeUp = false;
+    const watch = await (await openMembersBucket(bus)).watch({ key: 'edge.edge-1' });
+    void (async () => {
+      for await (const e of watch) if (e.operation === 'PUT') edgeUp = true;
+    })();
+    cleanups.push(async () => watch.stop());
     const random = seededRandom(8);
     const junk = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(random() * 256));
     const files = copies(4);
     const run = replayEdge('edge-1', [server.url], files, set, { speed: 2 });
     const names = bus.names;
     const members = await openMembersBucket(bus);
+    // Random bytes, a truncated real header, and an oversized message.
+    const garbage = (i: number) => (i % 3 === 0 ? junk(1 + (i % 50)) : i % 3 === 1 ? Uint8Array.of(0x4c, 0x37, 1, 1, 0, 5) : junk(200_000));
+    // The edge's verdict subject first, while it surely replays (its heartbeat says it is up).
+    await until(() => edgeUp, 10_000, 'the edge to join');
+    for (let i = 0; i < 200; i++) bus.nc.publish(names.verdict('edge-1'), garbage(i));
+    await bus.nc.flush();
     for (let i = 0; i < 200; i++) {
-      // Random bytes, a truncated real header, and an oversized message.
-      const body = i % 3 === 0 ? junk(1 + (i % 50)) : i % 3 === 1 ? Uint8Array.of(0x4c, 0x37, 1, 1, 0, 5) : junk(200_000);
+      const body = garbage(i);
       bus.nc.publish(names.head(i % 1024), body);
       bus.nc.publish(names.edgeWatermark(`junk-${i % 7}`), body);
-      bus.nc.publish(names.verdict('edge-1'), body);
       if (i % 20 === 0) await members.put(`worker.junk-${i}`, body);
-      await sleep(5);
+      await sleep(2);
     }
     const done = await run;
     const bad = workers.reduce((acc, w) => ({ head: acc.head + w.counters.badMessages.head, watermark: acc.watermark + w.counters.badMessages.watermark, heartbeat: acc.heartbeat + w.counters.badMessages.heartbeat }), { head: 0, watermark: 0, heartbeat: 0 });

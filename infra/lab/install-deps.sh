@@ -36,6 +36,7 @@ apt-get install -y -qq --no-install-recommends \
 	sip-tester \
 	dante-server \
 	coturn \
+	ngtcp2-server ngtcp2-client dhcping \
 	aria2 transmission-cli \
 	openvpn \
 	wireguard-tools wireguard-go \

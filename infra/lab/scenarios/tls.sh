@@ -1,12 +1,15 @@
 # shellcheck shell=bash
 # infra/lab/scenarios/tls.sh — TLS 1.2 and 1.3: openssl s_server/s_client,
-# nginx with ssl + curl -k, 198.18.15.0/24.
+# nginx with ssl + curl -k, 198.18.15.0/24; and a connection recorded from
+# the middle, after its handshake (what an edge that picks a connection up
+# late, or a capture started late, sees).
 # Sourced by record.sh; uses its helpers (pair, dump, has, atleast, ...) and
 # netns.sh. Servers write their configs under $W, the scenario's work dir.
 
 scenario tls/openssl-s_client-tls12 openssl
 scenario tls/openssl-s_client-tls13 openssl
 scenario tls/nginx-curl-https nginx curl openssl
+scenario tls/openssl-s_client-midstream openssl
 
 # lab_cert DIR: a throw-away self-signed certificate for lab.example.test
 lab_cert() {
@@ -99,4 +102,31 @@ scn_tls_nginx_curl_https() {
 	dump "$PCAP"
 	check_tls "$NAME"
 	atleast "$NAME" "TCP connection openings" "$SYN" 2
+}
+
+scn_tls_openssl_s_client_midstream() {
+	pair 198.18.15
+	start_s_server "$SRV_IP" 4433 -tls1_3
+	# s_client reads its request from a FIFO, so the handshake happens now and
+	# the request only once the capture runs. Opened read-write, the FIFO
+	# never blocks either side.
+	mkfifo "$W/request"
+	exec 8<>"$W/request"
+	lab_spawn cli bash -c 'exec openssl s_client -connect "$1" -tls1_3 -servername lab.example.test -ign_eof <"$2"' \
+		s_client "$SRV_IP:4433" "$W/request" >"$W/s_client-mid.out" 2>&1
+	local client=$LAB_LAST_PID
+	lab_wait_file "$W/s_client-mid.out" '^Verify return code' 10 || { cat "$W/s_client-mid.out" >&2; lab_die "s_client did not finish its handshake"; }
+	# the server's session tickets follow the handshake: let them pass before recording
+	sleep 0.5
+	lab_capture_start srv eth0 "$PCAP"
+	printf 'GET / HTTP/1.0\r\n\r\n' >&8
+	exec 8>&-
+	lab_wait_file "$W/s_client-mid.out" 'HTTP/1.0 200 ok' 10 || { cat "$W/s_client-mid.out" >&2; lab_die "s_client got no page"; }
+	lab_stop "$client" TERM 5 || true
+	lab_capture_stop
+	dump "$PCAP"
+	# no handshake in the capture: it opens with application data records (type 23)
+	[ "$(count "$SYN")" = 0 ] || lab_die "$NAME: the capture holds a connection opening"
+	[ "$(count 'tcp[((tcp[12] >> 4) * 4)] = 22')" = 0 ] || lab_die "$NAME: the capture holds a handshake record"
+	atleast "$NAME" "TLS application data records" 'tcp[((tcp[12] >> 4) * 4)] = 23 and tcp[((tcp[12] >> 4) * 4) + 1] = 3' 2
 }

@@ -1,5 +1,5 @@
 /** Error codes of the classification engine. */
-export type EngineErrorCode = 'ENGINE_NO_PATTERNS' | 'ENGINE_BAD_OPTION' | 'ENGINE_UNKNOWN_PATTERN';
+export type EngineErrorCode = 'ENGINE_NO_PATTERNS' | 'ENGINE_BAD_OPTION' | 'ENGINE_UNKNOWN_PATTERN' | 'ENGINE_BAD_TRUTH';
 
 export class EngineError extends Error {
   constructor(

@@ -30,3 +30,21 @@ export { buildOvermatchMatrix, type OvermatchMatrix } from './overmatchMatrix.js
 export { describePatternLibrary, testPatternLibrary, type LibraryDescription, type PatternLibraryOptions, type PatternLibraryReport, type PatternSummary } from './patternLibrary.js';
 export { PATTERN_README_COMMAND, renderPatternReadme } from './patternReadme.js';
 export { randomFlows, RANDOM_FLOW_KINDS, type RandomFlowKind } from './randomFlows.js';
+export { canonicalProtocol, CARRIED_PROTOCOLS, parseProtocolLabel, primaryProtocol, PROTOCOL_ALIASES } from './protocolNames.js';
+export { parseGroundTruth, type GroundTruth, type TruthFlow } from './groundTruth.js';
+export {
+  CAPTURE_FILE_PATTERN,
+  listScoreCaptures,
+  MATCH_TOLERANCE_SECONDS,
+  scoreCaptures,
+  type ProtocolScore,
+  type ScoreCapture,
+  type ScoreCounts,
+  type ScoredFlow,
+  type ScoreOptions,
+  type ScoreOutcome,
+  type ScoreReport,
+  type WrongLabel,
+} from './scoreCaptures.js';
+export { CORPUS_SCORE_FILE, corpusScoreRecord, parseCorpusSources, type CorpusScoreRecord, type CorpusSource } from './scoreCaptures.js';
+export { CORPUS_TARGETS, renderCorpusSection } from './corpusReadme.js';

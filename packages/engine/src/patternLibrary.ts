@@ -1,4 +1,5 @@
-import { isAbsolute, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { loadPatternDirs, type PatternFile } from '@l7mesh/patterns';
 import { checkCaptures, type CaptureResult } from './captureCheck.js';
 import { prepareCapture } from './claimedFlows.js';
@@ -7,6 +8,7 @@ import { listLabCaptures, type LabCapture } from './labCaptures.js';
 import type { LibraryProblem } from './libraryProblems.js';
 import { buildOvermatchMatrix, type OvermatchMatrix } from './overmatchMatrix.js';
 import { compilePatternSet, type PatternSet } from './patternSet.js';
+import { CORPUS_SCORE_FILE, type CorpusScoreRecord } from './scoreCaptures.js';
 
 export interface PatternLibraryOptions extends FalsePositiveOptions {
   /** The lab's captures: `<dir>/<protocol>/<implementation>-<scenario>.pcap`. */
@@ -33,6 +35,8 @@ export interface LibraryDescription {
   patterns: PatternSummary[];
   falsePositives: FalsePositiveReport;
   problems: LibraryProblem[];
+  /** The development corpus's score, when the (first) pattern directory keeps one (`corpus-score.json`). */
+  corpus?: CorpusScoreRecord;
 }
 
 export interface PatternLibraryReport extends LibraryDescription {
@@ -52,6 +56,19 @@ interface LoadedLibrary {
   set: PatternSet;
   captures: LabCapture[];
   problems: LibraryProblem[];
+  corpus?: CorpusScoreRecord;
+}
+
+/** The score `patterns score --record` kept in the first directory, if any. */
+function loadCorpusScore(dirs: readonly string[], problems: LibraryProblem[]): CorpusScoreRecord | undefined {
+  const file = dirs[0] === undefined ? undefined : join(dirs[0], CORPUS_SCORE_FILE);
+  if (file === undefined || !existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CorpusScoreRecord;
+  } catch (err) {
+    problems.push({ code: 'PATTERN_INVALID', subject: file, message: `${file}: not a corpus score: ${(err as Error).message}` });
+    return undefined;
+  }
 }
 
 function loadLibrary(dirs: readonly string[], options: PatternLibraryOptions): LoadedLibrary {
@@ -61,7 +78,8 @@ function loadLibrary(dirs: readonly string[], options: PatternLibraryOptions): L
   const set = compilePatternSet(loaded.patterns);
   for (const e of set.errors) problems.push({ code: 'PATTERN_INVALID', subject: e.file, message: e.message });
   const usable = new Set(set.patterns.map((p) => p.name));
-  return { files: loaded.patterns.filter((f) => usable.has(f.name)), set, captures: listLabCaptures(options.capturesDir), problems };
+  const corpus = loadCorpusScore(dirs, problems);
+  return { files: loaded.patterns.filter((f) => usable.has(f.name)), set, captures: listLabCaptures(options.capturesDir), problems, ...(corpus ? { corpus } : {}) };
 }
 
 function describeLoaded(lib: LoadedLibrary, options: PatternLibraryOptions): LibraryDescription {
@@ -83,7 +101,7 @@ function describeLoaded(lib: LoadedLibrary, options: PatternLibraryOptions): Lib
     };
   });
   const falsePositives = measureFalsePositives(lib.files, options);
-  return { patterns, falsePositives, problems: [...problems, ...falsePositives.problems] };
+  return { patterns, falsePositives, problems: [...problems, ...falsePositives.problems], ...(lib.corpus ? { corpus: lib.corpus } : {}) };
 }
 
 /** The patterns, their captures and false-positive rates: all that patterns/README.md shows. */

@@ -1,3 +1,4 @@
+import { renderCorpusSection } from './corpusReadme.js';
 import { DEFAULT_FP_THRESHOLD, formatRate } from './falsePositives.js';
 import type { LibraryDescription } from './patternLibrary.js';
 
@@ -48,6 +49,7 @@ export function renderPatternReadme(library: LibraryDescription): string {
     `pattern claims when it is tried alone. A pattern may claim at most ${formatRate(DEFAULT_FP_THRESHOLD)} of either kind unless its`,
     'file sets `# FP-threshold: <fraction>`.',
     '',
+    ...renderCorpusSection(library.corpus),
   ];
   return lines.join('\n');
 }

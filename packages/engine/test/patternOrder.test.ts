@@ -17,6 +17,13 @@ describe('pattern order', () => {
     expect(orderPatterns(files, ['zeta', 'alpha']).map((p) => p.name)).toEqual(['zeta', 'alpha', 'beta', 'mid']);
   });
 
+  it('takes aliases of the pattern names (l7-filter-era names keep working)', () => {
+    const named = [pat('tls'), pat('xmpp'), pat('ssh')];
+    expect(orderPatterns(named, ['jabber', 'SSL']).map((p) => p.name)).toEqual(['xmpp', 'tls', 'ssh']);
+    // and the other way round: an l7-protocols directory's ssl.pat, asked for as tls
+    expect(orderPatterns([pat('ssl'), pat('ftp')], ['tls']).map((p) => p.name)).toEqual(['ssl', 'ftp']);
+  });
+
   it('rejects a name no pattern defines', () => {
     expect(() => orderPatterns(files, ['nope'])).toThrowError(EngineError);
   });

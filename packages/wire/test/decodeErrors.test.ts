@@ -167,7 +167,7 @@ describe('bad fields', () => {
     ['key protocol 1 (ICMP)', decodeHeadBatch, headWith({ key: str(String.fromCharCode(1) + KEY4.slice(1)) }), 'WIRE_BAD_FIELD', 'segments[0].key'],
     ['direction 2', decodeHeadBatch, headWith({ direction: u8(2) }, 1), 'WIRE_BAD_FIELD', 'segments[1].direction'],
     ['counter 0', decodeHeadBatch, headWith({ counter: u16(0) }), 'WIRE_BAD_FIELD', 'segments[0].counter'],
-    ['undefined segment flag', decodeHeadBatch, headWith({ flags: u8(4) }), 'WIRE_BAD_FIELD', 'segments[0].flags'],
+    ['undefined segment flag', decodeHeadBatch, headWith({ flags: u8(8) }), 'WIRE_BAD_FIELD', 'segments[0].flags'],
     ['tsNsec 1e9', decodeHeadBatch, headWith({ tsNsec: u32(1e9) }, 2), 'WIRE_BAD_FIELD', 'segments[2].tsNsec'],
     // verdict batch
     ['worker id with a space', decodeVerdictBatch, message(assemble(verdictBatchFields(VERDICT_BATCH), { worker: str('w 1') })), 'WIRE_BAD_FIELD', 'worker'],

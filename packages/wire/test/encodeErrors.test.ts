@@ -46,7 +46,7 @@ const cases: [string, () => unknown, WireErrorCode, string | undefined][] = [
   ['generation NaN', () => encodeHeadBatch(head({ generation: NaN })), 'WIRE_BAD_FIELD', 'segments[0].generation'],
   ['counter 0', () => encodeHeadBatch(head({ counter: 0 })), 'WIRE_BAD_FIELD', 'segments[0].counter'],
   ['counter 65536', () => encodeHeadBatch(head({ counter: 65536 })), 'WIRE_BAD_FIELD', 'segments[0].counter'],
-  ['flags 4', () => encodeHeadBatch(head({ flags: 4 })), 'WIRE_BAD_FIELD', 'segments[0].flags'],
+  ['flags 8', () => encodeHeadBatch(head({ flags: 8 })), 'WIRE_BAD_FIELD', 'segments[0].flags'],
   ['tcpFlags 256', () => encodeHeadBatch(head({ tcpFlags: 256 })), 'WIRE_BAD_FIELD', 'segments[0].tcpFlags'],
   ['seq 2^32', () => encodeHeadBatch(head({ seq: 2 ** 32 })), 'WIRE_BAD_FIELD', 'segments[0].seq'],
   ['ack -1', () => encodeHeadBatch(head({ ack: -1 })), 'WIRE_BAD_FIELD', 'segments[0].ack'],

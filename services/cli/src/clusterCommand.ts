@@ -39,7 +39,10 @@ async function readMembers(bus: Bus): Promise<MemberStatus[]> {
   const kv = await openMembersBucket(bus);
   const out: MemberStatus[] = [];
   const now = Date.now();
-  for await (const key of await kv.keys()) {
+  // keys() may list a key twice when it is written during the listing.
+  const keys = new Set<string>();
+  for await (const key of await kv.keys()) keys.add(key);
+  for (const key of keys) {
     const e = await kv.get(key);
     if (!e || e.operation !== 'PUT') continue;
     try {

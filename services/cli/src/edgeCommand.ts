@@ -186,6 +186,15 @@ export function renderStats(s: EdgeStats): string {
     ['flow table', `${s.flows.active} / ${s.flows.max}`],
   ];
   for (const [k, v] of Object.entries(s.source ?? {})) rows.push([`nfqueue ${k.replace(/_/g, ' ')}`, v]);
+  const c = s.cluster;
+  if (c) {
+    rows.push(
+      ['cluster', `${c.connected ? 'connected' : 'not connected'}; ${c.waiting} flows waiting for a verdict`],
+      ['  segments sent', `${c.segments_sent} (${c.resends} re-sent) in ${c.batches} batches, ${c.bytes_sent} bytes; ${c.publish_errors} failed`],
+      ['  verdicts', `${c.verdicts} (${c.stale_verdicts} stale, ${c.repeated_verdicts} repeated, ${c.conflicting_verdicts} conflicting, ${c.bad_verdict_messages} bad messages)`],
+      ['  timed out (unknown)', c.timed_out],
+    );
+  }
   for (const r of rows) counters.push(r);
   return `${protocols.toString()}\n${counters.toString()}`;
 }

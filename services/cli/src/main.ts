@@ -4,6 +4,7 @@ import { registerEdgeCommand } from './edgeCommand.js';
 import { collect, commaList, integerIn } from './optionParsers.js';
 import { runPatternsReadme, runPatternsTest } from './patternLibraryCommand.js';
 import { runPatternsCheck, runPatternsList } from './patternsCommand.js';
+import { registerPatternsScore } from './scoreCommand.js';
 import { registerWorkerCommand } from './workerCommand.js';
 import { registerClusterCommands } from './clusterCommand.js';
 
@@ -58,6 +59,7 @@ patterns
   .action((dir: string | undefined, opts) => {
     process.exitCode = runPatternsReadme(dir, opts);
   });
+registerPatternsScore(patterns);
 
 registerEdgeCommand(program);
 registerWorkerCommand(program);

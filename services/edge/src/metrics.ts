@@ -105,6 +105,37 @@ export function createEdgeMetrics(stats: () => EdgeStats): Registry {
     },
   });
 
+  new Counter({
+    name: 'l7mesh_edge_cluster_events_total',
+    help: 'Remote mode: segments sent and re-sent, verdicts received (and stale, repeated, conflicting ones), flows timed out as unknown, failed publishes, rejected verdict messages',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = current().cluster;
+      if (!c) return;
+      for (const event of ['segments_sent', 'resends', 'verdicts', 'stale_verdicts', 'repeated_verdicts', 'conflicting_verdicts', 'timed_out', 'publish_errors', 'bad_verdict_messages'] as const) this.inc({ event }, c[event]);
+    },
+  });
+  new Gauge({
+    name: 'l7mesh_edge_cluster_waiting_flows',
+    help: 'Remote mode: flows sent to the cluster and waiting for their verdict',
+    registers: [registry],
+    collect() {
+      const c = current().cluster;
+      if (c) this.set(c.waiting);
+    },
+  });
+  new Gauge({
+    name: 'l7mesh_edge_cluster_connected',
+    help: 'Remote mode: 1 while connected to NATS',
+    registers: [registry],
+    collect() {
+      const c = current().cluster;
+      if (c) this.set(c.connected ? 1 : 0);
+    },
+  });
+
   const metrics = registry.metrics.bind(registry);
   registry.metrics = async () => {
     snapshot = undefined;

@@ -59,4 +59,22 @@ describe('loopback metrics server', () => {
     expect((await fetch(`${server.url}/nothing`)).status).toBe(404);
     expect((await fetch(`${server.url}/stats`, { method: 'POST' })).status).toBe(405);
   });
+  it('serves the cluster counters in remote mode', async () => {
+    const config = testConfig();
+    const core = makeCore(config);
+    const cluster = () => ({
+      connected: true,
+      waiting: 3,
+      link: { batches: 4, bytes: 900, watermarks: 9, publishErrors: 1, verdictMessages: 5, badVerdictMessages: 2 },
+      remote: { segmentsSent: 20, resends: 6, timedOut: 1, verdicts: 7, staleVerdicts: 0, repeatedVerdicts: 2, conflictingVerdicts: 0, unsetVerdicts: 0 },
+    });
+    const stats = () => edgeStats(core, { mode: 'replay', startedAt: Date.now(), config, cluster });
+    expect(stats().cluster).toMatchObject({ connected: true, waiting: 3, segments_sent: 20, resends: 6, bytes_sent: 900, timed_out: 1, bad_verdict_messages: 2 });
+    const text = await createEdgeMetrics(stats).metrics();
+    expect(text).toContain('l7mesh_edge_cluster_events_total{event="segments_sent"} 20');
+    expect(text).toContain('l7mesh_edge_cluster_events_total{event="timed_out"} 1');
+    expect(text).toContain('l7mesh_edge_cluster_events_total{event="publish_errors"} 1');
+    expect(text).toContain('l7mesh_edge_cluster_waiting_flows 3');
+    expect(text).toContain('l7mesh_edge_cluster_connected 1');
+  });
 });
