@@ -72,7 +72,6 @@ export class FlowClassifier {
   private readonly eventFlows: FlowEntry[] = [];
   private readonly eventPackets: number[] = [];
   private readonly eventKinds: number[] = [];
-  private lastExpirySec = -Infinity;
   packets = 0;
 
   constructor(
@@ -121,12 +120,7 @@ export class FlowClassifier {
    */
   process(p: DecodedPacket): FlowEntry {
     this.packets++;
-    if (p.tsSec - this.lastExpirySec >= 1) {
-      this.table.expire(p.tsSec, this.expiryBudget);
-      this.lastExpirySec = p.tsSec;
-    } else if (this.table.expiryPending) {
-      this.table.expireMore(this.expiryBudget);
-    }
+    this.table.expireAsOf(p.tsSec, this.expiryBudget);
     const { flow, isOrig, created } = this.table.track(p);
     if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0) {
       const parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);

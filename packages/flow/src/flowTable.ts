@@ -292,6 +292,8 @@ export class FlowTable {
   /** The time of the last expire() call, and whether it left expired flows to end. */
   private expiryNow = -Infinity;
   private expiring = false;
+  /** Packet time of the last full pass of expireAsOf(). */
+  private lastExpirySec = -Infinity;
   private readonly result: TrackResult = { flow: null as unknown as FlowEntry, isOrig: true, created: false };
   evictions = 0;
 
@@ -414,6 +416,20 @@ export class FlowTable {
   expire(nowSec: number, budget = Infinity): boolean {
     this.expiryNow = nowSec;
     return this.expireMore(budget);
+  }
+
+  /**
+   * Expiry driven by packets: a full pass (at most `budget` flows) once per
+   * second of packet time, in between the rest of a pass its budget cut short.
+   * Call it before tracking each packet.
+   */
+  expireAsOf(nowSec: number, budget = Infinity): void {
+    if (nowSec - this.lastExpirySec >= 1) {
+      this.expire(nowSec, budget);
+      this.lastExpirySec = nowSec;
+    } else if (this.expiring) {
+      this.expireMore(budget);
+    }
   }
 
   /** Continues the last expire() call, ending at most `budget` flows; true when it is done. */

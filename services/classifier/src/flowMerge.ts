@@ -1,20 +1,10 @@
 import { IPPROTO_TCP, TcpFlag, type FlowEntry } from '@l7mesh/flow';
-import { Direction, SegmentFlag, type HeadSegment } from '@l7mesh/wire';
+import { SegmentFlag, type HeadSegment } from '@l7mesh/wire';
 
-/** A segment waiting for its turn (its payload copied out of the message). */
-export interface PendingSegment {
-  direction: Direction;
-  counter: number;
-  flags: number;
-  tcpFlags: number;
-  seq: number;
-  ack: number;
-  tsSec: number;
-  tsNsec: number;
+/** A segment waiting for its turn (its payload copied out of the message once it has to wait). */
+export interface PendingSegment extends Omit<HeadSegment, 'zone' | 'key' | 'generation'> {
   /** tsSec + tsNsec as one number, for ordering. */
   t: number;
-  ipLength: number;
-  payload: Uint8Array;
   /** Wall clock (ms) when the worker received it: the hold runs from here. */
   arrivedMs: number;
 }
@@ -40,8 +30,8 @@ export function pendingOf(s: HeadSegment, arrivedMs: number, copyPayload: boolea
 export class Reporter {
   /** The next counter (the edge's packet number) to feed; lower ones were fed or skipped. */
   next = 1;
-  /** Waiting segments in counter order. */
-  readonly queue: PendingSegment[] = [];
+  /** Waiting segments in counter order (a shared empty one until something waits: most flows never wait). */
+  queue: PendingSegment[] = NOTHING_WAITS;
   /** The verdict went to this edge (for this generation). */
   answered = false;
   /**
@@ -58,6 +48,7 @@ export class Reporter {
   /** Queues a segment in counter order; false when it is a duplicate (fed, or queued already). */
   insert(s: PendingSegment): boolean {
     if (s.counter < this.next) return false;
+    if (this.queue === NOTHING_WAITS) this.queue = [];
     const q = this.queue;
     let i = q.length;
     while (i > 0 && q[i - 1]!.counter > s.counter) i--;
@@ -66,6 +57,9 @@ export class Reporter {
     return true;
   }
 }
+
+/** The queue of a reporter with nothing waiting (never written to). */
+const NOTHING_WAITS: PendingSegment[] = [];
 
 /**
  * Segments that may wait per flow and edge: an edge sends at most its
@@ -116,7 +110,8 @@ export class MergeFlow {
    */
   ftpControl = false;
   /** End of the fed sequence space per direction (valid where `dirKnown` has the direction's bit). */
-  private readonly dirEnd = [0, 0];
+  private dirEnd0 = 0;
+  private dirEnd1 = 0;
   private dirKnown = 0;
   constructor(
     readonly zone: number,
@@ -170,7 +165,7 @@ export class MergeFlow {
 
   private clear(r: Reporter): void {
     for (const s of r.queue) this.pool.bytes -= s.payload.length;
-    r.queue.length = 0;
+    r.queue = NOTHING_WAITS;
   }
 
   get waiting(): boolean {
@@ -213,16 +208,37 @@ export class MergeFlow {
   take(r: Reporter): PendingSegment {
     const s = r.queue.shift()!;
     this.pool.bytes -= s.payload.length;
+    this.noteFed(r, s);
+    return s;
+  }
+
+  /**
+   * The segment may be fed the moment it arrives, without waiting in a
+   * queue: the common case of a flow one edge sees whole, in order.
+   */
+  feedsAtOnce(r: Reporter, s: HeadSegment): boolean {
+    if (r.queue.length > 0 || s.counter !== r.next || this.reporters.length > 1 || this.decided) return false;
+    if (s.flags & SegmentFlag.EdgeSawBoth) return true;
+    return this.protocol === IPPROTO_TCP && !this.mayBeFtpData && (s.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+  }
+
+  /** Notes a segment fed: the reporter's next counter, and the sequence space it covered. */
+  noteFed(r: Reporter, s: Pick<HeadSegment, 'counter' | 'flags' | 'direction' | 'seq' | 'tcpFlags' | 'payload'>): void {
     // A segment that went past a gap in the counters (FTP watching) leaves
     // the gap open: what fills it later is still fed, not taken for a duplicate.
     if (s.counter === r.next || !(s.flags & SegmentFlag.Watched || this.decided)) r.next = s.counter + 1;
-    if (this.protocol === IPPROTO_TCP) {
-      const end = (s.seq + s.payload.length + (s.tcpFlags & TcpFlag.SYN ? 1 : 0) + (s.tcpFlags & TcpFlag.FIN ? 1 : 0)) | 0;
-      const bit = 1 << s.direction;
-      if (!(this.dirKnown & bit) || seqLE(this.dirEnd[s.direction]!, end)) this.dirEnd[s.direction] = end;
-      this.dirKnown |= bit;
+    if (this.protocol !== IPPROTO_TCP) return;
+    const end = (s.seq + s.payload.length + (s.tcpFlags & TcpFlag.SYN ? 1 : 0) + (s.tcpFlags & TcpFlag.FIN ? 1 : 0)) | 0;
+    const bit = 1 << s.direction;
+    if (!(this.dirKnown & bit) || seqLE(this.endOf(s.direction), end)) {
+      if (s.direction === 0) this.dirEnd0 = end;
+      else this.dirEnd1 = end;
     }
-    return s;
+    this.dirKnown |= bit;
+  }
+
+  private endOf(direction: number): number {
+    return direction === 0 ? this.dirEnd0 : this.dirEnd1;
   }
 
   private drop(r: Reporter): void {
@@ -235,7 +251,7 @@ export class MergeFlow {
   /** A segment whose payload lies wholly within the direction's bytes already fed. */
   private isRetransmission(s: PendingSegment): boolean {
     if (s.payload.length === 0 || !(this.dirKnown & (1 << s.direction))) return false;
-    return seqLE((s.seq + s.payload.length) | 0, this.dirEnd[s.direction]!);
+    return seqLE((s.seq + s.payload.length) | 0, this.endOf(s.direction));
   }
 
   /** The bytes of the other direction that the segment acknowledges were fed (or it acknowledges none). */
@@ -243,7 +259,7 @@ export class MergeFlow {
     if (!(s.tcpFlags & TcpFlag.ACK) || sawBoth(r)) return true;
     const other = 1 - s.direction;
     if (!(this.dirKnown & (1 << other))) return false;
-    return seqLE(s.ack, this.dirEnd[other]!);
+    return seqLE(s.ack, this.endOf(other));
   }
 }
 

@@ -1,7 +1,10 @@
 import { createHeadScanner, FlowClassifier, type EngineKind, type HeadScanner, type PatternSet } from '@l7mesh/engine';
 import { IPPROTO_TCP, TcpFlag, type DecodedPacket, type FlowEntry, type FlowTimeouts } from '@l7mesh/flow';
 import { Direction, SegmentFlag, type HeadBatch, type HeadSegment, type Verdict, type VerdictEvent } from '@l7mesh/wire';
-import { MergeFlow, pendingOf, type PendingSegment, type Reporter } from './flowMerge.js';
+import { MergeFlow, pendingOf, type Reporter } from './flowMerge.js';
+
+/** What feeding needs of a segment (a queued one, or one fed as it arrives). */
+type FedSegment = Pick<HeadSegment, 'direction' | 'tsSec' | 'tsNsec' | 'tcpFlags' | 'seq' | 'ack' | 'ipLength' | 'payload'>;
 
 /** A verdict as the cache keeps it: what any edge's generation of the flow gets. */
 export type CachedVerdict = Pick<Verdict, 'l7' | 'decidedBy' | 'decidedAtPacket' | 'mark' | 'ruleSetVersion' | 'epoch'>;
@@ -267,6 +270,12 @@ export class MergingClassifier {
       flow = undefined;
     }
     if (!flow) {
+      // The common new flow: nothing cached, looked up or shed, within bounds (no id string needed).
+      const plain = this.cached.size === 0 && this.lookups.size === 0 && this.shedKeys.size === 0 && !(s.flags & SegmentFlag.Resent);
+      if (plain && this.inProgress < this.maxInProgress && this.pending.bytes < this.maxPendingBytes) {
+        this.add(zone, this.newFlow(zone, s.zone, s.key, partition, nowMs), edge, s, nowMs, false);
+        return;
+      }
       const id = flowId(s.zone, s.key);
       const cached = this.cached.get(id);
       if (cached && !(s.flags & SegmentFlag.Watched)) {
@@ -368,6 +377,12 @@ export class MergingClassifier {
       if (!flow.ftpControl && flow.entry!.l7 === 'ftp') flow.ftpControl = true;
       if (!flow.ftpControl || s.payload.length === 0) return;
     }
+    if (flow.feedsAtOnce(r, s)) {
+      flow.noteFed(r, s);
+      this.touchedZones.add(zone);
+      this.feed(zone, flow, s);
+      return;
+    }
     const pending = pendingOf(s, arrivedMs, false);
     const queued = flow.enqueue(r, pending);
     if (queued !== 'queued') {
@@ -417,7 +432,7 @@ export class MergingClassifier {
   }
 
   /** Feeds one segment to the zone's classifier as the packet it was. */
-  private feed(zone: ZoneState, flow: MergeFlow, s: PendingSegment): void {
+  private feed(zone: ZoneState, flow: MergeFlow, s: FedSegment): void {
     this.counters.fed++;
     const p = this.packet;
     const key = flow.key;

@@ -181,6 +181,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // Inbound messages in arrival order: head batches and watermarks share one
   // queue, because a watermark speaks of the segments published before it.
   const inbound: { kind: 'head' | 'watermark'; data: Uint8Array }[] = [];
+  /** The next message to work on: the array is compacted now and then, not shifted per message. */
+  let next = 0;
   let scheduled = false;
   const maxQueued = options.maxQueuedMessages ?? 20_000;
   const badLog = (kind: string, err: unknown): void => {
@@ -189,9 +191,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
   const work = (): void => {
     scheduled = false;
-    const n = Math.min(SLICE, inbound.length);
-    for (let i = 0; i < n; i++) {
-      const m = inbound[i]!;
+    const end = Math.min(next + SLICE, inbound.length);
+    for (; next < end; next++) {
+      const m = inbound[next]!;
       counters.messages++;
       if (m.kind === 'head') {
         let batch;
@@ -213,10 +215,16 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         }
       }
     }
-    inbound.splice(0, n);
+    if (next === inbound.length) {
+      inbound.length = 0;
+      next = 0;
+    } else if (next >= 4096) {
+      inbound.splice(0, next);
+      next = 0;
+    }
     merging.endBatch();
     flushVerdicts();
-    if (inbound.length > 0) schedule();
+    if (inbound.length > next) schedule();
   };
   const schedule = (): void => {
     if (!scheduled) {
@@ -225,7 +233,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     }
   };
   const receive = (kind: 'head' | 'watermark', data: Uint8Array): void => {
-    if (inbound.length >= maxQueued) {
+    if (inbound.length - next >= maxQueued) {
       counters.droppedMessages++;
       return;
     }
@@ -330,7 +338,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     await membership.stop(true);
     for (const s of subscriptions.values()) s.unsubscribe();
     watermarkSub.unsubscribe();
-    while (inbound.length > 0) work();
+    while (inbound.length > next) work();
     flushVerdicts();
     publishEvents();
     await Promise.allSettled([...pendingEventAcks]);

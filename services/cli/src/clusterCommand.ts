@@ -10,24 +10,15 @@ import { loadEdgePatterns, MarkPolicy, parseEdgeConfig, replayCapture } from '@l
 import { splitCaptureByDirection } from '@l7mesh/flow';
 import { decodeEventBatch, decodeMemberHeartbeat, DEFAULT_PARTITIONS, MemberRole, type MemberHeartbeat } from '@l7mesh/wire';
 import { collect, integerIn } from './optionParsers.js';
-import { addNatsOptions } from './workerCommand.js';
+import { addNatsOptions, busOptionsOf, type NatsCliOptions } from './natsOptions.js';
 
 const CLI_BIN = fileURLToPath(new URL('../bin/l7mesh.js', import.meta.url));
 const BUNDLED_CAPTURE = fileURLToPath(new URL('../../../test/captures/mixed/lab-mixed.pcap', import.meta.url));
 
 // ------------------------------------------------------------------ status
 
-interface StatusOptions {
-  nats?: string[];
-  prefix: string;
+interface StatusOptions extends NatsCliOptions {
   json?: boolean;
-  user?: string;
-  pass?: string;
-  token?: string;
-  creds?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
 }
 
 interface MemberStatus extends MemberHeartbeat {
@@ -70,11 +61,7 @@ function renderMembers(members: MemberStatus[]): string {
 }
 
 async function runStatus(opts: StatusOptions): Promise<number> {
-  const tls = opts.tlsCa || opts.tlsCert || opts.tlsKey ? { caFile: opts.tlsCa, certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined;
-  const bus = await connectBus(
-    { servers: opts.nats ?? ['nats://127.0.0.1:4222'], name: 'l7mesh-status', maxReconnectAttempts: 0, user: opts.user, pass: opts.pass, token: opts.token, credsFile: opts.creds, tls },
-    busNames(opts.prefix),
-  );
+  const bus = await connectBus({ ...busOptionsOf(opts, 'l7mesh-status'), maxReconnectAttempts: 0 }, busNames(opts.prefix));
   try {
     const members = await readMembers(bus);
     if (opts.json) process.stdout.write(`${JSON.stringify({ members }, null, 2)}\n`);

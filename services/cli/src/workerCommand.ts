@@ -2,14 +2,13 @@ import { type Command, Option } from 'commander';
 import { busNames } from '@l7mesh/bus';
 import { ruleSetVersionOf, startWorker } from '@l7mesh/classifier';
 import { loadPatternSet } from '@l7mesh/engine';
+import { addNatsOptions, busOptionsOf, type NatsCliOptions } from './natsOptions.js';
 import { collect, commaList, integerIn } from './optionParsers.js';
 import { PROJECT_PATTERNS_DIR } from './patternSource.js';
 
 
-export interface WorkerRunOptions {
-  nats: string[];
+export interface WorkerRunOptions extends NatsCliOptions {
   id?: string;
-  prefix: string;
   patterns?: string[];
   order?: string[];
   maxPackets: number;
@@ -18,13 +17,6 @@ export interface WorkerRunOptions {
   partitions: number;
   replicas: number;
   holdMs: number;
-  user?: string;
-  pass?: string;
-  token?: string;
-  creds?: string;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
 }
 
 /** Runs a worker until SIGINT/SIGTERM; leaves the cluster cleanly (its partitions move at once). */
@@ -37,9 +29,8 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const ruleSetVersion = ruleSetVersionOf(set);
-  const tls = opts.tlsCa || opts.tlsCert || opts.tlsKey ? { caFile: opts.tlsCa, certFile: opts.tlsCert, keyFile: opts.tlsKey } : undefined;
   const worker = await startWorker({
-    bus: { servers: opts.nats, user: opts.user, pass: opts.pass, token: opts.token, credsFile: opts.creds, tls },
+    bus: busOptionsOf(opts, `l7mesh-worker-${opts.id ?? process.pid}`),
     names: busNames(opts.prefix),
     id: opts.id,
     set,
@@ -66,20 +57,6 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
   return 0;
 }
 
-/** Connection options shared by the cluster commands. */
-export function addNatsOptions(cmd: Command): Command {
-  return cmd
-    .option('--nats <url>', 'NATS server URL (repeatable: every server of a cluster)', collect)
-    .option('--prefix <prefix>', 'subject, stream and bucket prefix of the cluster', 'l7')
-    .option('--user <user>', 'NATS user')
-    .option('--pass <password>', 'NATS password')
-    .option('--token <token>', 'NATS token')
-    .option('--creds <file>', 'NATS credentials file (JWT + nkey seed)')
-    .option('--tls-ca <file>', 'CA certificate to verify the NATS server')
-    .option('--tls-cert <file>', 'client certificate')
-    .option('--tls-key <file>', 'client key');
-}
-
 export function registerWorkerCommand(program: Command): void {
   const worker = program.command('worker').description('classifier workers of the cluster');
   addNatsOptions(worker.command('run').description('run a classifier worker: owns partitions, merges what every edge saw, publishes verdicts'))
@@ -93,6 +70,6 @@ export function registerWorkerCommand(program: Command): void {
     .option('--replicas <n>', 'replicas of the events stream and the buckets (3 on a three-server NATS cluster)', integerIn(1, 5), 1)
     .option('--hold-ms <ms>', 'longest a segment waits for its turn (other edges, lost batches)', integerIn(0, 600_000), 3000)
     .action(async (opts) => {
-      process.exitCode = await runWorker({ ...opts, nats: opts.nats ?? ['nats://127.0.0.1:4222'] });
+      process.exitCode = await runWorker(opts);
     });
 }

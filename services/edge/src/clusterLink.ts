@@ -6,7 +6,7 @@ export interface ClusterLinkOptions {
   bus: Bus;
   edge: string;
   partitions: number;
-  /** Segments wait at most this long before their batch is published (ms). */
+  /** Segments wait at most this long before their batch is published (ms); 0: at the end of the packet batch. */
   flushMs: number;
   /** A partition's batch is published early once it is this big (bytes). */
   maxBatchBytes?: number;
@@ -52,6 +52,7 @@ export class ClusterLink implements SegmentSink {
   private readonly subscription: Subscription;
   private readonly periodic: NodeJS.Timeout;
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushScheduled = false;
   private batchSeq = 0;
   private tsSec = 0;
   private tsNsec = 0;
@@ -86,7 +87,12 @@ export class ClusterLink implements SegmentSink {
     if (w.count === 0) this.dirty.push(p);
     w.addSegment(s);
     if (w.byteLength >= this.maxBatchBytes || w.count >= MAX_SEGMENTS_PER_BATCH) this.publishBatch(w);
-    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), this.options.flushMs);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // 0: at the end of this turn of the event loop, i.e. after the packet batch being handled.
+      if (this.options.flushMs === 0) setImmediate(() => this.flush());
+      else this.flushTimer = setTimeout(() => this.flush(), this.options.flushMs);
+    }
   }
 
   /** Publishes every pending batch, then the watermark. */
@@ -95,6 +101,7 @@ export class ClusterLink implements SegmentSink {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
+    this.flushScheduled = false;
     for (const p of this.dirty) {
       const w = this.writers[p]!;
       if (w.count > 0) this.publishBatch(w);

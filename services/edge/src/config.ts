@@ -70,7 +70,7 @@ export interface ClusterConfig {
   /** Subject, stream and bucket prefix of the cluster. */
   prefix: string;
   partitions: number;
-  /** Segments wait at most this long before they are published (ms). */
+  /** Segments wait at most this long before they are published (ms); 0 (default): at the end of each packet batch. */
   flushMs: number;
   /** An unanswered flow is sent again after this long (ms). */
   resendMs: number;
@@ -189,7 +189,7 @@ const schema = z.strictObject({
       zone: int(0, 0xffffffff).default(0),
       prefix: z.string().regex(/^[a-z0-9_]{1,32}$/, { error: 'a prefix is 1 to 32 lowercase letters, digits or _' }).default('l7'),
       partitions: int(1, 65535).default(1024),
-      flushMs: int(0, 1000).default(2),
+      flushMs: int(0, 1000).default(0),
       resendMs: int(100, 600_000).default(2000),
       verdictTimeoutMs: int(100, 3_600_000).default(10_000),
       user: z.string().optional(),

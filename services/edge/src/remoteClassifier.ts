@@ -83,7 +83,6 @@ export class RemoteClassifier implements FlowPipeline {
   private readonly watched = new Map<FlowEntry, HeadSegment[]>();
   /** Watched connections that left the table: kept while flows wait (a data connection may need them). */
   private readonly watchedEnded = new Set<FlowEntry>();
-  private lastExpirySec = -Infinity;
   private settleWaiters: (() => void)[] = [];
   /** ms from a flow's first segment to its verdict, since the last take. */
   private latencies: number[] = [];
@@ -116,12 +115,7 @@ export class RemoteClassifier implements FlowPipeline {
 
   process(p: DecodedPacket): FlowEntry {
     this.packets++;
-    if (p.tsSec - this.lastExpirySec >= 1) {
-      this.table.expire(p.tsSec, this.expiryBudget);
-      this.lastExpirySec = p.tsSec;
-    } else if (this.table.expiryPending) {
-      this.table.expireMore(this.expiryBudget);
-    }
+    this.table.expireAsOf(p.tsSec, this.expiryBudget);
     const { flow, isOrig } = this.table.track(p);
     if (flow.l7 === 'unset' && flow.packets <= this.budget) {
       this.sendPacket(flow, p, isOrig, true);
