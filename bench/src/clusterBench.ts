@@ -40,7 +40,7 @@
  * BENCH_CLUSTER_LATENCY_FRACTION (0.5 of the peak),
  * BENCH_CLUSTER_LATENCY_SECONDS (5, after BENCH_CLUSTER_LATENCY_WARMUP 1),
  * BENCH_CLUSTER_MEMORY_FLOWS (100000), BENCH_CLUSTER_FLUSH_MS (the edges'
- * cluster.flushMs; default the config's, 2), BENCH_CLUSTER_PROFILE=1
+ * cluster.flushMs; default the config's, 0), BENCH_CLUSTER_PROFILE=1
  * (workers and edges with --cpu-prof, kept in the temp directory; prints
  * where the CPU time went; numbers then not comparable).
  * Results: tables on stdout and bench/results/cluster.json.
@@ -721,7 +721,7 @@ async function main(): Promise<void> {
       `  Other load: CPUs that processes outside the benchmark took meanwhile (/proc/stat less ours): the machine is shared, and what they take is not ours.`,
       `  Peak: one edge replays as fast as ${WINDOW} flows waiting for their verdict allow (core NATS has no back-pressure: an edge at full speed overruns the workers, which drop, and measures the re-sends).`,
       `  Worker CPU: /proc utime+stime of the worker processes over the edge's run (idle heartbeats included); in process: classifyCapture's CPU time (pcap reading included) on the same capture.`,
-      `  Latency: per flow, from the edge handing the deciding segment (or the first) to its link to the verdict arriving back at the edge; cluster.flushMs ${FLUSH_MS ?? 'default (2)'};`,
+      `  Latency: per flow, from the edge handing the deciding segment (or the first) to its link to the verdict arriving back at the edge; cluster.flushMs ${FLUSH_MS ?? 'default (0)'};`,
       `  the first ${LATENCY_WARMUP_SECONDS} s are warm-up and not counted; flows the worker leaves undecided until the edge is done (unset) are not in it. Target p99 <= 2 ms.`,
       `  Dropped: messages the workers dropped past their queue bound, and segments they shed; re-sent: segments the edge sent again after resendMs, mostly of flows`,
       `  the worker keeps undecided until the edge is done (they end before the limits: unset).`,

@@ -1,4 +1,5 @@
 // The package's only door.
+export { EventPublisher } from './eventPublisher.js';
 export { MergeFlow, Reporter, seqLE, type PendingSegment } from './flowMerge.js';
 export { MergingClassifier, type CachedVerdict, type MergingCounters, type MergingOptions } from './mergingClassifier.js';
 export { assignPartitions, membershipEpoch } from './rendezvous.js';

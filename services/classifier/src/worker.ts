@@ -7,13 +7,12 @@ import {
   decodeEdgeWatermark,
   decodeHeadBatch,
   decodeVerdictBatch,
-  encodeEventBatch,
   encodeVerdictBatch,
   MemberRole,
   partitionOf,
   type Verdict,
-  type VerdictEvent,
 } from '@l7mesh/wire';
+import { EventPublisher } from './eventPublisher.js';
 import { MergingClassifier, type CachedVerdict } from './mergingClassifier.js';
 import { assignPartitions, membershipEpoch } from './rendezvous.js';
 
@@ -54,8 +53,6 @@ export interface WorkerCounters {
   /** Messages dropped because the worker was past its queue bound. */
   droppedMessages: number;
   verdictsSent: number;
-  eventBatches: number;
-  eventPublishErrors: number;
   /** Core publishes (verdicts, cache entries) that failed: the connection was closed. */
   publishErrors: number;
   partitionMoves: number;
@@ -63,8 +60,9 @@ export interface WorkerCounters {
 
 export interface RunningWorker {
   readonly id: string;
-  /** The worker's own counters; the merging classifier's are `merging.counters`. */
+  /** The worker's own counters; the merging classifier's are `merging.counters`, the events stream's `events.counters`. */
   readonly counters: WorkerCounters;
+  readonly events: EventPublisher;
   /** Partitions this worker owns now. */
   owned(): number[];
   liveWorkers(): readonly string[];
@@ -80,7 +78,6 @@ export interface RunningWorker {
 const SLICE = 64;
 const TICK_MS = 20;
 const EVENT_FLUSH_MS = 100;
-const MAX_EVENTS_PER_BATCH = 1000;
 /** Idle timeout (s) of an open TCP flow in the worker's table; the edge's default too. */
 const WORKER_TCP_OPEN_TIMEOUT = 600;
 
@@ -115,8 +112,6 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     badMessages: { head: 0, watermark: 0, heartbeat: 0 },
     droppedMessages: 0,
     verdictsSent: 0,
-    eventBatches: 0,
-    eventPublishErrors: 0,
     publishErrors: 0,
     partitionMoves: 0,
   };
@@ -134,8 +129,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   // Verdicts per edge, sent together at the end of each slice of work.
   const outbox = new Map<string, Verdict[]>();
-  let events: VerdictEvent[] = [];
-  let eventSeq = 0;
+  const events = new EventPublisher(bus.jetstream(), names.eventsSubject, id, startedMs, log);
   const merging = new MergingClassifier({
     set: options.set,
     engine: options.engine,
@@ -156,7 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (!list) outbox.set(edge, (list = []));
       list.push(v);
     },
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => events.add(e),
     onDecided: (zone, key, v) => {
       // Best effort and off the hot path: a plain publish to the bucket's subject, no ack awaited.
       publish(`$KV.${names.verdictsBucket}.${verdictCacheKey(zone, key)}`, encodeCachedVerdict(id, zone, key, v));
@@ -295,35 +289,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   });
   await membership.start();
 
-  const pendingEventAcks = new Set<Promise<unknown>>();
-  const js = bus.jetstream();
-  const publishEvents = (): void => {
-    while (events.length > 0) {
-      const chunk = events.slice(0, MAX_EVENTS_PER_BATCH);
-      events = events.slice(chunk.length);
-      const batchSeq = ++eventSeq;
-      const data = encodeEventBatch({ worker: id, batchSeq, events: chunk });
-      // At least once, deduplicated by the stream on (worker, batch): retried until acknowledged.
-      const attempt = (tries: number): Promise<unknown> =>
-        js.publish(names.eventsSubject, data, { msgID: `${id}.${startedMs}.${batchSeq}` }).catch((err: unknown) => {
-          counters.eventPublishErrors++;
-          if (tries >= 30) throw err;
-          return new Promise((r) => setTimeout(r, 500)).then(() => attempt(tries + 1));
-        });
-      const p: Promise<unknown> = attempt(0)
-        .then(() => counters.eventBatches++)
-        .catch((err: unknown) => log(`worker ${id}: events batch ${batchSeq} lost: ${(err as Error).message}`))
-        .finally(() => pendingEventAcks.delete(p));
-      pendingEventAcks.add(p);
-    }
-  };
-
   let stopping = false;
   const ticker = setInterval(() => {
     merging.tick();
     flushVerdicts();
   }, TICK_MS);
-  const eventTimer = setInterval(publishEvents, EVENT_FLUSH_MS);
+  const eventTimer = setInterval(() => events.publish(), EVENT_FLUSH_MS);
   const latencyTimer = setInterval(() => {
     const l = merging.takeLatencies().sort((a, b) => a - b);
     latency = l.length === 0 ? { p50: 0, p99: 0 } : { p50: l[Math.floor(l.length * 0.5)]!, p99: l[Math.min(l.length - 1, Math.floor(l.length * 0.99))]! };
@@ -340,8 +311,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     watermarkSub.unsubscribe();
     while (inbound.length > next) work();
     flushVerdicts();
-    publishEvents();
-    await Promise.allSettled([...pendingEventAcks]);
+    await events.drain();
     merging.finish();
     await bus.close();
   };
@@ -355,6 +325,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       return epoch;
     },
     merging,
+    events,
     flush: () => bus.nc.flush(),
     stop,
   };
