@@ -66,18 +66,20 @@ export function runEdge(id: string, packets: { p: DecodedPacket; fromOrig: boole
     pending.clear();
   };
   edge.flush = flush;
+  const send = (s: HeadSegment) => {
+    const p = partitionOf(s.zone, s.key, PARTITIONS);
+    let list = pending.get(p);
+    if (!list) pending.set(p, (list = []));
+    list.push({ ...s });
+  };
   edge.remote = new RemoteClassifier({
     zone: 7,
     resendMs: 2_000,
     verdictTimeoutMs: 60_000,
     now: clock.now,
     sink: {
-      send: (s) => {
-        const p = partitionOf(s.zone, s.key, PARTITIONS);
-        let list = pending.get(p);
-        if (!list) pending.set(p, (list = []));
-        list.push({ ...s });
-      },
+      send: (s) => send(s),
+      sendTogether: (segments) => segments.forEach(send),
     },
     onFlow: (r) => edge.records.push(r),
   });

@@ -149,6 +149,9 @@ async function drive(): Promise<object> {
       }
       link.send(s);
     },
+    sendTogether(segments: readonly HeadSegment[]): void {
+      link.sendTogether(segments);
+    },
   };
   core = new EdgeCore({
     set,

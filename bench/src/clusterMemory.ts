@@ -177,7 +177,7 @@ function edgeFeeder(decided: boolean): Feeder {
     set,
     config,
     policy,
-    pipeline: (o) => (remote = new RemoteClassifier({ ...o, zone: 0, sink: { send: (s) => void (decided && sent.push(s)) }, resendMs: 2_000, verdictTimeoutMs: 10_000 })),
+    pipeline: (o) => (remote = new RemoteClassifier({ ...o, zone: 0, sink: { send: (s) => void (decided && sent.push(s)), sendTogether: () => undefined }, resendMs: 2_000, verdictTimeoutMs: 10_000 })),
   });
   const packet = new Uint8Array(20 + 20 + PAYLOAD);
   let answered = 0;

@@ -1,13 +1,9 @@
 import { Command, Option } from 'commander';
 import { runClassify } from './classifyCommand.js';
-import { registerEdgeCommand } from './edgeCommand.js';
 import { collect, commaList, integerIn } from './optionParsers.js';
 import { runPatternsReadme, runPatternsTest } from './patternLibraryCommand.js';
 import { runPatternsCheck, runPatternsList } from './patternsCommand.js';
 import { registerPatternsScore } from './scoreCommand.js';
-import { registerWorkerCommand } from './workerCommand.js';
-import { registerClusterCommands } from './clusterCommand.js';
-
 
 const program = new Command('l7mesh').description('Layer-7 flow classification with l7-filter semantics on Hyperscan').showHelpAfterError();
 
@@ -61,9 +57,19 @@ patterns
   });
 registerPatternsScore(patterns);
 
-registerEdgeCommand(program);
-registerWorkerCommand(program);
-registerClusterCommands(program);
+// The edge, worker and cluster commands bring NATS, prom-client, YAML and
+// zod with them: loading those took 0.2 s of every `classify`, which never
+// needs them, so they are loaded only for a command line that may.
+if (process.argv[2] !== 'classify') {
+  const [{ registerEdgeCommand }, { registerWorkerCommand }, { registerClusterCommands }] = await Promise.all([
+    import('./edgeCommand.js'),
+    import('./workerCommand.js'),
+    import('./clusterCommand.js'),
+  ]);
+  registerEdgeCommand(program);
+  registerWorkerCommand(program);
+  registerClusterCommands(program);
+}
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as { code?: string; message?: string; details?: string[] };

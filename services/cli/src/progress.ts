@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
 
 /** Captures at least this large get a progress bar on a terminal. */
 export const PROGRESS_MIN_BYTES = 32 << 20;
@@ -76,6 +76,8 @@ export function captureProgress(file: string): CaptureProgress {
   } catch {
     return { stop() {} }; // classify reports the file's error itself
   }
+  // Loaded only for a bar: most runs (stderr not a terminal, small captures) never draw one.
+  const { SingleBar } = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
   const bar = new SingleBar({
     format: `${basename(file)} [{bar}] {percentage}% {done} / {size}  {rate}  {pps}  {elapsed}  ETA {remaining}`,
     stream: process.stderr,

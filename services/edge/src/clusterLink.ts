@@ -35,6 +35,8 @@ const WATERMARK_PERIOD_MS = 200;
 /** Live mode: a packet may reach the edge this long after its kernel timestamp (ms). */
 const LIVE_WATERMARK_MARGIN_MS = 50;
 const DEFAULT_MAX_BATCH_BYTES = 60_000;
+/** A segment's bytes in a head batch besides its payload (key, counters, flags, times), at most. */
+const SEGMENT_OVERHEAD = 64;
 
 /**
  * The edge's side of the bus: head segments batched per partition and
@@ -81,12 +83,31 @@ export class ClusterLink implements SegmentSink {
   }
 
   send(s: HeadSegment): void {
+    const w = this.writerOf(s);
+    w.addSegment(s);
+    if (w.byteLength >= this.maxBatchBytes || w.count >= MAX_SEGMENTS_PER_BATCH) this.publishBatch(w);
+    this.scheduleFlush();
+  }
+
+  sendTogether(segments: readonly HeadSegment[]): void {
+    if (segments.length === 0) return;
+    const w = this.writerOf(segments[0]!);
+    // What is pending goes first when the group would not fit beside it: the group is never split.
+    const bytes = segments.reduce((n, s) => n + s.payload.length + SEGMENT_OVERHEAD, 0);
+    if (w.count > 0 && (w.byteLength + bytes > this.maxBatchBytes || w.count + segments.length > MAX_SEGMENTS_PER_BATCH)) this.publishBatch(w);
+    for (const s of segments) w.addSegment(s);
+    this.scheduleFlush();
+  }
+
+  private writerOf(s: HeadSegment): HeadBatchWriter {
     const p = partitionOf(s.zone, s.key, this.options.partitions);
     let w = this.writers[p];
     if (!w) this.writers[p] = w = new HeadBatchWriter(this.options.edge, p);
     if (w.count === 0) this.dirty.push(p);
-    w.addSegment(s);
-    if (w.byteLength >= this.maxBatchBytes || w.count >= MAX_SEGMENTS_PER_BATCH) this.publishBatch(w);
+    return w;
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // 0: at the end of this turn of the event loop, i.e. after the packet batch being handled.

@@ -6,6 +6,12 @@ import type { FlowPipeline } from './core.js';
 /** Where a remote classifier's segments go (the cluster link, or a test). */
 export interface SegmentSink {
   send(segment: HeadSegment): void;
+  /**
+   * Segments that must travel in one message, or not at all (a re-sent
+   * connection with the FTP announcements it may need; all of one address
+   * pair, so of one partition).
+   */
+  sendTogether(segments: readonly HeadSegment[]): void;
 }
 
 export interface RemoteClassifierOptions extends ClassifierOptions {
@@ -221,8 +227,6 @@ export class RemoteClassifier implements FlowPipeline {
   /** Re-sends unanswered flows due for it, and times out those past the verdict timeout. */
   tick(): void {
     const nowMs = this.now();
-    // Control connections whose announcements went out again this round.
-    const announced = new Set<FlowEntry>();
     for (const u of [...this.unanswered.values()]) {
       if (nowMs - u.firstSentMs >= this.options.verdictTimeoutMs) {
         this.counters.timedOut++;
@@ -231,36 +235,24 @@ export class RemoteClassifier implements FlowPipeline {
         this.answered(u.flow);
       } else if (nowMs - u.lastSentMs >= this.options.resendMs) {
         u.lastSentMs = nowMs;
-        if (this.watched.size > 0 && u.flow.protocol === IPPROTO_TCP) this.resendAnnouncements(u.flow, announced);
-        this.resend(u.segments);
-        // An unanswered FTP control connection's watched segments follow its own, in order.
-        const watched = this.watched.get(u.flow);
-        if (watched) this.resend(watched);
+        // In one message: the announcements of answered FTP control connections between the same hosts (the
+        // connection may be their data connection), then its own segments, and (an unanswered control
+        // connection) its own announcements. A worker that took the partition over learns them first.
+        const group = this.watched.size > 0 && u.flow.protocol === IPPROTO_TCP ? this.announcementsFor(u.flow) : [];
+        group.push(...u.segments, ...(this.watched.get(u.flow) ?? []));
+        for (const s of group) s.flags |= SegmentFlag.Resent;
+        this.counters.resends += group.length;
+        this.options.sink.sendTogether(group);
       }
     }
   }
 
-  /**
-   * Before a re-sent connection, the announcements of answered FTP control
-   * connections between the same two hosts (unanswered ones go with their
-   * own re-send): right before it, so that both travel in one batch and the
-   * worker that took the partition over learns of the announcement first.
-   */
-  private resendAnnouncements(flow: FlowEntry, announced: Set<FlowEntry>): void {
+  /** The kept announcements of answered FTP control connections between the flow's two hosts. */
+  private announcementsFor(flow: FlowEntry): HeadSegment[] {
     const pair = addressPairOf(flow);
-    for (const [control, list] of this.watched) {
-      if (announced.has(control) || this.unanswered.has(control) || addressPairOf(control) !== pair) continue;
-      announced.add(control);
-      this.resend(list);
-    }
-  }
-
-  private resend(segments: readonly HeadSegment[]): void {
-    for (const s of segments) {
-      s.flags |= SegmentFlag.Resent;
-      this.counters.resends++;
-      this.options.sink.send(s);
-    }
+    const out: HeadSegment[] = [];
+    for (const [control, list] of this.watched) if (!this.unanswered.has(control) && addressPairOf(control) === pair) out.push(...list);
+    return out;
   }
 
   /** Resolves when no flow waits for a verdict any more. */
