@@ -199,7 +199,8 @@ async function runUp(opts: UpOptions): Promise<number> {
 async function waitForWorkers(bus: Bus, n: number): Promise<void> {
   for (let tries = 0; tries < 300; tries++) {
     const workers = (await readMembers(bus)).filter((m) => m.role === MemberRole.Worker && m.age_ms < 3_000);
-    if (workers.length >= n && workers.reduce((sum, w) => sum + w.partitions, 0) === DEFAULT_PARTITIONS) return;
+    // Every worker owns some (its first beat, before it saw the others, says 0) and together all, once each.
+    if (workers.length >= n && workers.every((w) => w.partitions > 0) && workers.reduce((sum, w) => sum + w.partitions, 0) === DEFAULT_PARTITIONS) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`l7mesh up: the ${n} workers did not share the partitions out within 30 s`);
