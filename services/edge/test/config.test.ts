@@ -157,4 +157,19 @@ describe('mark policy', () => {
     expect(p.markOf('unknown')).toBe(0xf00);
     expect(p.markOf('unset')).toBeUndefined();
   });
+  it('reads the cluster section (remote mode), with its defaults, and resolves its files against the config', () => {
+    expect(parseEdgeConfig(MINIMAL, '/etc/l7mesh/edge.yaml').cluster).toBeUndefined();
+    const c = parseEdgeConfig(`${MINIMAL}cluster:\n  id: border-a\n  credsFile: edge.creds\n  tls: { caFile: ca.pem }\n`, '/etc/l7mesh/edge.yaml');
+    expect(c.cluster).toMatchObject({ servers: ['nats://127.0.0.1:4222'], id: 'border-a', zone: 0, prefix: 'l7', partitions: 1024, flushMs: 0, resendMs: 2000, verdictTimeoutMs: 10000 });
+    expect(c.cluster!.credsFile).toBe('/etc/l7mesh/edge.creds');
+    expect(c.cluster!.tls).toEqual({ caFile: '/etc/l7mesh/ca.pem' });
+  });
+
+  it('names every bad cluster field', () => {
+    const { problems } = problemsOf(`${MINIMAL}cluster:\n  id: border.a\n  servers: [http://x]\n  zone: -1\n`);
+    expect(problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^cluster\.id: .*subject token/), expect.stringMatching(/^cluster\.servers\[0\]: "http:\/\/x" is not a nats:\/\/ or tls:\/\/ URL/), expect.stringMatching(/^cluster\.zone: /)]),
+    );
+    expect(problemsOf(`${MINIMAL}cluster:\n  id: a\n  resendMs: 10000\n`).problems).toEqual([expect.stringMatching(/^cluster\.resendMs: 10000 must be below cluster\.verdictTimeoutMs 10000/)]);
+  });
 });
