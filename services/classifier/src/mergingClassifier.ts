@@ -225,9 +225,10 @@ export class MergingClassifier {
   }
 
   /**
-   * A head batch: the edge's watermark for the partition first (it covers
-   * the batch's own segments), then each segment. Decisions come out at
-   * {@link endBatch}.
+   * A head batch: each segment in the edge's order, the edge's watermark for
+   * the partition moving up to each segment's time as it goes (what the edge
+   * sent before it is in), then to the batch's watermark. Decisions come out
+   * at {@link endBatch}.
    */
   acceptBatch(batch: HeadBatch): void {
     const w = this.watermarkOf(batch.edge);
