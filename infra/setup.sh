@@ -19,6 +19,8 @@ packages=(
   nats-server postgresql
   # real servers for the edge's router test (run in its namespaces on their own configs)
   vsftpd openssh-server dnsmasq-base
+  # nDPI's ndpiReader: npm run bench's real-shape classify runs it side by side
+  libndpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

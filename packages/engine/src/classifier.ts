@@ -8,6 +8,7 @@ import {
   IPPROTO_TCP,
   MAX_DATA_LEN_LIMIT,
   parseFtpDataEndpoint,
+  SharedPacket,
   type DecodedPacket,
   type FlowEndReason,
   type FlowEntry,
@@ -69,9 +70,12 @@ export class FlowClassifier {
   private readonly parents = new Map<FlowEntry, string>();
   private readonly expiryBudget: number;
   // Queued events in packet order: a pattern test (scanner result `testIndex`) or a limit check.
-  private readonly eventFlows: FlowEntry[] = [];
+  // The lists keep their room between batches (`eventCount` is reset, not their
+  // length, which would free it): queueing allocates nothing once they have grown.
+  private readonly eventFlows: (FlowEntry | null)[] = [];
   private readonly eventPackets: number[] = [];
   private readonly eventKinds: number[] = [];
+  private eventCount = 0;
   packets = 0;
 
   constructor(
@@ -122,7 +126,7 @@ export class FlowClassifier {
     this.packets++;
     this.table.expireAsOf(p.tsSec, this.expiryBudget);
     const { flow, isOrig, created } = this.table.track(p);
-    if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0) {
+    if (created && p.protocol === IPPROTO_TCP && this.expectations.size > 0 && this.expectations.expecting(p.dstPort)) {
       const parentKey = this.expectations.claim(formatIpAddress(p.dstAddr), p.dstPort, p.tsSec);
       if (parentKey !== undefined) this.parents.set(flow, parentKey);
     }
@@ -146,7 +150,11 @@ export class FlowClassifier {
     if (room === 0 || p.payloadLength === 0) return;
     if (this.scanner.mustFlush) this.flush();
     if (flow.scanHandle < 0) flow.scanHandle = this.scanner.open();
-    const written = this.scanner.append(flow.scanHandle, p.payload, room);
+    // The decoder's packet: its payload read where it lies, with no view made per packet.
+    const written =
+      p instanceof SharedPacket
+        ? this.scanner.append(flow.scanHandle, p.payloadBytes, room, p.payloadStart, p.payloadStart + p.payloadLength)
+        : this.scanner.append(flow.scanHandle, p.payload, room);
     if (written === 0) return; // only NULs: a packet that adds nothing tests nothing
     flow.headLength += written;
     this.queueEvent(flow, packetNo, this.scanner.queued - 1);
@@ -166,18 +174,20 @@ export class FlowClassifier {
   }
 
   private queueEvent(flow: FlowEntry, packetNo: number, kind: number): void {
-    this.eventFlows.push(flow);
-    this.eventPackets.push(packetNo);
-    this.eventKinds.push(kind);
+    const i = this.eventCount++;
+    this.eventFlows[i] = flow;
+    this.eventPackets[i] = packetNo;
+    this.eventKinds[i] = kind;
     flow.queuedTests++;
   }
 
   /** Runs queued tests and applies all queued events in packet order. */
   flush(): void {
     const results = this.scanner.flush();
-    const n = this.eventFlows.length;
+    const n = this.eventCount;
     for (let i = 0; i < n; i++) {
       const flow = this.eventFlows[i]!;
+      this.eventFlows[i] = null; // no ended flow kept alive by a stale event
       const kind = this.eventKinds[i]!;
       flow.queuedTests--;
       if (flow.l7 === 'unset') {
@@ -190,9 +200,7 @@ export class FlowClassifier {
       }
       if (flow.queuedTests === 0 && flow.l7 !== 'unset') this.releaseScan(flow);
     }
-    this.eventFlows.length = 0;
-    this.eventPackets.length = 0;
-    this.eventKinds.length = 0;
+    this.eventCount = 0;
   }
 
   private decide(flow: FlowEntry, l7: string, by: string, packetNo: number): void {

@@ -13,11 +13,12 @@ export interface HeadScanner {
   /** Frees a flow head's state; its queued tests must have been flushed. */
   release(handle: number): void;
   /**
-   * Appends the packet's payload to the flow's head with l7 semantics (NULs
-   * dropped, lowercased), at most `room` bytes. Returns the bytes appended;
-   * when > 0 a test of the flow "as of this packet" is queued.
+   * Appends the packet's payload (`payload`, or its bytes [start, end)) to
+   * the flow's head with l7 semantics (NULs dropped, lowercased), at most
+   * `room` bytes. Returns the bytes appended; when > 0 a test of the flow
+   * "as of this packet" is queued.
    */
-  append(handle: number, payload: Uint8Array, room: number): number;
+  append(handle: number, payload: Uint8Array, room: number, start?: number, end?: number): number;
   /** Number of queued tests. */
   readonly queued: number;
   /** True when the next append may not fit: flush first. */

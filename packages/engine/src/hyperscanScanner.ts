@@ -54,14 +54,14 @@ export class HyperscanHeadScanner implements HeadScanner {
     this.endStreams?.close(this.endSlotOf[handle]!);
   }
 
-  append(handle: number, payload: Uint8Array, room: number): number {
-    const start = this.arenaUsed;
-    const written = copyHeadBytes(payload, this.arena, start, room);
+  append(handle: number, payload: Uint8Array, room: number, start = 0, end = payload.length): number {
+    const at = this.arenaUsed;
+    const written = copyHeadBytes(payload, this.arena, at, room, start, end);
     if (written === 0) return 0;
     const i = this.count++;
     this.slots[i] = handle;
-    this.starts[i] = start;
-    this.ends[i] = start + written;
+    this.starts[i] = at;
+    this.ends[i] = at + written;
     this.arenaUsed += written;
     return written;
   }

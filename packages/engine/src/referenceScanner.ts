@@ -36,9 +36,9 @@ export class ReferenceHeadScanner implements HeadScanner {
     this.free.push(handle);
   }
 
-  append(handle: number, payload: Uint8Array, room: number): number {
+  append(handle: number, payload: Uint8Array, room: number, start = 0, end = payload.length): number {
     const length = this.lengths[handle]!;
-    const written = appendHeadBytes(payload, this.heads[handle]!, length, room);
+    const written = appendHeadBytes(payload, this.heads[handle]!, length, room, start, end);
     if (written > 0) {
       this.lengths[handle] = length + written;
       this.queuedHandles.push(handle);

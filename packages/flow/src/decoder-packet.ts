@@ -53,6 +53,19 @@ export class SharedPacket implements DecodedPacket {
     return this.#end - this.#start;
   }
 
+  /**
+   * The bytes the payload lies in (the capture chunk, usually): the payload
+   * is payloadBytes[payloadStart, payloadStart + payloadLength), readable
+   * there without a view (valid until the next decode, like the view).
+   */
+  get payloadBytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get payloadStart(): number {
+    return this.#start;
+  }
+
   /** Points the payload at bytes[start, end); the view is created on first read. */
   setPayload(bytes: Uint8Array, start: number, end: number): void {
     this.#bytes = bytes;

@@ -27,24 +27,36 @@ const findByte = Buffer.prototype.indexOf as (this: Uint8Array, value: number, b
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 
 /**
- * Copies `payload` into `target` at `offset` without its NUL bytes, at most
- * `room` bytes; returns how many were written. The first half of the l7
- * transform: a caller that lowercases elsewhere (the Hyperscan scanner folds
- * case in native code) uses this alone.
+ * Payloads at least this long are first searched for a NUL natively, and
+ * copied natively when they have none. Shorter ones, and those with NULs
+ * (most binary protocols have many), are copied by a JS loop: a native call
+ * costs more than looping over a short payload. On the real-shape
+ * benchmark's heads (median 57 bytes, 70% with a NUL) this takes 40% of the
+ * time of a native search and copy per NUL-free run.
  */
-export function copyHeadBytes(payload: Uint8Array, target: Uint8Array, offset: number, room: number): number {
-  let written = 0;
-  let from = 0;
-  const n = payload.length;
-  while (from < n && written < room) {
-    let nul = findByte.call(payload, 0, from);
-    if (nul < 0) nul = n;
-    const take = Math.min(nul - from, room - written);
-    if (take > 0) copyBytes.call(payload, target, offset + written, from, from + take);
-    written += take;
-    from = nul + 1;
+const NATIVE_COPY_MIN = 256;
+
+/**
+ * Copies `payload` (or its bytes [start, end): a packet's payload in its
+ * capture buffer, without a view made for it) into `target` at `offset`
+ * without its NUL bytes, at most `room` bytes; returns how many were
+ * written. The first half of the l7 transform: a caller that lowercases
+ * elsewhere (the Hyperscan scanner folds case in native code) uses this alone.
+ */
+export function copyHeadBytes(payload: Uint8Array, target: Uint8Array, offset: number, room: number, start = 0, end = payload.length): number {
+  const n = end - start;
+  if (n >= NATIVE_COPY_MIN && findByte.call(start === 0 && end === payload.length ? payload : payload.subarray(start, end), 0, 0) < 0) {
+    const take = n < room ? n : room;
+    copyBytes.call(payload, target, offset, start, start + take);
+    return take;
   }
-  return written;
+  let to = offset;
+  const last = offset + room;
+  for (let i = start; i < end && to < last; i++) {
+    const byte = payload[i]!;
+    if (byte !== 0) target[to++] = byte;
+  }
+  return to - offset;
 }
 
 /** Lowercases the ASCII letters of target[start, end) in place. */
@@ -60,8 +72,8 @@ export function foldAsciiCase(target: Uint8Array, start: number, end: number): v
  * most `room` bytes. Returns how many bytes were written (0 means the packet
  * added nothing, so l7-filter would not test it).
  */
-export function appendHeadBytes(payload: Uint8Array, target: Uint8Array, offset: number, room: number): number {
-  const written = copyHeadBytes(payload, target, offset, room);
+export function appendHeadBytes(payload: Uint8Array, target: Uint8Array, offset: number, room: number, start = 0, end = payload.length): number {
+  const written = copyHeadBytes(payload, target, offset, room, start, end);
   foldAsciiCase(target, offset, offset + written);
   return written;
 }

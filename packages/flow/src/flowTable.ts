@@ -201,16 +201,18 @@ const USER_SHIFT = 16;
  */
 const verdictL7: string[] = ['unset'];
 const verdictBy: (string | undefined)[] = [undefined];
-const verdictIds = new Map<string, number>([['unset', 0]]);
+/** l7 -> decidedBy -> pair index: found without making a string per verdict. */
+const verdictIds = new Map<string, Map<string | undefined, number>>([['unset', new Map([[undefined, 0]])]]);
 
 function verdictOf(l7: string, by: string | undefined): number {
-  const name = by === undefined ? l7 : `${l7}\n${by}`;
-  let id = verdictIds.get(name);
+  let byIds = verdictIds.get(l7);
+  if (byIds === undefined) verdictIds.set(l7, (byIds = new Map()));
+  let id = byIds.get(by);
   if (id === undefined) {
     id = verdictL7.length;
     verdictL7.push(l7);
     verdictBy.push(by);
-    verdictIds.set(name, id);
+    byIds.set(by, id);
   }
   return id;
 }
@@ -460,8 +462,27 @@ export class FlowTable {
   /** Every flow in the table, in creation order (a snapshot). */
   entries(): FlowEntry[] {
     const all: FlowEntry[] = [];
-    for (const list of this.lists) for (let f = list.head; f; f = f.next) all.push(f);
-    return all.sort((a, b) => a.seq - b.seq);
+    let low = Infinity;
+    let high = -Infinity;
+    for (const list of this.lists) {
+      for (let f = list.head; f; f = f.next) {
+        all.push(f);
+        if (f.seq < low) low = f.seq;
+        if (f.seq > high) high = f.seq;
+      }
+    }
+    // Sequence numbers are unique: when they are dense (a drain at the end of
+    // a capture), each flow is put in its place instead of sorting them all.
+    const span = high - low + 1;
+    if (all.length < 64 || span > 4 * all.length) return all.sort((a, b) => a.seq - b.seq);
+    const bySeq = new Array<FlowEntry | undefined>(span);
+    for (const f of all) bySeq[f.seq - low] = f;
+    let n = 0;
+    for (let i = 0; i < span; i++) {
+      const f = bySeq[i];
+      if (f !== undefined) all[n++] = f;
+    }
+    return all;
   }
 
   /** Ends every remaining flow, in creation order (end of input). */

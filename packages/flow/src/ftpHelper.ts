@@ -60,6 +60,7 @@ export const FTP_EXPECTATION_TIMEOUT = 300;
 interface Expectation {
   parentKey: string;
   expiresSec: number;
+  port: number;
 }
 
 /**
@@ -68,29 +69,52 @@ interface Expectation {
  */
 export class ExpectationTable {
   private readonly pending = new Map<string, Expectation>();
+  /**
+   * Pending expectations per port: most new connections go to a port no
+   * expectation names, and {@link expecting} says so before any address is
+   * formatted (expectations never claimed, such as an active-mode client's
+   * behind NAT, stay pending for minutes on a busy FTP server).
+   */
+  private readonly ports = new Map<number, number>();
 
   constructor(private readonly maxEntries = 4096) {}
 
   expect(addr: string, port: number, parentKey: string, nowSec: number): void {
     const k = `${addr}|${port}`;
-    this.pending.delete(k);
+    this.remove(k);
     if (this.pending.size >= this.maxEntries) {
       const oldest = this.pending.keys().next().value;
-      if (oldest !== undefined) this.pending.delete(oldest);
+      if (oldest !== undefined) this.remove(oldest);
     }
-    this.pending.set(k, { parentKey, expiresSec: nowSec + FTP_EXPECTATION_TIMEOUT });
+    this.pending.set(k, { parentKey, expiresSec: nowSec + FTP_EXPECTATION_TIMEOUT, port });
+    this.ports.set(port, (this.ports.get(port) ?? 0) + 1);
+  }
+
+  /** True when some expectation names this port: only then can a connection to it claim one. */
+  expecting(port: number): boolean {
+    return this.ports.has(port);
   }
 
   /** Claims the expectation for a new connection to addr:port (each is used once). */
   claim(addr: string, port: number, nowSec: number): string | undefined {
+    if (!this.ports.has(port)) return undefined;
     const k = `${addr}|${port}`;
-    const e = this.pending.get(k);
+    const e = this.remove(k);
     if (!e) return undefined;
-    this.pending.delete(k);
     return e.expiresSec >= nowSec ? e.parentKey : undefined;
   }
 
   get size(): number {
     return this.pending.size;
+  }
+
+  private remove(k: string): Expectation | undefined {
+    const e = this.pending.get(k);
+    if (!e) return undefined;
+    this.pending.delete(k);
+    const n = this.ports.get(e.port)!;
+    if (n > 1) this.ports.set(e.port, n - 1);
+    else this.ports.delete(e.port);
+    return e;
   }
 }

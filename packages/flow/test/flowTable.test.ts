@@ -146,6 +146,22 @@ describe('FlowTable', () => {
     expect(ended.map(([f, r]) => [endpointsOfKey(f.key, f.origIsLow).sport, r])).toEqual([[5, 'end'], [3, 'end'], [9, 'end']]);
     expect(t.size).toBe(0);
   });
+
+  it('drains many flows in creation order, whatever their activity order and however many ended before', () => {
+    for (const survivors of [1, 15, 50]) {
+      // Out of every 50 flows, `survivors` are still there at the drain: dense and sparse creation numbers.
+      const { t, ended } = table();
+      const ports = Array.from({ length: 5000 }, (_, i) => 1000 + ((i * 7919) % 5000));
+      for (const port of ports) t.track(packet('198.18.0.1', port, '198.18.0.2', 80, { protocol: IPPROTO_UDP, tsSec: 1 }));
+      // Activity in another order, and most flows ended on the way (UDP, unreplied: 30 s).
+      for (let i = ports.length - 1; i >= 0; i--) if (i % 50 < survivors) t.track(packet('198.18.0.1', ports[i]!, '198.18.0.2', 80, { protocol: IPPROTO_UDP, tsSec: 40 }));
+      t.expire(45);
+      ended.length = 0;
+      t.drain();
+      expect(ended.map(([f]) => endpointsOfKey(f.key, f.origIsLow).sport)).toEqual(ports.filter((_, i) => i % 50 < survivors));
+      expect(ended.every(([, r]) => r === 'end')).toBe(true);
+    }
+  });
 });
 
 describe('FlowIndex', () => {

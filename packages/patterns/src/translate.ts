@@ -37,12 +37,26 @@ export interface TranslateOptions {
  * lowercased (ASCII only), one char per byte on the JS side.
  */
 export function translateL7Regex(regex: string, options: TranslateOptions = {}): TranslatedPattern {
-  const tree = parseSpencerRegex(preprocessL7Regex(regex), { posixClasses: options.posixClasses ?? true });
+  const posixClasses = options.posixClasses ?? true;
+  // Loading a pattern file translates its regex to check it, and compiling
+  // the set translates it again: the second time comes from here.
+  const memo = posixClasses ? translatedWithPosix : translatedWithoutPosix;
+  const known = memo.get(regex);
+  if (known) return { ...known };
+  const tree = parseSpencerRegex(preprocessL7Regex(regex), { posixClasses });
   const normalized = normalizeAnchors(tree);
-  return {
+  const translated: TranslatedPattern = {
     hyperscan: emitRegex(normalized, 'hyperscan'),
     javascript: emitRegex(normalized, 'javascript'),
     usesEndAnchor: contains(normalized, 'eol'),
     matchesEmpty: !isDead(normalized) && nullable(normalized),
   };
+  if (memo.size >= MEMO_LIMIT) memo.delete(memo.keys().next().value!);
+  memo.set(regex, translated);
+  return { ...translated };
 }
+
+/** Translations of the last regexes (a library has a few hundred), per setting of posixClasses. */
+const MEMO_LIMIT = 1024;
+const translatedWithPosix = new Map<string, TranslatedPattern>();
+const translatedWithoutPosix = new Map<string, TranslatedPattern>();

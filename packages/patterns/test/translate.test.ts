@@ -237,3 +237,19 @@ describe('errors the kernel compiler raised, with the column in the line as writ
     expect(() => translateL7Regex('a'.repeat(8191))).not.toThrow();
   });
 });
+
+describe('repeated translations', () => {
+  it('give the same result each time, as a fresh object, for each posixClasses setting', () => {
+    const a = translateL7Regex('^[[:alpha:]]+ x$');
+    const b = translateL7Regex('^[[:alpha:]]+ x$');
+    expect(b).toEqual(a);
+    expect(b).not.toBe(a);
+    b.hyperscan = 'changed';
+    expect(translateL7Regex('^[[:alpha:]]+ x$').hyperscan).toBe(a.hyperscan);
+    const kernel = translateL7Regex('^[[:alpha:]]+ x$', { posixClasses: false });
+    expect(kernel.javascript).not.toBe(a.javascript);
+    expect(translateL7Regex('^[[:alpha:]]+ x$', { posixClasses: false })).toEqual(kernel);
+    expect(() => translateL7Regex('(a')).toThrow(PatternSyntaxError);
+    expect(() => translateL7Regex('(a')).toThrow(PatternSyntaxError);
+  });
+});

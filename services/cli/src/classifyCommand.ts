@@ -1,7 +1,7 @@
 import { classifyCapture, type EngineKind, type FlowRecord } from '@l7mesh/engine';
 import { CaptureError } from '@l7mesh/flow';
 import { formatFlowLine } from './flowListing.js';
-import { LineOutput } from './output.js';
+import { blockingWrites, LineOutput } from './output.js';
 import { loadPatternSet } from './patternSource.js';
 import { captureProgress } from './progress.js';
 import { ProtocolSummary } from './summary.js';
@@ -22,6 +22,7 @@ export async function runClassify(opts: ClassifyOptions): Promise<number> {
   for (const n of notices) process.stderr.write(`notice: ${n}\n`);
   for (const p of problems) process.stderr.write(`warning: ${p}\n`);
   const summary = new ProtocolSummary();
+  blockingWrites(process.stdout);
   const out = new LineOutput(process.stdout);
   // The summary is for captures that were read, if only in part: a missing file gets its error alone.
   let read = false;

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { LineOutput } from '../src/output.js';
+import { blockingWrites, LineOutput } from '../src/output.js';
 import { humanBytes, humanCount, humanDuration, progressFields } from '../src/progress.js';
 
 /** A stream that takes `delayMs` per write, and remembers every chunk it got. */
@@ -49,6 +49,59 @@ describe('LineOutput', () => {
     await finished(stream.end());
     expect(waits).toBeGreaterThan(0);
     expect(chunks.join('').split('\n')).toHaveLength(101);
+  });
+});
+
+describe('LineOutput buffers', () => {
+  it('reuses its buffer when the stream took a write at once, and leaves a queued chunk alone', async () => {
+    // Synchronous: each chunk copied as written (as a file or a blocking pipe takes it).
+    const copies: Buffer[] = [];
+    const sync = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        copies.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const kept: Buffer[] = [];
+    const { stream: slow } = slowSink(1, 1 << 20);
+    const slowWrite = slow.write.bind(slow);
+    slow.write = ((chunk: Buffer) => {
+      kept.push(chunk);
+      return slowWrite(chunk);
+    }) as typeof slow.write;
+    const lines = Array.from({ length: 3000 }, (_, i) => `{"flow":${i},"l7":"h\u00e9llo ${'x'.repeat(i % 50)}"}`);
+    for (const stream of [sync, slow]) {
+      const out = new LineOutput(stream, 4096);
+      for (const l of lines) out.line(l);
+      await out.end();
+    }
+    const expected = lines.map((l) => `${l}\n`).join('');
+    expect(Buffer.concat(copies).toString('utf8')).toBe(expected);
+    // Chunks still queued in the slow stream were not overwritten by later lines.
+    expect(Buffer.concat(kept).toString('utf8')).toBe(expected);
+    expect(kept.length).toBeGreaterThan(10);
+    expect(new Set(kept.map((b) => b.buffer)).size).toBe(kept.length);
+    await finished(slow.end());
+  });
+
+  it('writes a line longer than a chunk whole', async () => {
+    const { stream, chunks } = slowSink(0, 1 << 20);
+    const out = new LineOutput(stream, 64);
+    const long = 'y'.repeat(1000);
+    out.line('a');
+    out.line(long);
+    out.line('b');
+    await out.end();
+    await finished(stream.end());
+    expect(chunks.join('')).toBe(`a\n${long}\nb\n`);
+  });
+
+  it('blockingWrites sets a libuv handle blocking and leaves other streams alone', () => {
+    const calls: boolean[] = [];
+    const piped = Object.assign(new Writable(), { _handle: { setBlocking: (b: boolean) => (calls.push(b), 0) } });
+    blockingWrites(piped);
+    blockingWrites(new Writable());
+    expect(calls).toEqual([true]);
   });
 });
 
