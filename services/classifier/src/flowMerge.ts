@@ -32,13 +32,29 @@ export class Reporter {
   next = 1;
   /** Waiting segments in counter order (a shared empty one until something waits: most flows never wait). */
   queue: PendingSegment[] = NOTHING_WAITS;
+  /** answered and watchOnly, in one small integer: a worker keeps one reporter per flow in progress. */
+  private bits = WATCH_ONLY;
+
   /** The verdict went to this edge (for this generation). */
-  answered = false;
+  get answered(): boolean {
+    return (this.bits & ANSWERED) !== 0;
+  }
+
+  set answered(value: boolean) {
+    this.bits = value ? this.bits | ANSWERED : this.bits & ~ANSWERED;
+  }
+
   /**
    * Everything it sent was for the FTP helper only (SegmentFlag.Watched):
    * it decided the flow elsewhere, or gave up on it, and waits for no verdict.
    */
-  watchOnly = true;
+  get watchOnly(): boolean {
+    return (this.bits & WATCH_ONLY) !== 0;
+  }
+
+  set watchOnly(value: boolean) {
+    this.bits = value ? this.bits | WATCH_ONLY : this.bits & ~WATCH_ONLY;
+  }
 
   constructor(
     readonly edge: string,
@@ -48,7 +64,10 @@ export class Reporter {
   /** Queues a segment in counter order; false when it is a duplicate (fed, or queued already). */
   insert(s: PendingSegment): boolean {
     if (s.counter < this.next) return false;
-    if (this.queue === NOTHING_WAITS) this.queue = [];
+    if (this.queue === NOTHING_WAITS) {
+      this.queue = [s]; // room for one: most waits are one segment long
+      return true;
+    }
     const q = this.queue;
     let i = q.length;
     while (i > 0 && q[i - 1]!.counter > s.counter) i--;
@@ -57,6 +76,14 @@ export class Reporter {
     return true;
   }
 }
+
+const ANSWERED = 1;
+const WATCH_ONLY = 2;
+const MAY_BE_FTP_DATA = 1;
+const FTP_CONTROL = 2;
+
+/** The reporters of a flow no edge reported yet (never written to). */
+const NO_REPORTERS: Reporter[] = [];
 
 /** The queue of a reporter with nothing waiting (never written to). */
 const NOTHING_WAITS: PendingSegment[] = [];
@@ -96,19 +123,34 @@ export function seqLE(a: number, b: number): boolean {
  *   goes anyway.
  */
 export class MergeFlow {
-  readonly reporters: Reporter[] = [];
+  /** The edges that reported the flow (one, mostly: made with room for exactly one). */
+  reporters: Reporter[] = NO_REPORTERS;
   /** The worker's flow entry once a segment was fed (the classifier's). */
   entry: FlowEntry | null = null;
-  /** The verdict another worker gave the flow before its partition moved here (from the cache), if so. */
-  knownVerdict: { l7: string; decidedBy: string; decidedAtPacket: number } | undefined;
+  /** mayBeFtpData and ftpControl, in one small integer. */
+  private ftpBits = 0;
+
   /** An FTP control connection between the same two hosts is in progress (set by the worker). */
-  mayBeFtpData = false;
+  get mayBeFtpData(): boolean {
+    return (this.ftpBits & MAY_BE_FTP_DATA) !== 0;
+  }
+
+  set mayBeFtpData(value: boolean) {
+    this.ftpBits = value ? this.ftpBits | MAY_BE_FTP_DATA : this.ftpBits & ~MAY_BE_FTP_DATA;
+  }
+
   /**
    * An FTP control connection (on an FTP port, or decided `ftp`): fed on
    * after its verdict, as conntrack's helper watches it, for the PORT and
    * PASV replies that announce data connections.
    */
-  ftpControl = false;
+  get ftpControl(): boolean {
+    return (this.ftpBits & FTP_CONTROL) !== 0;
+  }
+
+  set ftpControl(value: boolean) {
+    this.ftpBits = value ? this.ftpBits | FTP_CONTROL : this.ftpBits & ~FTP_CONTROL;
+  }
   /** End of the fed sequence space per direction (valid where `dirKnown` has the direction's bit). */
   private dirEnd0 = 0;
   private dirEnd1 = 0;
@@ -117,8 +159,12 @@ export class MergeFlow {
     readonly zone: number,
     readonly key: string,
     readonly partition: number,
-    /** Wall clock (ms) of the first segment: verdict latency runs from here. */
-    readonly firstArrivalMs: number,
+    /**
+     * When the first segment arrived, in whole ms since the worker's clock
+     * base (see MergingClassifier): verdict latency runs from here. An
+     * integer, so that V8 keeps it in the object, not in a box of its own.
+     */
+    readonly firstArrival: number,
     /** Over every flow of the worker: payload bytes waiting (its memory bound), retransmissions dropped. */
     private readonly pool: { bytes: number; retransmissions: number },
   ) {}
@@ -146,7 +192,9 @@ export class MergeFlow {
       }
     }
     const r = new Reporter(edge, generation);
-    this.reporters.push(r);
+    // A literal holds one element exactly; a push onto an empty array would make room for 17.
+    if (this.reporters === NO_REPORTERS) this.reporters = [r];
+    else this.reporters.push(r);
     return r;
   }
 
@@ -207,6 +255,7 @@ export class MergeFlow {
   /** Takes the reporter's first segment out of its queue and notes what it covered. */
   take(r: Reporter): PendingSegment {
     const s = r.queue.shift()!;
+    if (r.queue.length === 0) r.queue = NOTHING_WAITS; // the emptied array keeps its room: let it go
     this.pool.bytes -= s.payload.length;
     this.noteFed(r, s);
     return s;
@@ -243,6 +292,7 @@ export class MergeFlow {
 
   private drop(r: Reporter): void {
     const s = r.queue.shift()!;
+    if (r.queue.length === 0) r.queue = NOTHING_WAITS;
     this.pool.bytes -= s.payload.length;
     this.pool.retransmissions++;
     r.next = s.counter + 1;

@@ -88,6 +88,8 @@ interface CachedFlow {
 
 const DEFAULT_HOLD_MS = 3000;
 const DEFAULT_LIVENESS_MS = 3000;
+/** Latency samples kept between two takes (the worker takes them every second). */
+const MAX_LATENCY_SAMPLES = 8192;
 /** How long answers from the cache and shed flows are remembered. */
 const MEMORY_MS = 60_000;
 
@@ -134,6 +136,13 @@ export class MergingClassifier {
   private readonly now: () => number;
   private inProgress = 0;
   private finished = false;
+  /** The wall clock (ms) flows' arrival times count from. */
+  private readonly clockBase: number;
+  /**
+   * FTP control connections decided before their partition moved here, with
+   * the verdict from the cache (rare: not a field of every flow).
+   */
+  private readonly knownVerdicts = new Map<MergeFlow, CachedVerdict>();
   private readonly pending = { bytes: 0, retransmissions: 0 };
   /** Latencies (ms) from a flow's first segment to its verdict, since the last take. */
   private latencies: number[] = [];
@@ -162,6 +171,7 @@ export class MergingClassifier {
     this.maxInProgress = options.maxFlowsInProgress ?? 500_000;
     this.maxPendingBytes = options.maxPendingBytes ?? 256 * 1024 * 1024;
     this.now = options.now ?? Date.now;
+    this.clockBase = this.now();
     this.ftpPorts = new Set(options.ftpPorts ?? [21]);
   }
 
@@ -306,7 +316,7 @@ export class MergingClassifier {
   }
 
   private newFlow(zone: ZoneState, zoneId: number, key: string, partition: number, nowMs: number): MergeFlow {
-    const flow = new MergeFlow(zoneId, key, partition, nowMs, this.pending);
+    const flow = new MergeFlow(zoneId, key, partition, Math.round(nowMs - this.clockBase), this.pending);
     zone.flows.set(key, flow);
     this.inProgress++;
     if (key.charCodeAt(0) === IPPROTO_TCP) {
@@ -327,7 +337,7 @@ export class MergingClassifier {
    */
   private newWatchedFlow(zone: ZoneState, zoneId: number, key: string, partition: number, nowMs: number, verdict: CachedVerdict): MergeFlow {
     const flow = this.newFlow(zone, zoneId, key, partition, nowMs);
-    flow.knownVerdict = verdict;
+    this.knownVerdicts.set(flow, verdict);
     this.inProgress--; // decided already: it never passes through decided()
     return flow;
   }
@@ -340,6 +350,7 @@ export class MergingClassifier {
   /** The flow leaves the worker's state. */
   private removeFlow(zone: ZoneState, flow: MergeFlow): void {
     zone.flows.delete(flow.key);
+    if (this.knownVerdicts.size > 0) this.knownVerdicts.delete(flow);
     this.unblock(flow);
     flow.clearAll();
     if (flow.protocol === IPPROTO_TCP && this.isFtpControl(flow.key)) {
@@ -464,7 +475,7 @@ export class MergingClassifier {
     const entry = zone.classifier.process(p);
     if (flow.entry !== entry) flow.entry = entry;
     // Its queued test, if any, is then ignored: a decided flow is not tested.
-    const known = flow.knownVerdict;
+    const known = this.knownVerdicts.size > 0 ? this.knownVerdicts.get(flow) : undefined;
     if (known && entry.l7 === 'unset') entry.setVerdict(known.l7, known.decidedBy, known.decidedAtPacket);
   }
 
@@ -550,7 +561,7 @@ export class MergingClassifier {
     // A flow only watched here (an FTP control connection decided before its partition moved) was decided and told elsewhere.
     if (flow.reporters.every((r) => r.watchOnly)) return;
     this.counters.decided++;
-    this.latencies.push(this.now() - flow.firstArrivalMs);
+    if (this.latencies.length < MAX_LATENCY_SAMPLES) this.latencies.push(this.now() - this.clockBase - flow.firstArrival);
     const cachedVerdict = this.cachedVerdictOf(entry);
     this.options.onDecided?.(zone, flow.key, cachedVerdict);
     this.options.onEvent?.({

@@ -218,7 +218,7 @@ export class RemoteClassifier implements FlowPipeline {
     }
     flow.setVerdict(v.l7, v.decidedBy, v.decidedAtPacket);
     const u = this.unanswered.get(flow);
-    if (u) this.latencies.push(this.now() - u.firstSentMs);
+    if (u && this.latencies.length < MAX_LATENCY_SAMPLES) this.latencies.push(this.now() - u.firstSentMs);
     this.options.onDecision?.(flow);
     this.answered(flow);
     return flow;
@@ -307,6 +307,8 @@ export class RemoteClassifier implements FlowPipeline {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Latency samples kept between two takes (a heartbeat takes them every second): a bound, should nobody take them. */
+const MAX_LATENCY_SAMPLES = 8192;
 
 /** The two addresses of a flow (what partitions the flow space). */
 function addressPairOf(flow: FlowEntry): string {
