@@ -131,16 +131,17 @@ export class ClusterLink implements SegmentSink {
     this.publishWatermark();
   }
 
-  /** Replay finished: nothing more will be sent (workers stop waiting for this edge). */
+  /** Nothing more will be sent (a replay finished, or the edge stops): workers stop waiting for this edge. */
   finishReplay(): void {
     this.flush();
     this.done = true;
     this.publishWatermark();
   }
 
+  /** Publishes what is pending and a last watermark saying nothing more comes (workers stop waiting for this edge), then unsubscribes. */
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
+    if (!this.done) this.finishReplay();
     this.closed = true;
     clearInterval(this.periodic);
     this.subscription.unsubscribe();
