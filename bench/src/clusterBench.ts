@@ -53,22 +53,15 @@ import Table from 'cli-table3';
 import { busNames, connectBus, startNatsServer, type Bus, type NatsServerProcess } from '@l7mesh/bus';
 import { REPO_ROOT } from './benchPatterns.js';
 import { labCapturesFingerprint, writeLabCopies, type LabCopiesInfo } from './labCopies.js';
-import { si } from './measure.js';
+import { envNumber, si } from './measure.js';
 import { quantiles, type Quantiles } from './quantiles.js';
 
-function num(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: a number > 0, please`);
-  return n;
-}
-const FLOWS = num('BENCH_CLUSTER_FLOWS', 100_000);
-const MEMORY_FLOWS = num('BENCH_CLUSTER_MEMORY_FLOWS', 100_000);
-const LATENCY_FRACTION = num('BENCH_CLUSTER_LATENCY_FRACTION', 0.5);
-const LATENCY_SECONDS = num('BENCH_CLUSTER_LATENCY_SECONDS', 5);
-const LATENCY_WARMUP_SECONDS = num('BENCH_CLUSTER_LATENCY_WARMUP', 1);
-const WINDOW = num('BENCH_CLUSTER_WINDOW', 1024);
+const FLOWS = envNumber('BENCH_CLUSTER_FLOWS', 100_000);
+const MEMORY_FLOWS = envNumber('BENCH_CLUSTER_MEMORY_FLOWS', 100_000);
+const LATENCY_FRACTION = envNumber('BENCH_CLUSTER_LATENCY_FRACTION', 0.5);
+const LATENCY_SECONDS = envNumber('BENCH_CLUSTER_LATENCY_SECONDS', 5);
+const LATENCY_WARMUP_SECONDS = envNumber('BENCH_CLUSTER_LATENCY_WARMUP', 1);
+const WINDOW = envNumber('BENCH_CLUSTER_WINDOW', 1024);
 const FLUSH_MS = process.env.BENCH_CLUSTER_FLUSH_MS ? Number(process.env.BENCH_CLUSTER_FLUSH_MS) : undefined;
 if (FLUSH_MS !== undefined && !(FLUSH_MS >= 0 && FLUSH_MS <= 1000)) throw new Error(`BENCH_CLUSTER_FLUSH_MS=${FLUSH_MS}: 0..1000 ms, please`);
 const WORKER_COUNTS = (process.env.BENCH_CLUSTER_WORKERS ?? '1,2').split(',').map(Number).filter((n) => n >= 1);

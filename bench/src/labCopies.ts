@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { PcapStream } from './pcapStream.js';
 import { join } from 'node:path';
 import { listLabCaptures } from '@l7mesh/engine';
 import { flowKeyOf, PacketDecoder, readCaptureFile, seededRandom } from '@l7mesh/flow';
@@ -137,15 +138,7 @@ export function labCapturesFingerprint(): string {
 export async function writeLabCopies(file: string, flows: number, firstUnit = 0, concurrent = 48, seed = 7): Promise<LabCopiesInfo> {
   const bases = await loadBases();
   const rand = seededRandom(seed);
-  const out = createWriteStream(file, { highWaterMark: 4 << 20 });
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b23c4d, 0); // pcap, nanosecond timestamps
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20); // Ethernet
-  out.write(header);
-  let written = 24;
+  const out = new PcapStream(file, { nanosecond: true, linkType: 1 }); // the lab records Ethernet
   let packets = 0;
   let planned = 0;
   let unit = firstUnit;
@@ -164,8 +157,6 @@ export async function writeLabCopies(file: string, flows: number, firstUnit = 0,
     }
     return nextBase++ % bases.length;
   };
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
   // 2 µs per packet: 1M packets span 2 s of capture time, well inside every idle timeout.
   let tNs = 0;
   const T0 = 1_800_000_000;
@@ -186,34 +177,20 @@ export async function writeLabCopies(file: string, flows: number, firstUnit = 0,
     const f = base.frames[u.next++]!;
     const frame = rewrite(f.data, f.ipOffset, base.client, u.client);
     tNs += 2000;
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(T0 + Math.floor(tNs / 1e9), 0);
-    rec.writeUInt32LE(tNs % 1e9, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    pending.push(rec, Buffer.from(frame.buffer, frame.byteOffset, frame.length));
-    pendingBytes += 16 + frame.length;
+    await out.add(T0 + Math.floor(tNs / 1e9), tNs % 1e9, frame);
     packets++;
     if (u.next === base.frames.length) {
       activeBases.delete(u.base);
       active[slot] = active[active.length - 1]!;
       active.pop();
     }
-    if (pendingBytes > 4 << 20) {
-      if (!out.write(Buffer.concat(pending))) await new Promise<void>((r) => out.once('drain', () => r()));
-      written += pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-    }
   }
-  out.write(Buffer.concat(pending));
-  written += pendingBytes;
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await out.close();
   return {
     file,
     flows: planned,
     packets,
-    bytes: written,
+    bytes: out.bytes,
     units: unit - firstUnit,
     baseCaptures: bases.length,
     baseFlows: bases.reduce((n, b) => n + b.flows, 0),

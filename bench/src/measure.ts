@@ -13,3 +13,12 @@ export function si(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
   return n.toFixed(1);
 }
+
+/** A positive number from the environment (a benchmark's knob), or the default. */
+export function envNumber(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: a number > 0, please`);
+  return n;
+}

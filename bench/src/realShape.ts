@@ -41,18 +41,11 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import { REPO_ROOT } from './benchPatterns.js';
 import { labCapturesFingerprint, writeLabCopies, type LabCopiesInfo } from './labCopies.js';
-import { si } from './measure.js';
+import { envNumber, si } from './measure.js';
 
-function num(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: a number > 0, please`);
-  return n;
-}
-const FLOWS = Math.round(num('BENCH_REAL_FLOWS', 130_000));
-const RUNS = Math.round(num('BENCH_REAL_RUNS', 3));
-const TARGET = num('BENCH_REAL_TARGET', 2.5);
+const FLOWS = Math.round(envNumber('BENCH_REAL_FLOWS', 130_000));
+const RUNS = Math.round(envNumber('BENCH_REAL_RUNS', 3));
+const TARGET = envNumber('BENCH_REAL_TARGET', 2.5);
 /** Copies in progress at a time: 64 gives about 9 packets a flow (48, labCopies' default, about 12). */
 const CONCURRENT = 64;
 const CLI = join(REPO_ROOT, 'services/cli/bin/l7mesh.js');

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { PcapStream } from './pcapStream.js';
 import { buildFrame, seededRandom, TcpFlag, type SynthPacket } from '@l7mesh/flow';
 
 /**
@@ -61,21 +61,11 @@ function planFlow(rand: () => number, index: number, t: number): FlowPlan {
 /** Writes about `packetCount` packets to `file` with `concurrent` flows open at a time. */
 export async function writeMixedCapture(file: string, packetCount: number, concurrent = 2000, seed = 42): Promise<{ packets: number; flows: number; bytes: number }> {
   const rand = seededRandom(seed);
-  const out = createWriteStream(file, { highWaterMark: 4 << 20 });
-  const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0);
-  header.writeUInt16LE(2, 4);
-  header.writeUInt16LE(4, 6);
-  header.writeUInt32LE(65535, 16);
-  header.writeUInt32LE(1, 20);
-  out.write(header);
-  let written = 24;
+  const out = new PcapStream(file, { nanosecond: false, linkType: 1 });
   let packets = 0;
   let flows = 0;
   let usec = 0;
   const active: FlowPlan[] = [];
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
   while (packets < packetCount) {
     while (active.length < concurrent) active.push(planFlow(rand, flows++, 1_700_000_000));
     const slot = Math.floor(rand() * active.length);
@@ -83,27 +73,13 @@ export async function writeMixedCapture(file: string, packetCount: number, concu
     const p = plan.packets[plan.next++]!;
     usec += 3;
     const frame = buildFrame({ ...p, tsSec: 1_700_000_000 + Math.floor(usec / 1e6) });
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(1_700_000_000 + Math.floor(usec / 1e6), 0);
-    rec.writeUInt32LE(usec % 1e6, 4);
-    rec.writeUInt32LE(frame.length, 8);
-    rec.writeUInt32LE(frame.length, 12);
-    pending.push(rec, Buffer.from(frame.buffer, frame.byteOffset, frame.length));
-    pendingBytes += 16 + frame.length;
+    await out.add(1_700_000_000 + Math.floor(usec / 1e6), usec % 1e6, frame);
     packets++;
     if (plan.next === plan.packets.length) {
       active[slot] = active[active.length - 1]!;
       active.pop();
     }
-    if (pendingBytes > 4 << 20) {
-      if (!out.write(Buffer.concat(pending))) await new Promise<void>((r) => out.once('drain', () => r()));
-      written += pendingBytes;
-      pending = [];
-      pendingBytes = 0;
-    }
   }
-  out.write(Buffer.concat(pending));
-  written += pendingBytes;
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return { packets, flows, bytes: written };
+  await out.close();
+  return { packets, flows, bytes: out.bytes };
 }
