@@ -85,7 +85,7 @@ export async function ensureEventsStream(bus: Bus, opts: EventsStreamOptions = {
   }
   if (!have) {
     try {
-      await jsm.streams.add({ name, storage: 'file', retention: 'limits', discard: 'old', ...want });
+      await whilePlacing(() => jsm.streams.add({ name, storage: 'file', retention: 'limits', discard: 'old', ...want }));
       return;
     } catch (err) {
       // Another member created it in between: fall through to the update.
@@ -104,9 +104,26 @@ export async function ensureEventsStream(bus: Bus, opts: EventsStreamOptions = {
   }
   if (!differs(have, want)) return;
   try {
-    await jsm.streams.update(name, want);
+    await whilePlacing(() => jsm.streams.update(name, want));
   } catch (err) {
     throw fail('updating it failed', err);
+  }
+}
+
+/**
+ * Runs a stream or bucket change again while the cluster cannot place its
+ * replicas yet ("no suitable peers for placement"): a cluster that just
+ * started, or lost a server, elects its meta leader before every peer has
+ * registered. For at most about 15 s; then the error stands.
+ */
+async function whilePlacing<T>(change: () => Promise<T>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await change();
+    } catch (err) {
+      if (tries >= 30 || !/no suitable peers|insufficient resources/i.test(messageOf(err))) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }
 
@@ -143,7 +160,7 @@ async function openBucket(bus: Bus, bucket: string, opts: BucketOptions, default
   try {
     // A second try binds to the bucket when another member created it (with
     // other settings) between our look-up and our create.
-    kv = await create().catch(create);
+    kv = await whilePlacing(() => create().catch(create));
   } catch (err) {
     throw fail('creating or opening it failed', err);
   }
@@ -162,7 +179,7 @@ async function openBucket(bus: Bus, bucket: string, opts: BucketOptions, default
       // The server refuses a duplicate window longer than max_age.
       duplicate_window: Math.min(have.duplicate_window || maxAge, maxAge),
     };
-    if (differs(have, want)) await jsm.streams.update(stream, want);
+    if (differs(have, want)) await whilePlacing(() => jsm.streams.update(stream, want));
   } catch (err) {
     throw err instanceof BusError && err.code === 'BUS_KV' ? err : fail('updating it failed', err);
   }
