@@ -52,6 +52,7 @@ import { join } from 'node:path';
 import Table from 'cli-table3';
 import { busNames, connectBus, startNatsServer, type Bus, type NatsServerProcess } from '@l7mesh/bus';
 import { REPO_ROOT } from './benchPatterns.js';
+import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { labCapturesFingerprint, writeLabCopies, type LabCopiesInfo } from './labCopies.js';
 import { envNumber, si } from './measure.js';
 import { quantiles, type Quantiles } from './quantiles.js';
@@ -523,15 +524,8 @@ const COMPONENTS: [RegExp, string][] = [
 
 /** Where a CPU profile's time went (BENCH_CLUSTER_PROFILE=1). */
 function profileSummary(dir: string, top = 12): ProfileSummary {
-  const empty = { functions: [], components: [] };
-  if (!existsSync(dir)) return empty;
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) return empty;
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
-    samples: number[];
-    timeDeltas: number[];
-  };
+  const prof = loadCpuProfile(dir);
+  if (!prof) return { functions: [], components: [] };
   const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -553,26 +547,8 @@ function profileSummary(dir: string, top = 12): ProfileSummary {
     }
     return fallback;
   };
-  const self = new Map<string, number>();
-  const components = new Map<string, number>();
-  let busy = 0;
-  prof.samples.forEach((id, i) => {
-    const cf = nodes.get(id)!.callFrame;
-    if (cf.functionName === '(idle)') return;
-    const where = cf.url ? ` ${cf.url.split('/').slice(-3).join('/')}:${cf.lineNumber + 1}` : '';
-    const key = `${cf.functionName || '(anonymous)'}${where}`;
-    const dt = prof.timeDeltas[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    const c = componentOf(id);
-    components.set(c, (components.get(c) ?? 0) + dt);
-    busy += dt;
-  });
-  const shares = <K extends string>(m: Map<string, number>, k: K, n: number) =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([name, t]) => ({ [k]: name, share: t / busy }) as Record<K, string> & { share: number });
-  return { functions: shares(self, 'function', top), components: shares(components, 'component', 20) };
+  const shares = selfTimeShares(prof, top, componentOf);
+  return { functions: shares.functions, components: shares.groups.map(({ group, share }) => ({ component: group, share })) };
 }
 
 interface MemoryResult {

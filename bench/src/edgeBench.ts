@@ -57,6 +57,7 @@ import Table from 'cli-table3';
 import { edgeRulesConfig, loadEdgeConfig } from '@l7mesh/edge';
 import { applyEdgeRules } from '@l7mesh/netfilter';
 import { REPO_ROOT } from './benchPatterns.js';
+import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { analyseLatency, type LatencyResult } from './edgeLatency.js';
 import { NetnsLab, run, sleep, type Spawned } from '@l7mesh/netns';
 import { si } from './measure.js';
@@ -416,30 +417,8 @@ async function stopConsumer(c: Consumer): Promise<unknown> {
 
 /** Self time per function of the edge's CPU profile (EDGE_BENCH_PROFILE=1), busiest first, as shares of the non-idle time. */
 function profileSummary(dir: string, top = 15): { function: string; share: number }[] {
-  if (!existsSync(dir)) return [];
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) return [];
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
-    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let busy = 0;
-  prof.samples.forEach((id, i) => {
-    const cf = nodes.get(id)!.callFrame;
-    if (cf.functionName === '(idle)') return;
-    const where = cf.url ? ` ${cf.url.split('/').slice(-3).join('/')}:${cf.lineNumber + 1}` : '';
-    const key = `${cf.functionName || '(anonymous)'}${where}`;
-    const dt = prof.timeDeltas[i] ?? 0;
-    self.set(key, (self.get(key) ?? 0) + dt);
-    busy += dt;
-  });
-  return [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([fn, t]) => ({ function: fn, share: t / busy }));
+  const prof = loadCpuProfile(dir);
+  return prof ? selfTimeShares(prof, top).functions : [];
 }
 
 // ------------------------------------------------------------------ memory
