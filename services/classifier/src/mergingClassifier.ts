@@ -250,7 +250,7 @@ export class MergingClassifier {
       if (t > (w.partitions.get(p) ?? 0)) w.partitions.set(p, t);
       // A connection opened between two hosts with an FTP control connection may be its data
       // connection: the other edges' segments before it (a PASV reply) must be fed first.
-      if (isOpeningSyn(s) && this.ftpPairs.has(addressPair(s.zone, s.key))) {
+      if (this.ftpPairs.size > 0 && isOpeningSyn(s) && this.ftpPairs.has(addressPair(s.zone, s.key))) {
         this.pumpPartition(p);
       }
       this.accept(batch.edge, s, p);
@@ -319,13 +319,13 @@ export class MergingClassifier {
     const flow = new MergeFlow(zoneId, key, partition, Math.round(nowMs - this.clockBase), this.pending);
     zone.flows.set(key, flow);
     this.inProgress++;
-    if (key.charCodeAt(0) === IPPROTO_TCP) {
+    // The pair's string is made only where FTP is involved: not per new flow.
+    if (key.charCodeAt(0) === IPPROTO_TCP && (this.ftpPairs.size > 0 || this.isFtpControl(key))) {
       const pair = addressPair(zoneId, key);
       if (this.isFtpControl(key)) {
         flow.ftpControl = true;
         this.ftpPairs.set(pair, (this.ftpPairs.get(pair) ?? 0) + 1);
-      }
-      else if (this.ftpPairs.has(pair)) flow.mayBeFtpData = true;
+      } else if (this.ftpPairs.has(pair)) flow.mayBeFtpData = true;
     }
     return flow;
   }

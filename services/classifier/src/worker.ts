@@ -49,7 +49,7 @@ export interface WorkerOptions {
 export interface WorkerCounters {
   messages: number;
   /** Messages rejected by the decoder, per kind. */
-  badMessages: { head: number; watermark: number; heartbeat: number };
+  badMessages: { head: number; watermark: number; heartbeat: number; cache: number };
   /** Messages dropped because the worker was past its queue bound. */
   droppedMessages: number;
   verdictsSent: number;
@@ -109,7 +109,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const counters: WorkerCounters = {
     messages: 0,
-    badMessages: { head: 0, watermark: 0, heartbeat: 0 },
+    badMessages: { head: 0, watermark: 0, heartbeat: 0, cache: 0 },
     droppedMessages: 0,
     verdictsSent: 0,
     publishErrors: 0,
@@ -158,7 +158,14 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     lookupCache: async (zone, key) => {
       const e = await verdictsKv.get(verdictCacheKey(zone, key));
       if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
-      return decodeCachedVerdict(e.value);
+      try {
+        return decodeCachedVerdict(e.value);
+      } catch (err) {
+        // A foreign or damaged entry: the flow is classified anew, and the entry is counted.
+        counters.badMessages.cache++;
+        badLog(`verdict cache ${e.key}`, err);
+        return undefined;
+      }
     },
   });
 
@@ -180,7 +187,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let scheduled = false;
   const maxQueued = options.maxQueuedMessages ?? 20_000;
   const badLog = (kind: string, err: unknown): void => {
-    const n = counters.badMessages.head + counters.badMessages.watermark + counters.badMessages.heartbeat;
+    const b = counters.badMessages;
+    const n = b.head + b.watermark + b.heartbeat + b.cache;
     if (n <= 10 || n % 10_000 === 0) log(`worker ${id}: rejected ${kind} message (${n} so far): ${(err as Error).message}`);
   };
   const work = (): void => {

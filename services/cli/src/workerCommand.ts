@@ -52,7 +52,7 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
   const c = worker.counters;
   process.stderr.write(
     `worker ${worker.id}: ${m.decided} flows decided, ${m.segments} segments, ${m.duplicates} duplicates, ${m.shed} shed, ${c.droppedMessages} messages dropped, ` +
-      `${c.badMessages.head + c.badMessages.watermark + c.badMessages.heartbeat} rejected\n`,
+      `${Object.values(c.badMessages).reduce((n, v) => n + v, 0)} rejected\n`,
   );
   return 0;
 }
