@@ -14,7 +14,8 @@ import type { PatternSet } from '@l7mesh/engine';
 import { seededRandom } from '@l7mesh/flow';
 import { CAPTURES_DIR, classifyFile, projectPatternSet } from './captureCorpus.js';
 import { verdictsOf } from './clusterHarness.js';
-import { childWorker, inProcessWorker, replayEdge, sleep, until, VerdictRecorder, type EdgeRun } from './clusterLab.js';
+import { sleep } from '@l7mesh/netns';
+import { childWorker, inProcessWorker, replayEdge, until, VerdictRecorder, type EdgeRun } from './clusterLab.js';
 
 const MIXED = join(CAPTURES_DIR, 'mixed', 'lab-mixed.pcap');
 

@@ -13,8 +13,10 @@ import { ruleSetVersionOf, startWorker, type RunningWorker } from '@l7mesh/class
 import { parseEdgeConfig, replayCaptures, type ReplayRecord, type ReplayResult } from '@l7mesh/edge';
 import type { PatternSet } from '@l7mesh/engine';
 import { splitCaptureByDirection } from '@l7mesh/flow';
+import { poll } from '@l7mesh/netns';
 import { decodeVerdictBatch } from '@l7mesh/wire';
 import { REPO_ROOT } from './captureCorpus.js';
+
 
 export const CLI_BIN = join(REPO_ROOT, 'services', 'cli', 'bin', 'l7mesh.js');
 
@@ -101,14 +103,7 @@ export async function splitCapture(file: string): Promise<{ requests: string; re
   return { requests, replies };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
+/** Waits (bounded) until `probe` is true; throws naming `what` when the time is up. */
 export async function until(probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  if (!(await poll(probe, timeoutMs, 20))) throw new Error(`timed out waiting for ${what}`);
 }
