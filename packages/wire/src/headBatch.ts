@@ -24,7 +24,7 @@ import {
 import { Reader } from './reader.js';
 import { SegmentFlag, type Direction, type HeadBatch, type HeadSegment } from './types.js';
 
-const SEGMENT_FLAG_BITS = SegmentFlag.Resent | SegmentFlag.EdgeSawBoth | SegmentFlag.Watched;
+const SEGMENT_FLAG_BITS = SegmentFlag.Resent | SegmentFlag.EdgeSawBoth | SegmentFlag.Watched | SegmentFlag.Pickup;
 const WHAT = 'head batch';
 /** A segment's bytes besides the key's and the payload's. */
 const SEGMENT_FIXED_BYTES = 34;

@@ -26,6 +26,13 @@ export const SegmentFlag = {
    * packets then, so counters skip.
    */
   Watched: 4,
+  /**
+   * The edge's first packet of the flow was not its start (a TCP packet
+   * without SYN): the edge picked the flow up mid-stream (a route moved, a
+   * router failed over). A worker that does not know the flow looks its
+   * verdict up in the cache before it classifies what follows.
+   */
+  Pickup: 8,
 } as const;
 
 /**
@@ -91,6 +98,12 @@ export interface Verdict {
   epoch: number;
   /** False when the worker gave up rather than decided (e.g. the flow ended unset there). */
   final: boolean;
+  /**
+   * Answered from a decision made before this edge reported the flow (the
+   * verdict cache, or a flow another edge's head decided): what a pickup
+   * hopes for.
+   */
+  recalled: boolean;
 }
 
 export interface VerdictBatch {

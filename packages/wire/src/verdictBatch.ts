@@ -4,12 +4,20 @@
  *   header(4) | worker: u8 len + bytes | count u16 (≤ 4096) | verdict × count
  *   verdict:  zone u32 | key: u8 len (13|37) + bytes | generation u32 | l7: u8 len + ASCII
  *             | decidedBy: u8 len + ASCII | decidedAtPacket u32 | mark u32 | ruleSetVersion u32
- *             | epoch u32 | flags u8 (bit 0: final)
+ *             | epoch u32 | flags u8 (VerdictFlag bits: final, recalled)
  */
 import { Encoder } from './encoder.js';
 import { MAX_VERDICTS_PER_BATCH, MessageType } from './format.js';
 import { Reader } from './reader.js';
 import type { Verdict, VerdictBatch } from './types.js';
+
+/** The bits of a verdict's flags byte. */
+const VerdictFlag = { Final: 1, Recalled: 2 } as const;
+const VERDICT_FLAG_BITS = VerdictFlag.Final | VerdictFlag.Recalled;
+
+function verdictFlags(bits: number): Pick<Verdict, 'final' | 'recalled'> {
+  return { final: (bits & VerdictFlag.Final) !== 0, recalled: (bits & VerdictFlag.Recalled) !== 0 };
+}
 
 export function encodeVerdictBatch(batch: VerdictBatch): Uint8Array {
   const e = new Encoder('verdict batch', 1024);
@@ -31,7 +39,10 @@ export function encodeVerdictBatch(batch: VerdictBatch): Uint8Array {
     e.u32('mark', v.mark);
     e.u32('ruleSetVersion', v.ruleSetVersion);
     e.u32('epoch', v.epoch);
-    e.bool('final', v.final);
+    // A field that is not a boolean is refused by e.bool, with the field's name (a valid one is not written there).
+    if (typeof v.final !== 'boolean') e.bool('final', v.final);
+    if (typeof v.recalled !== 'boolean') e.bool('recalled', v.recalled);
+    e.flags('flags', (v.final ? VerdictFlag.Final : 0) | (v.recalled ? VerdictFlag.Recalled : 0), VERDICT_FLAG_BITS);
   }
   return e.finish();
 }
@@ -53,7 +64,7 @@ export function decodeVerdictBatch(bytes: Uint8Array): VerdictBatch {
       mark: r.u32('mark'),
       ruleSetVersion: r.u32('ruleSetVersion'),
       epoch: r.u32('epoch'),
-      final: r.bool('final'),
+      ...verdictFlags(r.flags('flags', VERDICT_FLAG_BITS)),
     });
   }
   r.finish();

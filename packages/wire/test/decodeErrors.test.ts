@@ -167,7 +167,7 @@ describe('bad fields', () => {
     ['key protocol 1 (ICMP)', decodeHeadBatch, headWith({ key: str(String.fromCharCode(1) + KEY4.slice(1)) }), 'WIRE_BAD_FIELD', 'segments[0].key'],
     ['direction 2', decodeHeadBatch, headWith({ direction: u8(2) }, 1), 'WIRE_BAD_FIELD', 'segments[1].direction'],
     ['counter 0', decodeHeadBatch, headWith({ counter: u16(0) }), 'WIRE_BAD_FIELD', 'segments[0].counter'],
-    ['undefined segment flag', decodeHeadBatch, headWith({ flags: u8(8) }), 'WIRE_BAD_FIELD', 'segments[0].flags'],
+    ['undefined segment flag', decodeHeadBatch, headWith({ flags: u8(16) }), 'WIRE_BAD_FIELD', 'segments[0].flags'],
     ['tsNsec 1e9', decodeHeadBatch, headWith({ tsNsec: u32(1e9) }, 2), 'WIRE_BAD_FIELD', 'segments[2].tsNsec'],
     // verdict batch
     ['worker id with a space', decodeVerdictBatch, message(assemble(verdictBatchFields(VERDICT_BATCH), { worker: str('w 1') })), 'WIRE_BAD_FIELD', 'worker'],
@@ -177,8 +177,8 @@ describe('bad fields', () => {
     ['l7 with DEL', decodeVerdictBatch, verdictsWith({ l7: str('http\x7f') }), 'WIRE_BAD_FIELD', 'verdicts[0].l7'],
     ['l7 with a byte over 0x7f', decodeVerdictBatch, verdictsWith({ l7: str('caf\xe9') }), 'WIRE_BAD_FIELD', 'verdicts[0].l7'],
     ['empty decidedBy', decodeVerdictBatch, verdictsWith({ decidedBy: [0] }), 'WIRE_BAD_FIELD', 'verdicts[0].decidedBy'],
-    ['final flags 2', decodeVerdictBatch, verdictsWith({ final: u8(2) }, 2), 'WIRE_BAD_FIELD', 'verdicts[2].final'],
-    ['final flags 0x81', decodeVerdictBatch, verdictsWith({ final: u8(0x81) }), 'WIRE_BAD_FIELD', 'verdicts[0].final'],
+    ['verdict flags 4', decodeVerdictBatch, verdictsWith({ flags: u8(4) }, 2), 'WIRE_BAD_FIELD', 'verdicts[2].flags'],
+    ['verdict flags 0x81', decodeVerdictBatch, verdictsWith({ flags: u8(0x81) }), 'WIRE_BAD_FIELD', 'verdicts[0].flags'],
     // member heartbeat
     ['id with a star', decodeMemberHeartbeat, message(assemble(heartbeatFields(HEARTBEAT), { id: str('w*') })), 'WIRE_BAD_FIELD', 'id'],
     ['role 0', decodeMemberHeartbeat, message(assemble(heartbeatFields(HEARTBEAT), { role: u8(0) })), 'WIRE_BAD_FIELD', 'role'],

@@ -46,7 +46,7 @@ const cases: [string, () => unknown, WireErrorCode, string | undefined][] = [
   ['generation NaN', () => encodeHeadBatch(head({ generation: NaN })), 'WIRE_BAD_FIELD', 'segments[0].generation'],
   ['counter 0', () => encodeHeadBatch(head({ counter: 0 })), 'WIRE_BAD_FIELD', 'segments[0].counter'],
   ['counter 65536', () => encodeHeadBatch(head({ counter: 65536 })), 'WIRE_BAD_FIELD', 'segments[0].counter'],
-  ['flags 8', () => encodeHeadBatch(head({ flags: 8 })), 'WIRE_BAD_FIELD', 'segments[0].flags'],
+  ['flags 16', () => encodeHeadBatch(head({ flags: 16 })), 'WIRE_BAD_FIELD', 'segments[0].flags'],
   ['tcpFlags 256', () => encodeHeadBatch(head({ tcpFlags: 256 })), 'WIRE_BAD_FIELD', 'segments[0].tcpFlags'],
   ['seq 2^32', () => encodeHeadBatch(head({ seq: 2 ** 32 })), 'WIRE_BAD_FIELD', 'segments[0].seq'],
   ['ack -1', () => encodeHeadBatch(head({ ack: -1 })), 'WIRE_BAD_FIELD', 'segments[0].ack'],
@@ -71,6 +71,7 @@ const cases: [string, () => unknown, WireErrorCode, string | undefined][] = [
   ['ruleSetVersion as a string', () => encodeVerdictBatch(verdicts({ ruleSetVersion: any('1') })), 'WIRE_BAD_FIELD', 'verdicts[0].ruleSetVersion'],
   ['epoch 1.5', () => encodeVerdictBatch(verdicts({ epoch: 1.5 })), 'WIRE_BAD_FIELD', 'verdicts[0].epoch'],
   ['final as a number', () => encodeVerdictBatch(verdicts({ final: any(1) })), 'WIRE_BAD_FIELD', 'verdicts[0].final'],
+  ['recalled missing', () => encodeVerdictBatch(verdicts({ recalled: any(undefined) })), 'WIRE_BAD_FIELD', 'verdicts[0].recalled'],
   ['4097 verdicts', () => encodeVerdictBatch({ worker: 'w', verdicts: new Array<Verdict>(MAX_VERDICTS_PER_BATCH + 1).fill(verdict()) }), 'WIRE_TOO_LARGE', 'verdicts'],
   ['4096 verdicts over 1 MiB', () => encodeVerdictBatch({ worker: 'w', verdicts: new Array<Verdict>(MAX_VERDICTS_PER_BATCH).fill(verdict({ l7: TEXT255, decidedBy: TEXT255 })) }), 'WIRE_TOO_LARGE', undefined],
   // member heartbeat

@@ -69,7 +69,7 @@ export const verdictFields = (v: Verdict): Fields => [
   ['mark', u32(v.mark)],
   ['ruleSetVersion', u32(v.ruleSetVersion)],
   ['epoch', u32(v.epoch)],
-  ['final', u8(v.final ? 1 : 0)],
+  ['flags', u8((v.final ? 1 : 0) | (v.recalled ? 2 : 0))],
 ];
 
 export const verdictBatchFields = (b: VerdictBatch, verdicts: Part[] = b.verdicts.map((v) => assemble(verdictFields(v)))): Fields => [

@@ -67,6 +67,7 @@ export function verdict(over: Partial<Verdict> = {}): Verdict {
     ruleSetVersion: 12,
     epoch: 3,
     final: true,
+    recalled: false,
     ...over,
   };
 }
@@ -75,7 +76,7 @@ export const VERDICT_BATCH: VerdictBatch = {
   worker: 'worker_0',
   verdicts: [
     verdict(),
-    verdict({ zone: 0xffffffff, key: KEY6, generation: 0xffffffff, l7: TEXT255, decidedBy: 'packet-limit', decidedAtPacket: 0xffffffff, mark: 0xffffffff, ruleSetVersion: 0xffffffff, epoch: 0xffffffff, final: false }),
+    verdict({ zone: 0xffffffff, key: KEY6, generation: 0xffffffff, l7: TEXT255, decidedBy: 'packet-limit', decidedAtPacket: 0xffffffff, mark: 0xffffffff, ruleSetVersion: 0xffffffff, epoch: 0xffffffff, final: false, recalled: true }),
     verdict({ l7: 'unset', decidedBy: 'x', decidedAtPacket: 0, mark: 0, ruleSetVersion: 0, epoch: 0 }),
   ],
 };

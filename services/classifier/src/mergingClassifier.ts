@@ -224,7 +224,7 @@ export class MergingClassifier {
   private endIfInputOver(flow: MergeFlow): void {
     if (flow.decided || flow.waiting || !this.allEdgesDone()) return;
     for (const r of flow.reporters) {
-      if (!r.answered) this.send(flow.zone, flow.key, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch() }, false);
+      if (!r.answered) this.send(flow.zone, flow.key, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch() }, false, false);
     }
   }
 
@@ -282,7 +282,7 @@ export class MergingClassifier {
     }
     if (!flow) {
       // The common new flow: nothing cached, looked up or shed, within bounds (no id string needed).
-      const plain = this.cached.size === 0 && this.lookups.size === 0 && this.shedKeys.size === 0 && !(s.flags & SegmentFlag.Resent);
+      const plain = this.cached.size === 0 && this.lookups.size === 0 && this.shedKeys.size === 0 && !(s.flags & ASKS_CACHE);
       if (plain && this.inProgress < this.maxInProgress && this.pending.bytes < this.maxPendingBytes) {
         this.add(zone, this.newFlow(zone, s.zone, s.key, partition, nowMs), edge, s, nowMs, false);
         return;
@@ -306,7 +306,7 @@ export class MergingClassifier {
         this.counters.shed++;
         return;
       }
-      if (!cached && s.flags & SegmentFlag.Resent && this.options.lookupCache) {
+      if (!cached && s.flags & ASKS_CACHE && this.options.lookupCache) {
         this.startLookup(id, edge, s, partition, nowMs);
         return;
       }
@@ -385,7 +385,7 @@ export class MergingClassifier {
     if (!(s.flags & SegmentFlag.Watched)) r.watchOnly = false;
     if (flow.decided) {
       // A late reporter, or a segment sent before the edge had the verdict.
-      if (!r.answered || s.flags & SegmentFlag.Resent) this.answer(flow, r);
+      if (!r.answered || s.flags & SegmentFlag.Resent) this.answer(flow, r, true);
       if (!flow.ftpControl && flow.entry!.l7 === 'ftp') flow.ftpControl = true;
       if (!flow.ftpControl || s.payload.length === 0) return;
     }
@@ -557,7 +557,7 @@ export class MergingClassifier {
       flow.clearAll();
       this.unblock(flow);
     }
-    for (const r of flow.reporters) this.answer(flow, r);
+    for (const r of flow.reporters) this.answer(flow, r, false);
     // A flow only watched here (an FTP control connection decided before its partition moved) was decided and told elsewhere.
     if (flow.reporters.every((r) => r.watchOnly)) return;
     this.counters.decided++;
@@ -586,7 +586,7 @@ export class MergingClassifier {
       // Ended undecided (idle or evicted): tell the edges, so they stop waiting.
       this.inProgress--;
       this.counters.endedUnset++;
-      for (const r of flow.reporters) if (!r.answered) this.send(flow.zone, flow.key, r, { ...this.cachedVerdictOf(entry), l7: 'unset', decidedBy: 'worker-idle' }, false);
+      for (const r of flow.reporters) if (!r.answered) this.send(flow.zone, flow.key, r, { ...this.cachedVerdictOf(entry), l7: 'unset', decidedBy: 'worker-idle' }, false, false);
     }
   }
 
@@ -601,19 +601,20 @@ export class MergingClassifier {
     };
   }
 
-  private answer(flow: MergeFlow, r: Reporter): void {
-    this.send(flow.zone, flow.key, r, this.cachedVerdictOf(flow.entry!), true);
+  /** `recalled`: the flow was decided before this reporter reported it. */
+  private answer(flow: MergeFlow, r: Reporter, recalled: boolean): void {
+    this.send(flow.zone, flow.key, r, this.cachedVerdictOf(flow.entry!), true, recalled);
   }
 
-  private send(zone: number, key: string, r: Reporter, v: CachedVerdict, final: boolean): void {
+  private send(zone: number, key: string, r: Reporter, v: CachedVerdict, final: boolean, recalled: boolean): void {
     if (r.watchOnly) return;
     r.answered = true;
-    this.options.onVerdict(r.edge, { zone, key, generation: r.generation, ...v, final });
+    this.options.onVerdict(r.edge, { zone, key, generation: r.generation, ...v, final, recalled });
   }
 
   private answerFromCache(edge: string, s: HeadSegment, v: CachedVerdict): void {
     this.counters.fromCache++;
-    this.options.onVerdict(edge, { zone: s.zone, key: s.key, generation: s.generation, ...v, final: true });
+    this.options.onVerdict(edge, { zone: s.zone, key: s.key, generation: s.generation, ...v, final: true, recalled: true });
   }
 
   private startLookup(id: string, edge: string, s: HeadSegment, partition: number, nowMs: number): void {
@@ -645,6 +646,13 @@ export class MergingClassifier {
     this.options.lookupCache!(s.zone, s.key).then(settle, () => settle(undefined));
   }
 }
+
+/**
+ * Segments of a flow the worker does not know that look its verdict up in
+ * the cache first: re-sent ones (the partition may have moved) and picked-up
+ * ones (the edge joined the flow mid-stream).
+ */
+const ASKS_CACHE = SegmentFlag.Resent | SegmentFlag.Pickup;
 
 /** A TCP SYN without ACK: it opens a connection. */
 function isOpeningSyn(s: HeadSegment): boolean {

@@ -341,7 +341,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
 /** A cache entry is a one-verdict batch (the flow's key and zone inside; generation 0). */
 function encodeCachedVerdict(worker: string, zone: number, key: string, v: CachedVerdict): Uint8Array {
-  return encodeVerdictBatch({ worker, verdicts: [{ zone, key, generation: 0, ...v, final: true }] });
+  return encodeVerdictBatch({ worker, verdicts: [{ zone, key, generation: 0, ...v, final: true, recalled: false }] });
 }
 
 function decodeCachedVerdict(bytes: Uint8Array): CachedVerdict | undefined {

@@ -107,14 +107,14 @@ export function createEdgeMetrics(stats: () => EdgeStats): Registry {
 
   new Counter({
     name: 'l7mesh_edge_cluster_events_total',
-    help: 'Remote mode: segments sent and re-sent, verdicts received (and stale, repeated, conflicting ones), flows timed out as unknown, failed publishes, rejected verdict messages',
+    help: 'Remote mode: segments sent and re-sent, verdicts received (and stale, repeated, conflicting ones), flows timed out as unknown, failed publishes, rejected verdict messages, flows picked up mid-stream (and pickups the cluster answered from an earlier decision or not)',
     labelNames: ['event'],
     registers: [registry],
     collect() {
       this.reset();
       const c = current().cluster;
       if (!c) return;
-      for (const event of ['segments_sent', 'resends', 'verdicts', 'stale_verdicts', 'repeated_verdicts', 'conflicting_verdicts', 'timed_out', 'publish_errors', 'bad_verdict_messages'] as const) this.inc({ event }, c[event]);
+      for (const event of ['segments_sent', 'resends', 'verdicts', 'stale_verdicts', 'repeated_verdicts', 'conflicting_verdicts', 'timed_out', 'publish_errors', 'bad_verdict_messages', 'pickups', 'pickup_hits', 'pickup_misses'] as const) this.inc({ event }, c[event]);
     },
   });
   new Gauge({

@@ -68,7 +68,19 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
     },
   });
   const sum = (): RemoteCounters => {
-    const total = { segmentsSent: 0, resends: 0, timedOut: 0, verdicts: 0, staleVerdicts: strayVerdicts, repeatedVerdicts: 0, conflictingVerdicts: 0, unsetVerdicts: 0 };
+    const total: RemoteCounters = {
+      segmentsSent: 0,
+      resends: 0,
+      timedOut: 0,
+      verdicts: 0,
+      staleVerdicts: strayVerdicts,
+      repeatedVerdicts: 0,
+      conflictingVerdicts: 0,
+      unsetVerdicts: 0,
+      pickups: 0,
+      pickupHits: 0,
+      pickupMisses: 0,
+    };
     for (const r of remotes.values()) for (const k of Object.keys(total) as (keyof RemoteCounters)[]) total[k] += r.counters[k];
     return total;
   };

@@ -38,6 +38,15 @@ export interface RemoteCounters {
   conflictingVerdicts: number;
   /** Verdicts of a worker that gave the flow up (it ended there undecided). */
   unsetVerdicts: number;
+  /**
+   * Flows picked up mid-stream (the first packet seen was a TCP packet
+   * without SYN), and how they were answered: hits from a decision the
+   * cluster had made before (another edge's head, or the verdict cache),
+   * misses classified from what this edge saw, or timed out.
+   */
+  pickups: number;
+  pickupHits: number;
+  pickupMisses: number;
 }
 
 /** A flow waiting for its verdict: what was sent of it (for re-sends). */
@@ -71,10 +80,15 @@ export class RemoteClassifier implements FlowPipeline {
     repeatedVerdicts: 0,
     conflictingVerdicts: 0,
     unsetVerdicts: 0,
+    pickups: 0,
+    pickupHits: 0,
+    pickupMisses: 0,
   };
   private readonly table: FlowTable;
   private readonly budget: number;
   private readonly unanswered = new Map<FlowEntry, Unanswered>();
+  /** Unanswered flows picked up mid-stream (their segments ask the cluster to recall a verdict). */
+  private readonly pickups = new Set<FlowEntry>();
   /** Unanswered flows that left the table, by key (a verdict finds them here). */
   private readonly parked = new Map<string, Unanswered>();
   private readonly now: () => number;
@@ -122,7 +136,12 @@ export class RemoteClassifier implements FlowPipeline {
   process(p: DecodedPacket): FlowEntry {
     this.packets++;
     this.table.expireAsOf(p.tsSec, this.expiryBudget);
-    const { flow, isOrig } = this.table.track(p);
+    const { flow, isOrig, created } = this.table.track(p);
+    if (created && p.protocol === IPPROTO_TCP && !(p.tcpFlags & TcpFlag.SYN)) {
+      // No SYN (nor SYN-ACK, where a reply-only router starts): the flow began before this edge saw it.
+      this.pickups.add(flow);
+      this.counters.pickups++;
+    }
     if (flow.l7 === 'unset' && flow.packets <= this.budget) {
       this.sendPacket(flow, p, isOrig, true);
     } else if (p.payloadLength > 0 && p.protocol === IPPROTO_TCP && (flow.l7 === 'ftp' || this.ftpPorts.has(p.srcPort) || this.ftpPorts.has(p.dstPort))) {
@@ -145,7 +164,7 @@ export class RemoteClassifier implements FlowPipeline {
       direction: lowToHigh ? Direction.LowToHigh : Direction.HighToLow,
       generation: flow.seq,
       counter: flow.packets,
-      flags: (sawBoth ? SegmentFlag.EdgeSawBoth : 0) | (awaitVerdict ? 0 : SegmentFlag.Watched),
+      flags: (sawBoth ? SegmentFlag.EdgeSawBoth : 0) | (awaitVerdict ? 0 : SegmentFlag.Watched) | (this.pickups.size > 0 && this.pickups.has(flow) ? SegmentFlag.Pickup : 0),
       tcpFlags: p.protocol === IPPROTO_TCP ? p.tcpFlags : 0,
       seq: p.protocol === IPPROTO_TCP ? p.tcpSeq >>> 0 : 0,
       ack: p.protocol === IPPROTO_TCP && p.tcpFlags & TcpFlag.ACK ? p.tcpAck >>> 0 : 0,
@@ -217,6 +236,7 @@ export class RemoteClassifier implements FlowPipeline {
       return undefined;
     }
     flow.setVerdict(v.l7, v.decidedBy, v.decidedAtPacket);
+    if (this.pickups.size > 0 && this.pickups.has(flow)) this.counters[v.recalled ? 'pickupHits' : 'pickupMisses']++;
     const u = this.unanswered.get(flow);
     if (u && this.latencies.length < MAX_LATENCY_SAMPLES) this.latencies.push(this.now() - u.firstSentMs);
     this.options.onDecision?.(flow);
@@ -230,6 +250,7 @@ export class RemoteClassifier implements FlowPipeline {
     for (const u of [...this.unanswered.values()]) {
       if (nowMs - u.firstSentMs >= this.options.verdictTimeoutMs) {
         this.counters.timedOut++;
+        if (this.pickups.has(u.flow)) this.counters.pickupMisses++;
         u.flow.setVerdict('unknown', CLUSTER_TIMEOUT, u.flow.packets);
         this.options.onDecision?.(u.flow);
         this.answered(u.flow);
@@ -265,6 +286,7 @@ export class RemoteClassifier implements FlowPipeline {
     const u = this.unanswered.get(flow);
     if (!u) return;
     this.unanswered.delete(flow);
+    this.pickups.delete(flow);
     if (u.ended !== undefined) {
       this.parked.delete(flow.key);
       this.report(flow, u.ended);

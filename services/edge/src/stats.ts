@@ -61,6 +61,10 @@ export interface EdgeStats {
     repeated_verdicts: number;
     conflicting_verdicts: number;
     bad_verdict_messages: number;
+    /** Flows picked up mid-stream (no SYN seen), and whether the cluster recalled their verdict. */
+    pickups: number;
+    pickup_hits: number;
+    pickup_misses: number;
   };
 }
 
@@ -125,6 +129,9 @@ export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
       repeated_verdicts: remote.repeatedVerdicts,
       conflicting_verdicts: remote.conflictingVerdicts,
       bad_verdict_messages: link.badVerdictMessages,
+      pickups: remote.pickups,
+      pickup_hits: remote.pickupHits,
+      pickup_misses: remote.pickupMisses,
     };
   }
   return stats;
