@@ -1,0 +1,25 @@
+/** The accounting rollups: 1-minute buckets summed into hours, hours into days. */
+import type { Db } from './db.js';
+import { badParameter } from './errors.js';
+import { checkDate } from './validate.js';
+
+/**
+ * Recomputes hourly and daily accounting. With a range, every hour that
+ * overlaps [since, until) (at most 400 days) and the days they fall in;
+ * without one, the hours writers marked since the last rollup. Either way
+ * an hour is deleted and summed again from its minutes, so running it again
+ * gives the same rows; hours whose minutes retention dropped are left as
+ * they are. Returns the number of hours recomputed.
+ */
+export async function rollupAccounting(db: Db, range?: { since: Date; until: Date }): Promise<number> {
+  if (range === undefined) {
+    const { rows } = await db.query<{ n: number }>('SELECT rollup_accounting_dirty() AS n');
+    return rows[0]?.n ?? 0;
+  }
+  const since = checkDate(range.since, 'since');
+  const until = checkDate(range.until, 'until');
+  if (until < since) throw badParameter('until', 'must not be before since');
+  if (until.getTime() - since.getTime() > 400 * 86_400_000) throw badParameter('until', 'at most 400 days at once');
+  const { rows } = await db.query<{ n: number }>('SELECT rollup_accounting($1, $2) AS n', [since, until]);
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,229 @@
+/** The batched writers on a real PostgreSQL: dedupe under redelivery, final counters, merging, bad records; node sightings. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  listFlows,
+  listNodes,
+  upsertNode,
+  writeAccountingDeltas,
+  writeFlowRecords,
+  type AccountingDelta,
+  type FlowRecord,
+} from '@l7mesh/store';
+import { expectStoreError } from './expectStoreError.js';
+import { at, DAY0, delta, flowRecord, HOUR, MINUTE } from './samples.js';
+import { createTestDatabase, type TestDatabase } from './testDatabase.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase({ migrated: true });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.pool.query('TRUNCATE flows, accounting_1m, accounting_dirty_hours, ingested_events, edges, workers');
+});
+
+const window = { since: at(DAY0), until: at(DAY0 + 2 * 86_400_000), limit: 1000 };
+
+async function minuteRows() {
+  const { rows } = await db.pool.query(
+    `SELECT bucket, edge, iface, l7_protocol, direction, flows::int, packets::int, bytes::int
+       FROM accounting_1m ORDER BY bucket, edge, iface, l7_protocol, direction`,
+  );
+  return rows;
+}
+
+describe('writeFlowRecords', () => {
+  it('replaces counters with the final ones when the flow ends (never adds them)', async () => {
+    const verdict = flowRecord({ eventId: 'v1' });
+    const end = flowRecord({
+      eventId: 'e1',
+      state: 'ended',
+      lastSeen: at(DAY0 + 10 * HOUR + 90_000),
+      origPackets: 1200,
+      origBytes: 90_000,
+      replyPackets: 3800,
+      replyBytes: 5_200_000,
+      edges: ['edge-b'],
+    });
+    expect(await writeFlowRecords(db.pool, [verdict])).toEqual({ events: 1, duplicates: 0, rows: 1, expired: 0 });
+    expect(await writeFlowRecords(db.pool, [end])).toEqual({ events: 1, duplicates: 0, rows: 1, expired: 0 });
+    const rows = await listFlows(db.pool, window);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toEqual({
+      zone: 0,
+      family: 4,
+      protocol: 6,
+      src: '198.18.0.10',
+      srcPort: 40000,
+      dst: '198.19.0.80',
+      dstPort: 80,
+      firstSeen: verdict.firstSeen,
+      lastSeen: end.lastSeen,
+      state: 'ended',
+      origPackets: 1200n,
+      origBytes: 90_000n,
+      replyPackets: 3800n,
+      replyBytes: 5_200_000n,
+      l7: 'http',
+      decidedBy: 'http.pat',
+      mark: 0x10,
+      ruleSetVersion: 3,
+      edges: ['edge-a', 'edge-b'],
+      eventId: 'e1',
+    });
+  });
+
+  it('writes a redelivered batch once: same rows, the second time all duplicates', async () => {
+    const batch = [
+      flowRecord({ eventId: 'b1', srcPort: 1000 }),
+      flowRecord({ eventId: 'b1', srcPort: 1001, src: '2001:db8::10', dst: '2001:db8:1::80' }),
+      flowRecord({ eventId: 'b2', srcPort: 1002, state: 'ended', lastSeen: at(DAY0 + 11 * HOUR) }),
+    ];
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 2, duplicates: 0, rows: 3, expired: 0 });
+    const first = await listFlows(db.pool, window);
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 0, duplicates: 2, rows: 0, expired: 0 });
+    expect(await listFlows(db.pool, window)).toEqual(first);
+    expect(first.find((r) => r.srcPort === 1001)?.family).toBe(6);
+  });
+
+  it('keeps the final record when an earlier one arrives late, and never lets unset replace a verdict', async () => {
+    const end = flowRecord({ eventId: 'e', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 5000), origBytes: 7777, l7: 'unset', decidedBy: '' });
+    const lateVerdict = flowRecord({ eventId: 'v', origBytes: 400, edges: ['edge-c'] });
+    await writeFlowRecords(db.pool, [end]);
+    await writeFlowRecords(db.pool, [lateVerdict]);
+    const [row] = await listFlows(db.pool, window);
+    expect(row).toMatchObject({ state: 'ended', origBytes: 7777n, lastSeen: end.lastSeen, l7: 'http', decidedBy: 'http.pat', eventId: 'e' });
+    expect(row!.edges).toEqual(['edge-a', 'edge-c']);
+
+    // A newer live record replaces counters, but an 'unset' in it keeps the verdict.
+    await db.pool.query('TRUNCATE flows, ingested_events');
+    await writeFlowRecords(db.pool, [flowRecord({ eventId: 'x1', l7: 'ssh', decidedBy: 'ssh.pat' })]);
+    await writeFlowRecords(db.pool, [flowRecord({ eventId: 'x2', l7: 'unset', decidedBy: '', lastSeen: at(DAY0 + 10 * HOUR + 900), origBytes: 999 })]);
+    expect(await listFlows(db.pool, window)).toMatchObject([{ l7: 'ssh', decidedBy: 'ssh.pat', origBytes: 999n }]);
+  });
+
+  it('merges records of one flow within a batch as if written one by one', async () => {
+    const verdict = flowRecord({ eventId: 'm1' });
+    const end = flowRecord({ eventId: 'm2', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 60_000), replyBytes: 42, edges: ['edge-b'] });
+    // The end first in the batch, the verdict after it: the end still wins.
+    expect(await writeFlowRecords(db.pool, [end, verdict])).toEqual({ events: 2, duplicates: 0, rows: 1, expired: 0 });
+    const oneByOne = await listFlows(db.pool, window);
+    expect(oneByOne).toMatchObject([{ state: 'ended', replyBytes: 42n, edges: ['edge-a', 'edge-b'], eventId: 'm2' }]);
+    // Two spellings of one IPv6 address are one flow.
+    await db.pool.query('TRUNCATE flows, ingested_events');
+    const v6 = { src: '2001:db8::10', dst: '2001:db8:1::80' };
+    await writeFlowRecords(db.pool, [
+      flowRecord({ ...v6, eventId: 's1' }),
+      flowRecord({ ...v6, src: '2001:DB8:0:0:0:0:0:10', eventId: 's2', state: 'ended', lastSeen: at(DAY0 + 11 * HOUR) }),
+    ]);
+    expect(await listFlows(db.pool, window)).toMatchObject([{ src: '2001:db8::10', state: 'ended' }]);
+  });
+
+  it('counts a batch written by two connections at once only once', async () => {
+    const batch = Array.from({ length: 200 }, (_, i) => flowRecord({ eventId: `c${i % 20}`, srcPort: 2000 + i }));
+    const results = await Promise.all([writeFlowRecords(db.pool, batch), writeFlowRecords(db.pool, batch)]);
+    expect(results.map((r) => r.events).sort()).toEqual([0, 20]);
+    expect(results.map((r) => r.duplicates).sort()).toEqual([0, 20]);
+    expect((await listFlows(db.pool, window)).length).toBe(200);
+  });
+
+  it('rejects a batch with a bad record, naming the field, and writes none of it', async () => {
+    const good = flowRecord({ eventId: 'g' });
+    const bad: [Partial<FlowRecord> | Record<string, unknown>, string][] = [
+      [{ srcPort: 70000 }, 'records[1].srcPort'],
+      [{ src: '198.18.0.300' }, 'records[1].src'],
+      [{ src: '198.18.0.0/24' }, 'records[1].src'],
+      [{ dst: '2001:db8::1' }, 'records[1].dst'],
+      [{ protocol: -1 }, 'records[1].protocol'],
+      [{ state: 'closed' as never }, 'records[1].state'],
+      [{ lastSeen: at(DAY0) }, 'records[1].lastSeen'],
+      [{ firstSeen: new Date(NaN) }, 'records[1].firstSeen'],
+      [{ origBytes: -5 }, 'records[1].origBytes'],
+      [{ origBytes: 1.5 }, 'records[1].origBytes'],
+      [{ replyBytes: 2n ** 63n }, 'records[1].replyBytes'],
+      [{ edges: [] }, 'records[1].edges'],
+      [{ edges: ['ok', ''] }, 'records[1].edges[1]'],
+      [{ eventId: '' }, 'records[1].eventId'],
+      [{ mark: 2 ** 32 }, 'records[1].mark'],
+      [{ l7: 'x\u0000y' }, 'records[1].l7'],
+    ];
+    for (const [change, field] of bad) {
+      await expectStoreError(() => writeFlowRecords(db.pool, [good, { ...flowRecord({ eventId: 'b' }), ...change } as FlowRecord]), 'STORE_BAD_PARAMETER', field);
+    }
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM flows')).rows[0].n).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM ingested_events')).rows[0].n).toBe(0);
+    // Big counters go in exactly as bigints.
+    await writeFlowRecords(db.pool, [flowRecord({ eventId: 'big', replyBytes: 2n ** 62n })]);
+    expect((await listFlows(db.pool, window))[0]!.replyBytes).toBe(2n ** 62n);
+  });
+});
+
+describe('writeAccountingDeltas', () => {
+  const m = (n: number) => at(DAY0 + 10 * HOUR + n * MINUTE);
+
+  it('adds deltas to 1-minute buckets, and a redelivered batch adds nothing', async () => {
+    const batch: AccountingDelta[] = [
+      delta({ eventId: 'a1', minute: at(m(0).getTime() + 59_999), packets: 10, bytes: 1000 }),
+      delta({ eventId: 'a1', minute: m(0), packets: 5, bytes: 500 }),
+      delta({ eventId: 'a1', minute: m(0), direction: 'out', packets: 7, bytes: 70 }),
+      delta({ eventId: 'a2', minute: m(1), l7: 'dns', iface: 'eth2', flows: 3, packets: 6, bytes: 600 }),
+    ];
+    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 2, duplicates: 0, rows: 3, expired: 0 });
+    const once = await minuteRows();
+    expect(once).toEqual([
+      { bucket: m(0), edge: 'edge-a', iface: 'eth1', l7_protocol: 'http', direction: 'in', flows: 2, packets: 15, bytes: 1500 },
+      { bucket: m(0), edge: 'edge-a', iface: 'eth1', l7_protocol: 'http', direction: 'out', flows: 1, packets: 7, bytes: 70 },
+      { bucket: m(1), edge: 'edge-a', iface: 'eth2', l7_protocol: 'dns', direction: 'in', flows: 3, packets: 6, bytes: 600 },
+    ]);
+    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 0, duplicates: 2, rows: 0, expired: 0 });
+    expect(await minuteRows()).toEqual(once);
+    // A new event for the same bucket adds to it.
+    await writeAccountingDeltas(db.pool, [delta({ eventId: 'a3', minute: m(0), packets: 1, bytes: 1 })]);
+    expect((await minuteRows())[0]).toMatchObject({ flows: 3, packets: 16, bytes: 1501 });
+    // The hour is marked for the rollup.
+    const { rows } = await db.pool.query('SELECT bucket FROM accounting_dirty_hours');
+    expect(rows).toEqual([{ bucket: at(DAY0 + 10 * HOUR) }]);
+  });
+
+  it('uses its own dedupe keys: a flow event with the same id does not hide a delta', async () => {
+    await writeFlowRecords(db.pool, [flowRecord({ eventId: 'shared' })]);
+    expect(await writeAccountingDeltas(db.pool, [delta({ eventId: 'shared' })])).toMatchObject({ events: 1, rows: 1 });
+  });
+
+  it('counts a batch written by two connections at once only once', async () => {
+    const batch = Array.from({ length: 300 }, (_, i) => delta({ eventId: `k${i % 30}`, minute: m(i % 7), edge: `edge-${i % 3}` }));
+    await Promise.all([writeAccountingDeltas(db.pool, batch), writeAccountingDeltas(db.pool, batch), writeAccountingDeltas(db.pool, batch)]);
+    const { rows } = await db.pool.query('SELECT sum(packets)::int AS p, sum(bytes)::int AS b, sum(flows)::int AS f FROM accounting_1m');
+    expect(rows[0]).toEqual({ p: 3000, b: 300_000, f: 300 });
+  });
+
+  it('rejects a bad delta naming the field', async () => {
+    const cases: [Partial<AccountingDelta> | Record<string, unknown>, string][] = [
+      [{ direction: 'sideways' as never }, 'deltas[0].direction'],
+      [{ bytes: -1 }, 'deltas[0].bytes'],
+      [{ minute: 'yesterday' as never }, 'deltas[0].minute'],
+      [{ iface: '' }, 'deltas[0].iface'],
+      [{ edge: 'e'.repeat(65) }, 'deltas[0].edge'],
+    ];
+    for (const [change, field] of cases) {
+      await expectStoreError(() => writeAccountingDeltas(db.pool, [{ ...delta(), ...change } as AccountingDelta]), 'STORE_BAD_PARAMETER', field);
+    }
+    await expectStoreError(() => writeAccountingDeltas(db.pool, 'x' as never), 'STORE_BAD_PARAMETER', 'deltas');
+    expect(await minuteRows()).toEqual([]);
+  });
+});
+
+describe('upsertNode', () => {
+  it('keeps the newest sighting\'s name and version, and first/last seen, whatever the order', async () => {
+    await upsertNode(db.pool, { kind: 'edge', id: 'edge-a', name: 'router-1', version: '0.2.0', seenAt: at(DAY0 + 2000) });
+    await upsertNode(db.pool, { kind: 'edge', id: 'edge-a', name: 'router-1-old', version: '0.1.0', seenAt: at(DAY0 + 1000) });
+    await upsertNode(db.pool, { kind: 'worker', id: 'edge-a', name: 'w', version: '0.2.0', seenAt: at(DAY0) });
+    expect(await listNodes(db.pool, 'edge')).toEqual([
+      { kind: 'edge', id: 'edge-a', name: 'router-1', version: '0.2.0', firstSeen: at(DAY0 + 1000), lastSeen: at(DAY0 + 2000) },
+    ]);
+    expect(await listNodes(db.pool, 'worker')).toHaveLength(1);
+    await expectStoreError(() => upsertNode(db.pool, { kind: 'router' as never, id: 'x', name: '', version: '', seenAt: at(0) }), 'STORE_BAD_PARAMETER', 'kind');
+  });
+});
