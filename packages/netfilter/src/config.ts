@@ -56,9 +56,7 @@ export interface EdgeRulesConfig {
 /** A configuration with every default filled in and every value checked. */
 export interface ResolvedEdgeRules {
   readonly mask: number;
-  readonly queue:
-    | { readonly kind: 'num'; readonly num: number }
-    | { readonly kind: 'balance'; readonly first: number; readonly last: number; readonly cpuFanout: boolean };
+  readonly queue: ResolvedQueueTarget;
   readonly packets: number;
   readonly hooks: readonly QueueHook[];
   readonly families: readonly IpFamily[];
@@ -70,7 +68,7 @@ export const DEFAULT_PACKET_BUDGET = 10;
 export const DEFAULT_QUEUE_NUM = 0;
 
 const QUEUE_HOOKS: readonly QueueHook[] = ['FORWARD', 'INPUT', 'OUTPUT'];
-const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6'];
+export const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6'];
 /** NFQUEUE queue numbers are 16 bits. */
 const MAX_QUEUE = 0xffff;
 /** connbytes compares 64-bit counters; keep the budget to something sane. */
@@ -137,7 +135,7 @@ function checkQueueNumber(value: unknown, field: string): number {
   return value;
 }
 
-function checkSubset<T extends string>(value: unknown, allowed: readonly T[], field: string): T[] {
+export function checkSubset<T extends string>(value: unknown, allowed: readonly T[], field: string): T[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw invalidConfig(field, `must be a non-empty list of ${allowed.join(', ')}`);
   }
@@ -152,20 +150,22 @@ function checkSubset<T extends string>(value: unknown, allowed: readonly T[], fi
   return allowed.filter((a) => seen.has(a));
 }
 
-/** Fills in the defaults and checks every value (NF_INVALID_CONFIG naming the field). */
-export function resolveEdgeRules(config: EdgeRulesConfig = {}): ResolvedEdgeRules {
-  const mask = config.mask === undefined ? DEFAULT_L7_MASK : parseMask(config.mask);
+/** A checked queue target (NF_INVALID_CONFIG naming `queue.*` otherwise). */
+export type ResolvedQueueTarget =
+  | { readonly kind: 'num'; readonly num: number }
+  | { readonly kind: 'balance'; readonly first: number; readonly last: number; readonly cpuFanout: boolean };
 
-  let queue: ResolvedEdgeRules['queue'];
-  const q: unknown = config.queue ?? { num: DEFAULT_QUEUE_NUM };
+/** Checks a QueueTarget; shared by the conntrack edge rules and the stateless table. */
+export function resolveQueueTarget(q: unknown): ResolvedQueueTarget {
   if (typeof q !== 'object' || q === null) throw invalidConfig('queue', 'must be { num } or { balance: [first, last] }');
   if ('num' in q && 'balance' in q) throw invalidConfig('queue', 'give either num or balance, not both');
   if ('num' in q) {
     if ('cpuFanout' in q && (q as { cpuFanout?: unknown }).cpuFanout) {
       throw invalidConfig('queue.cpuFanout', 'only applies to queue.balance');
     }
-    queue = { kind: 'num', num: checkQueueNumber((q as { num: unknown }).num, 'queue.num') };
-  } else if ('balance' in q) {
+    return { kind: 'num', num: checkQueueNumber((q as { num: unknown }).num, 'queue.num') };
+  }
+  if ('balance' in q) {
     const b = (q as { balance: unknown }).balance;
     if (!Array.isArray(b) || b.length !== 2) throw invalidConfig('queue.balance', 'must be [first, last]');
     const first = checkQueueNumber(b[0], 'queue.balance[0]');
@@ -175,10 +175,15 @@ export function resolveEdgeRules(config: EdgeRulesConfig = {}): ResolvedEdgeRule
     if (first >= last) throw invalidConfig('queue.balance', `${first}:${last} is not a range (first < last; for one queue use queue.num)`);
     const fanout: unknown = (q as { cpuFanout?: unknown }).cpuFanout ?? false;
     if (typeof fanout !== 'boolean') throw invalidConfig('queue.cpuFanout', 'must be true or false');
-    queue = { kind: 'balance', first, last, cpuFanout: fanout };
-  } else {
-    throw invalidConfig('queue', 'must be { num } or { balance: [first, last] }');
+    return { kind: 'balance', first, last, cpuFanout: fanout };
   }
+  throw invalidConfig('queue', 'must be { num } or { balance: [first, last] }');
+}
+
+/** Fills in the defaults and checks every value (NF_INVALID_CONFIG naming the field). */
+export function resolveEdgeRules(config: EdgeRulesConfig = {}): ResolvedEdgeRules {
+  const mask = config.mask === undefined ? DEFAULT_L7_MASK : parseMask(config.mask);
+  const queue = resolveQueueTarget(config.queue ?? { num: DEFAULT_QUEUE_NUM });
 
   const packets = config.packets ?? DEFAULT_PACKET_BUDGET;
   if (typeof packets !== 'number' || !Number.isInteger(packets) || packets < 1 || packets > MAX_PACKET_BUDGET) {

@@ -31,3 +31,33 @@ export { parseIptablesSave, type InstalledJump, type InstalledRules } from './in
 export { renderEdgeRules, type RenderedEdgeRules } from './restoreInput.js';
 export { CHAIN_PREFIX, HELPER_CHAIN, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN, type EdgeTable } from './ruleModel.js';
 export { renderTcHtbExample, type TcGroup, type TcHtbExampleConfig } from './tcExample.js';
+// Stateless edge mode (multi-homed routers): per target an nft set of 5-tuples.
+export {
+  DEFAULT_LIVE_TIMEOUT_SEC,
+  DEFAULT_MAP_SIZE,
+  DEFAULT_PER_SOURCE_RATE,
+  DEFAULT_STATELESS_PRIORITY,
+  DEFAULT_STATELESS_TABLE,
+  resolveStatelessRules,
+  STATELESS_HOLD_CHAIN,
+  STATELESS_WATCH_CHAIN,
+  statelessLiveSetName,
+  statelessMarkChain,
+  statelessTargetSet,
+  type ElementTarget,
+  type QueueVia,
+  type ResolvedStatelessRules,
+  type StatelessRulesConfig,
+} from './statelessConfig.js';
+export { renderStatelessRules, STATELESS_COUNTERS, statelessQueueRuleSpec } from './statelessRules.js';
+export { applyStatelessRules, removeStatelessRules, type StatelessApplyResult, type StatelessRemoveResult } from './statelessApply.js';
+export {
+  renderElementBatch,
+  renderElementOps,
+  renderFlowKey,
+  type ElementBatch,
+  type ElementLine,
+  type ElementOp,
+  type FlowTuple,
+} from './elementOps.js';
+export { parseCounters, parseFlowSets, parseLiveSet, type CounterValue, type FlowSetEntry } from './nftJson.js';
