@@ -12,7 +12,7 @@ const servicesDir = fileURLToPath(new URL('./services/', import.meta.url));
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@l7mesh\/(edge|classifier)$/, replacement: `${servicesDir}$1/src/index.ts` },
+      { find: /^@l7mesh\/(edge|classifier|control)$/, replacement: `${servicesDir}$1/src/index.ts` },
       { find: /^@l7mesh\/([a-z]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
     ],
   },

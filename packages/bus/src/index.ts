@@ -1,6 +1,8 @@
 /**
  * NATS in one place: subject, stream and bucket names, connections,
- * the events stream and KV buckets, and a launcher for nats-server.
+ * the events stream and KV buckets, the records stream (edges' flow records
+ * and accounting for control) with its publisher and durable consumer, and
+ * a launcher for nats-server.
  */
 export { BusError, type BusErrorCode, type BusErrorDetails } from './errors.js';
 export { busNames, verdictCacheKey, DEFAULT_PREFIX, type BusNames } from './names.js';
@@ -36,5 +38,24 @@ export {
   type NatsServerProcess,
 } from './server.js';
 export type { NatsConnection, Msg, Subscription, SubscriptionOptions } from '@nats-io/transport-node';
-export type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
+export {
+  ensureRecordsStream,
+  openRecordsConsumer,
+  recordNames,
+  recordsBacklog,
+  RECORDS_CONSUMER,
+  RECORDS_DUPLICATE_WINDOW_SEC,
+  RECORDS_MAX_AGE_SEC,
+  type RecordNames,
+  type RecordsConsumerOptions,
+  type RecordsStreamOptions,
+} from './recordsStream.js';
+export {
+  RecordPublisher,
+  type AccountingDeltaInput,
+  type FlowRecordInput,
+  type RecordPublisherCounters,
+  type RecordPublisherOptions,
+} from './recordPublisher.js';
+export type { Consumer, JetStreamClient, JetStreamManager, JsMsg, PubAck } from '@nats-io/jetstream';
 export type { KV, KvEntry } from '@nats-io/kv';

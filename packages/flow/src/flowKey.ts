@@ -1,4 +1,4 @@
-import { formatIpAddress } from './ip-address.js';
+import { formatIpAddress, parseIpAddress } from './ip-address.js';
 import type { DecodedPacket } from './packet.js';
 
 /**
@@ -64,4 +64,24 @@ export function endpointsOfKey(key: string, origIsLow: boolean): FlowEndpoints {
   const high = endpoint(1 + addrLen + 2);
   const [o, r] = origIsLow ? [low, high] : [high, low];
   return { protocol: key.charCodeAt(0), src: o.addr, sport: o.port, dst: r.addr, dport: r.port };
+}
+
+/**
+ * The key {@link flowKeyOf} makes for a packet between these endpoints
+ * (either way round): for tuples that come from elsewhere than a packet,
+ * such as an nftables set listing.
+ */
+export function flowKeyOfEndpoints(e: FlowEndpoints): string {
+  const src = parseIpAddress(e.src);
+  const dst = parseIpAddress(e.dst);
+  if (src.length !== dst.length) throw new RangeError(`flow endpoints ${e.src} and ${e.dst} are not of one address family`);
+  const srcIsLow = compareEndpoints(src, e.sport, dst, e.dport) <= 0;
+  const [a, ap, b, bp] = srcIsLow ? [src, e.sport, dst, e.dport] : [dst, e.dport, src, e.sport];
+  return String.fromCharCode(e.protocol, ...a, ap >>> 8, ap & 0xff, ...b, bp >>> 8, bp & 0xff);
+}
+
+/** Whether either endpoint of a flow key has one of `ports` (e.g. an FTP control connection's 21). */
+export function keyHasPort(key: string, ports: ReadonlySet<number>): boolean {
+  const a = key.length === 13 ? 4 : 16;
+  return ports.has((key.charCodeAt(a + 1) << 8) | key.charCodeAt(a + 2)) || ports.has((key.charCodeAt(2 * a + 3) << 8) | key.charCodeAt(2 * a + 4));
 }

@@ -15,11 +15,13 @@ export const MessageType = {
   MemberHeartbeat: 3,
   EdgeWatermark: 4,
   EventBatch: 5,
+  FlowRecordBatch: 6,
+  AccountingBatch: 7,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
 /** How error messages name each message type (index: the type byte). */
-export const MESSAGE_NAMES: readonly string[] = ['', 'head batch', 'verdict batch', 'member heartbeat', 'edge watermark', 'event batch'];
+export const MESSAGE_NAMES: readonly string[] = ['', 'head batch', 'verdict batch', 'member heartbeat', 'edge watermark', 'event batch', 'flow record batch', 'accounting batch'];
 
 export const MAX_SEGMENTS_PER_BATCH = 4096;
 /** Verdicts per verdict batch: the same bound as segments, one verdict per flow at most. */
@@ -33,6 +35,8 @@ export const MAX_NAME_LENGTH = 64;
 /** l7 protocol names and decidedBy strings (u8 length). */
 export const MAX_TEXT_LENGTH = 255;
 export const MAX_EVENT_EDGES = 32;
+/** Flow records or accounting deltas per record batch (MAX_MESSAGE_BYTES bounds a batch first: about 9000 IPv4 records). */
+export const MAX_RECORDS_PER_BATCH = 8192;
 
 export const U16_MAX = 0xffff;
 export const U32_MAX = 0xffffffff;

@@ -19,7 +19,7 @@ export function readHeader(bytes: Uint8Array, what: string): MessageType {
     throw wireError('WIRE_BAD_VERSION', what, 'version', 2, `version ${bytes[2]} is not ${WIRE_VERSION}`);
   }
   const type = bytes[3]!;
-  if (type < MessageType.HeadBatch || type > MessageType.EventBatch) {
+  if (type < MessageType.HeadBatch || type > MessageType.AccountingBatch) {
     throw wireError('WIRE_BAD_TYPE', what, 'type', 3, `unknown message type ${type}`);
   }
   return type as MessageType;

@@ -1,7 +1,8 @@
 /**
  * Versioned binary messages of the l7mesh cluster: head segments from edges
  * to classifier workers, verdicts back, membership heartbeats, edge
- * watermarks and verdict events. Each codec module documents its layout;
+ * watermarks and verdict events, and what edges report to control (flow
+ * records, accounting deltas). Each codec module documents its layout;
  * decoders reject a bad message as a whole with a WireError and never throw
  * anything else.
  */
@@ -24,6 +25,7 @@ export {
   MAX_MESSAGE_BYTES,
   MAX_NAME_LENGTH,
   MAX_PAYLOAD,
+  MAX_RECORDS_PER_BATCH,
   MAX_SEGMENTS_PER_BATCH,
   MAX_TEXT_LENGTH,
   MAX_VERDICTS_PER_BATCH,
@@ -37,3 +39,15 @@ export { decodeMemberHeartbeat, encodeMemberHeartbeat } from './memberHeartbeat.
 export { decodeEdgeWatermark, encodeEdgeWatermark } from './edgeWatermark.js';
 export { decodeEventBatch, encodeEventBatch } from './eventBatch.js';
 export { DEFAULT_PARTITIONS, partitionOf } from './flowSpace.js';
+export {
+  recordEventId,
+  type AccountingBatch,
+  type AccountingDirection,
+  type FlowRecordBatch,
+  type FlowRecordState,
+  type WireAccountingDelta,
+  type WireFlowRecord,
+} from './recordTypes.js';
+export { IFACE_MAX_LENGTH } from './recordFields.js';
+export { decodeFlowRecordBatch, encodeFlowRecordBatch } from './flowRecordBatch.js';
+export { decodeAccountingBatch, encodeAccountingBatch } from './accountingBatch.js';

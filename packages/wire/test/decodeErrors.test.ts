@@ -71,7 +71,7 @@ describe('header', () => {
       expectWireError(() => decode(message(str('{"json":1}'))), 'WIRE_BAD_MAGIC', 'magic');
       expectWireError(() => decode(Uint8Array.of(0x4c, 0x37, 2, 1)), 'WIRE_BAD_VERSION', 'version');
       expectWireError(() => decode(Uint8Array.of(0x4c, 0x37, 0, 1)), 'WIRE_BAD_VERSION', 'version');
-      for (const type of [0, 6, 255]) expectWireError(() => decode(Uint8Array.of(0x4c, 0x37, 1, type)), 'WIRE_BAD_TYPE', 'type');
+      for (const type of [0, 8, 255]) expectWireError(() => decode(Uint8Array.of(0x4c, 0x37, 1, type)), 'WIRE_BAD_TYPE', 'type');
     }
   });
 
@@ -90,7 +90,7 @@ describe('header', () => {
     expectWireError(() => messageTypeOf(new Uint8Array(2)), 'WIRE_TRUNCATED');
     expectWireError(() => messageTypeOf(Uint8Array.of(0, 0x37, 1, 1)), 'WIRE_BAD_MAGIC');
     expectWireError(() => messageTypeOf(Uint8Array.of(0x4c, 0x37, 9, 1)), 'WIRE_BAD_VERSION');
-    expectWireError(() => messageTypeOf(Uint8Array.of(0x4c, 0x37, 1, 7)), 'WIRE_BAD_TYPE');
+    expectWireError(() => messageTypeOf(Uint8Array.of(0x4c, 0x37, 1, 8)), 'WIRE_BAD_TYPE');
   });
 
   it('rejects input that is not a Uint8Array with a WireError', () => {

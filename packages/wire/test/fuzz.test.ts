@@ -5,19 +5,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  decodeAccountingBatch,
   decodeEdgeWatermark,
   decodeEventBatch,
+  decodeFlowRecordBatch,
   decodeHeadBatch,
   decodeMemberHeartbeat,
   decodeVerdictBatch,
+  encodeAccountingBatch,
   encodeEdgeWatermark,
   encodeEventBatch,
+  encodeFlowRecordBatch,
   encodeHeadBatch,
   encodeMemberHeartbeat,
   encodeVerdictBatch,
   WireError,
 } from '@l7mesh/wire';
-import { EVENT_BATCH, HEAD_BATCH, HEARTBEAT, KEY6, segment, verdict, VERDICT_BATCH, WATERMARK } from './samples.js';
+import { EVENT_BATCH, HEAD_BATCH, HEARTBEAT, KEY4, KEY6, segment, verdict, VERDICT_BATCH, WATERMARK } from './samples.js';
 
 /** xorshift32: a seeded, reproducible stream of integers. */
 function xorshift(seed: number): (n: number) => number {
@@ -46,6 +50,8 @@ const CODECS: Codec[] = [
   codec('member heartbeat', decodeMemberHeartbeat, encodeMemberHeartbeat),
   codec('edge watermark', decodeEdgeWatermark, encodeEdgeWatermark),
   codec('event batch', decodeEventBatch, encodeEventBatch),
+  codec('flow record batch', decodeFlowRecordBatch, encodeFlowRecordBatch),
+  codec('accounting batch', decodeAccountingBatch, encodeAccountingBatch),
 ];
 
 /** Valid messages of every type; small ones too, so that mutations reach every field often. */
@@ -59,6 +65,15 @@ const SEEDS: Uint8Array[] = [
   encodeEdgeWatermark(WATERMARK),
   encodeEventBatch(EVENT_BATCH),
   encodeEventBatch({ worker: 'w', batchSeq: 1, events: [{ ...EVENT_BATCH.events[0]!, edges: ['a'] }] }),
+  encodeFlowRecordBatch({
+    edge: 'e',
+    epochMs: 1,
+    records: [
+      { seq: 1, zone: 2, key: KEY4, origIsLow: true, state: 'live', firstSec: 3, firstNsec: 4, lastSec: 5, lastNsec: 6, origPackets: 7, origBytes: 8, replyPackets: 9, replyBytes: 10, l7: 'http', decidedBy: 'http.pat', mark: 11, ruleSetVersion: 12, iface: 'eth0' },
+      { seq: 2, zone: 0, key: KEY6, origIsLow: false, state: 'ended', firstSec: 3, firstNsec: 4, lastSec: 3, lastNsec: 4, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0, l7: 'unset', decidedBy: '', mark: 0, ruleSetVersion: 0, iface: 'x' },
+    ],
+  }),
+  encodeAccountingBatch({ edge: 'e', epochMs: 1, deltas: [{ seq: 1, startSec: 60, iface: 'eth0', l7: 'dns', direction: 'out', flows: 1, packets: 2, bytes: 3 }] }),
 ];
 
 /** Bytes a mutation likes to write: boundaries and the values that mean something here. */

@@ -1,5 +1,5 @@
 import { createHeadScanner, FlowClassifier, type EngineKind, type HeadScanner, type PatternSet } from '@l7mesh/engine';
-import { IPPROTO_TCP, TcpFlag, type DecodedPacket, type FlowEntry, type FlowTimeouts } from '@l7mesh/flow';
+import { IPPROTO_TCP, keyHasPort, TcpFlag, type DecodedPacket, type FlowEntry, type FlowTimeouts } from '@l7mesh/flow';
 import { Direction, SegmentFlag, type HeadBatch, type HeadSegment, type Verdict, type VerdictEvent } from '@l7mesh/wire';
 import { MergeFlow, pendingOf, type Reporter } from './flowMerge.js';
 
@@ -343,8 +343,7 @@ export class MergingClassifier {
   }
 
   private isFtpControl(key: string): boolean {
-    const a = key.length === 13 ? 4 : 16;
-    return this.ftpPorts.has((key.charCodeAt(a + 1) << 8) | key.charCodeAt(a + 2)) || this.ftpPorts.has((key.charCodeAt(2 * a + 3) << 8) | key.charCodeAt(2 * a + 4));
+    return keyHasPort(key, this.ftpPorts);
   }
 
   /** The flow leaves the worker's state. */

@@ -5,7 +5,11 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { BusError, busNames, connectBus, openMembersBucket, startNatsServer, type Bus } from '@l7mesh/bus';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { BusError, busNames, connectBus, openMembersBucket, recordsBacklog, startNatsServer, type Bus } from '@l7mesh/bus';
+import { ControlError, startPostgresServer, type PostgresServerProcess } from '@l7mesh/control';
+import { rollupAccounting, topTalkers } from '@l7mesh/store';
 import { loadEdgePatterns, MarkPolicy, parseEdgeConfig, replayCapture } from '@l7mesh/edge';
 import { splitCaptureByDirection } from '@l7mesh/flow';
 import { decodeEventBatch, decodeMemberHeartbeat, DEFAULT_PARTITIONS, MemberRole, type MemberHeartbeat } from '@l7mesh/wire';
@@ -81,6 +85,7 @@ interface UpOptions {
   pcap?: string[];
   split: boolean;
   once?: boolean;
+  store: boolean;
 }
 
 /** Per-protocol counts of decided flows, from the verdict events. */
@@ -127,11 +132,13 @@ async function runUp(opts: UpOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'l7mesh-up-'));
   const children: ChildProcess[] = [];
   let bus: Bus | undefined;
+  let pgServer: PostgresServerProcess | undefined;
   const stopAll = async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
     await bus?.close().catch(() => undefined);
     await server.stop();
+    await pgServer?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
   const interrupted = new Promise<void>((resolve) => {
@@ -160,6 +167,8 @@ async function runUp(opts: UpOptions): Promise<number> {
     }
     await waitForWorkers(bus, opts.workers);
     log(`up: ${opts.workers} workers joined`);
+    const store = opts.store ? await startStore(server.url, bus, children, log) : undefined;
+    if (store) pgServer = store.pgServer;
 
     const captures = opts.pcap && opts.pcap.length > 0 ? opts.pcap : [BUNDLED_CAPTURE];
     const replays: { id: string; file: string }[] = [];
@@ -188,10 +197,82 @@ async function runUp(opts: UpOptions): Promise<number> {
     await new Promise((r) => setTimeout(r, 300));
     clearInterval(printer);
     process.stdout.write(`${counts.render()}\n`);
+    if (store && opts.once) await reportStore(bus, store.databaseUrl, log);
     log('up: stopping');
     return 0;
   } finally {
     await stopAll();
+  }
+}
+
+/**
+ * The store of `up`: DATABASE_URL when set, else a PostgreSQL of its own
+ * (Debian's binaries, a temp data directory, a free loopback port; without
+ * them, up goes on without the store and says so); then `l7mesh control run`
+ * as a child process, ready once its records consumer exists.
+ */
+async function startStore(
+  natsUrl: string,
+  bus: Bus,
+  children: ChildProcess[],
+  log: (line: string) => void,
+): Promise<{ databaseUrl: string; pgServer: PostgresServerProcess | undefined } | undefined> {
+  let databaseUrl = process.env['DATABASE_URL'];
+  let pgServer: PostgresServerProcess | undefined;
+  if (databaseUrl) {
+    log('up: PostgreSQL from DATABASE_URL');
+  } else {
+    try {
+      pgServer = await startPostgresServer();
+    } catch (err) {
+      if (err instanceof ControlError && err.code === 'CONTROL_PG_NO_BINARY') {
+        log(`up: no DATABASE_URL and ${err.message}; running without the store`);
+        return undefined;
+      }
+      throw err;
+    }
+    databaseUrl = pgServer.url;
+    log(`up: no DATABASE_URL: started PostgreSQL at ${databaseUrl} (data in ${pgServer.dataDir}, removed when up stops)`);
+  }
+  const token = randomBytes(18).toString('base64url');
+  const child = spawn(process.execPath, [CLI_BIN, 'control', 'run', '--nats', natsUrl, '--api-port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, L7MESH_API_TOKEN: token },
+  });
+  children.push(child);
+  child.stderr!.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line.startsWith('control: API at') || /error|failed|l7mesh:/i.test(line)) log(`up: ${line}`);
+  });
+  for (let tries = 0; ; tries++) {
+    if (child.exitCode !== null) throw new Error(`l7mesh up: control exited at start (status ${child.exitCode})`);
+    if (await recordsBacklog(bus).then(() => true, () => false)) break;
+    if (tries > 600) throw new Error('l7mesh up: control did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log(`up: control ingests the records stream into PostgreSQL (API token ${token})`);
+  return { databaseUrl, pgServer };
+}
+
+/** Once control has written every record: the per-protocol totals from PostgreSQL. */
+async function reportStore(bus: Bus, databaseUrl: string, log: (line: string) => void): Promise<void> {
+  for (let tries = 0; tries < 600; tries++) {
+    const b = await recordsBacklog(bus).catch(() => undefined);
+    if (b && b.pending === 0 && b.unacknowledged === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  pool.on('error', () => undefined);
+  try {
+    await rollupAccounting(pool);
+    // Whole UTC days around now, so the daily rollup answers, whenever the captures were made (up to 10 years back).
+    const day = 86_400_000;
+    const today = Math.floor(Date.now() / day) * day;
+    const rows = await topTalkers(pool, { by: 'protocol', since: new Date(today - 3650 * day), until: new Date(today + day), limit: 1000 });
+    const table = new Table({ head: ['l7', 'flows', 'packets', 'bytes'], colAligns: ['left', 'right', 'right', 'right'], style: { head: [], border: [] } });
+    for (const r of rows) table.push([r.key, r.flows.toString(), r.packets.toString(), r.bytes.toString()]);
+    log(`up: accounting in PostgreSQL (flows are counted by each edge that saw them):\n${table.toString()}`);
+  } finally {
+    await pool.end();
   }
 }
 
@@ -209,12 +290,13 @@ async function waitForWorkers(bus: Bus, n: number): Promise<void> {
 export function registerClusterCommands(program: Command): void {
   program
     .command('up')
-    .description('the cluster on one machine: nats-server, workers and replay edges over the bundled captures; live per-protocol counts until Ctrl-C')
+    .description('the cluster on one machine: nats-server, workers, PostgreSQL (DATABASE_URL, else its own) with control, and replay edges over the bundled captures; live per-protocol counts until Ctrl-C')
     .option('--workers <n>', 'classifier workers', integerIn(1, 64), 2)
     .option('--pcap <file>', 'captures to replay (repeatable); default: the bundled lab capture', collect)
     .option('--no-split', 'one edge per capture instead of one per direction')
     .option('--once', 'stop once the edges have replayed their captures')
     .option('--nats-server <binary>', 'the nats-server to run (default: from PATH)')
+    .option('--no-store', 'no PostgreSQL and no control (the edges still publish records)')
     .action(async (opts) => {
       process.exitCode = await runUp(opts);
     });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TIMEOUTS, MAX_DATA_LEN_LIMIT, type FlowTimeouts } from '@l7mesh/flow';
@@ -29,6 +30,13 @@ export interface EdgeConfig {
     maxLen: number;
   };
   netfilter: {
+    /**
+     * conntrack (symmetric routers): connmark, connbytes and ctnetlink.
+     * stateless (routers that may see one direction of a connection): verdicts
+     * in nftables sets keyed on the 5-tuple, applied in prerouting.
+     */
+    mode: 'conntrack' | 'stateless';
+    stateless: StatelessSettings;
     mask: number;
     chains: { forward: boolean; input: boolean; output: boolean };
     families: IpFamily[];
@@ -58,6 +66,51 @@ export interface EdgeConfig {
   metrics: { port: number };
   /** Remote mode: classification by the cluster's workers over NATS (absent: in process). */
   cluster: ClusterConfig | undefined;
+  /** How the edge accounts traffic (per interval, interface, protocol and the customer side's direction). */
+  accounting: AccountingConfig;
+  /** Flow records and accounting published to the cluster's records stream (remote mode only). */
+  records: RecordsConfig;
+}
+
+/** The `accounting:` block. */
+export interface AccountingConfig {
+  /** The uplink interface traffic is accounted to (undefined: a replay uses the capture's file name, a live edge `default`). */
+  interface: string | undefined;
+  /** Customer prefixes: a packet from one goes `out`, to one `in`. Undefined: the side that opened the connection is the customer's. */
+  customerNetworks: string[] | undefined;
+  /** Accounting interval (s): deltas are published at its end (a replay's intervals follow the capture's clock). */
+  intervalSec: number;
+}
+
+/** The `records:` block. */
+export interface RecordsConfig {
+  /** Publish flow records and accounting (default true; needs `cluster:`). */
+  enabled: boolean;
+  /** Records and deltas kept while NATS does not acknowledge them; newer ones are dropped (counted) past it. */
+  maxBuffered: number;
+  /** Pending records are published at least this often (ms). */
+  flushMs: number;
+}
+
+/** The stateless mode's nftables table (see docs/edge.md, "Multi-homed edges"). */
+export interface StatelessSettings {
+  /** The edge's own table (family inet); nothing else is touched. */
+  table: string;
+  /** Priority of the prerouting hook (undefined: the netfilter package's, between conntrack and mangle; always before the routing decision). */
+  priority: number | undefined;
+  /** Elements per flow set (one set per family and target; each flow takes two elements: one per direction). */
+  mapSize: number;
+  /** Seconds a flow stays in the live set after its last packet. */
+  liveTimeoutSec: number;
+  /** Expiry of a flow-set element (s): the edge re-adds elements of live flows before it, so it only ends elements an edge left behind. */
+  elementTimeoutSec: number;
+  /** How often the edge reads the live set and ends the elements of flows gone from it (s). */
+  sweepSec: number;
+  /** Queued packets per second per source address (and burst) of flows with no elements; past them packets pass unqueued. */
+  perSourceRate: number;
+  perSourceBurst: number;
+  /** Input interfaces whose packets are classified (absent: all). */
+  interfaces: string[] | undefined;
 }
 
 export interface ClusterConfig {
@@ -132,6 +185,8 @@ const int = (min: number, max: number) =>
 const queueNumber = int(0, 0xffff);
 const protocolName = z.string().regex(/^[a-z0-9_.+-]+$/i, { error: (iss) => `${JSON.stringify(iss.input)} is not a protocol name` });
 
+const STATELESS_DEFAULTS = { table: 'l7mesh', mapSize: 262_144, liveTimeout: 30, elementTimeout: 3600, sweepInterval: 5, perSourceRate: 2000, perSourceBurst: 4000 };
+
 const schema = z.strictObject({
   queue: z
     .strictObject({
@@ -143,13 +198,27 @@ const schema = z.strictObject({
     .default({ copyRange: 0xffff, maxLen: 4096 }),
   netfilter: z
     .strictObject({
+      mode: z.enum(['conntrack', 'stateless']).default('conntrack'),
+      stateless: z
+        .strictObject({
+          table: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'a table name is 1 to 32 lowercase letters, digits or _, starting with a letter' }).default('l7mesh'),
+          priority: int(-400, 400).optional(),
+          mapSize: int(64, 1 << 26).default(262_144),
+          liveTimeout: int(1, 86_400).default(30),
+          elementTimeout: int(60, 86_400).default(3600),
+          sweepInterval: int(1, 3600).default(5),
+          perSourceRate: int(1, 10_000_000).default(2000),
+          perSourceBurst: int(1, 10_000_000).default(4000),
+          interfaces: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name` })).min(1).optional(),
+        })
+        .default(STATELESS_DEFAULTS),
       mask: mark.optional(),
       chains: z.strictObject({ forward: z.boolean().default(true), input: z.boolean().default(false), output: z.boolean().default(false) }).default({ forward: true, input: false, output: false }),
       families: z.array(z.enum(['ipv4', 'ipv6'])).min(1).default(['ipv4']),
       maxPackets: int(1, 1_000_000).optional(),
       ftpHelper: z.boolean().default(true),
     })
-    .default({ chains: { forward: true, input: false, output: false }, families: ['ipv4'], ftpHelper: true }),
+    .default({ mode: 'conntrack', stateless: STATELESS_DEFAULTS, chains: { forward: true, input: false, output: false }, families: ['ipv4'], ftpHelper: true }),
   classification: z
     .strictObject({
       patterns: z.array(z.string().min(1)).optional(),
@@ -199,7 +268,29 @@ const schema = z.strictObject({
       tls: z.strictObject({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }).optional(),
     })
     .optional(),
+  accounting: z
+    .strictObject({
+      interface: z.string().regex(/^[\x21-\x7e]{1,64}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name (1 to 64 printable characters, no blanks)` }).optional(),
+      customerNetworks: z.array(z.string().refine(isPrefix, { error: (iss) => `${JSON.stringify(iss.input)} is not an address prefix (198.18.0.0/15, 2001:db8::/32)` })).min(1).optional(),
+      interval: int(1, 3600).default(60),
+    })
+    .default({ interval: 60 }),
+  records: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      maxBuffered: int(1000, 100_000_000).default(200_000),
+      flushMs: int(10, 60_000).default(200),
+    })
+    .default({ enabled: true, maxBuffered: 200_000, flushMs: 200 }),
 });
+
+/** An IPv4 or IPv6 prefix: address/length, or a bare address (a host). */
+function isPrefix(text: string): boolean {
+  const [address, bits, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 type RawConfig = z.output<typeof schema>;
 
@@ -280,6 +371,9 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
   }
   const chains = raw.netfilter.chains;
   if (!chains.forward && !chains.input && !chains.output) say('netfilter.chains', 'at least one of forward, input, output must be true');
+  const sl = raw.netfilter.stateless;
+  if (sl.sweepInterval >= sl.liveTimeout) say('netfilter.stateless.sweepInterval', `${sl.sweepInterval} must be below liveTimeout ${sl.liveTimeout} (a flow must be seen live between two sweeps)`);
+  if (sl.elementTimeout < 4 * sl.sweepInterval) say('netfilter.stateless.elementTimeout', `${sl.elementTimeout} must be at least 4 sweep intervals (${4 * sl.sweepInterval}): elements of live flows are re-added before they expire`);
   const families = raw.netfilter.families;
   if (new Set(families).size !== families.length) say('netfilter.families', 'a family is listed twice');
 
@@ -303,7 +397,25 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
     config: {
       file,
       queue: { first, last, copyRange: q.copyRange, maxLen: q.maxLen },
-      netfilter: { mask, chains: { ...chains }, families: [...families], maxPackets: budget, ftpHelper: raw.netfilter.ftpHelper },
+      netfilter: {
+        mode: raw.netfilter.mode,
+        stateless: {
+          table: sl.table,
+          priority: sl.priority,
+          mapSize: sl.mapSize,
+          liveTimeoutSec: sl.liveTimeout,
+          elementTimeoutSec: sl.elementTimeout,
+          sweepSec: sl.sweepInterval,
+          perSourceRate: sl.perSourceRate,
+          perSourceBurst: sl.perSourceBurst,
+          interfaces: sl.interfaces && [...sl.interfaces],
+        },
+        mask,
+        chains: { ...chains },
+        families: [...families],
+        maxPackets: budget,
+        ftpHelper: raw.netfilter.ftpHelper,
+      },
       classification: {
         patterns: c.patterns && c.patterns.length > 0 ? c.patterns.map((d) => resolve(base, d)) : [PROJECT_PATTERNS_DIR],
         order: c.order,
@@ -331,6 +443,8 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
         credsFile: raw.cluster.credsFile && resolve(base, raw.cluster.credsFile),
         tls: raw.cluster.tls && Object.fromEntries(Object.entries(raw.cluster.tls).map(([k, f]) => [k, resolve(base, f as string)])),
       },
+      accounting: { interface: raw.accounting.interface, customerNetworks: raw.accounting.customerNetworks && [...raw.accounting.customerNetworks], intervalSec: raw.accounting.interval },
+      records: { ...raw.records },
     },
   };
 }

@@ -10,8 +10,10 @@ export {
   parseEdgeConfig,
   PROJECT_PATTERNS_DIR,
   DEFAULT_NATS_URL,
+  type AccountingConfig,
   type ClusterConfig,
   type EdgeConfig,
+  type RecordsConfig,
   type IpFamily,
 } from './config.js';
 export { EdgeCore, flowView, type EdgeCoreOptions, type FlowPipeline, type EdgeCounters, type EdgeFlow, type FlowView, type MarkState, type ProtocolCounters } from './core.js';
@@ -27,3 +29,15 @@ export { startEdge, type RunningEdge, type StartEdgeOptions } from './live.js';
 export { ClusterLink, type ClusterLinkOptions, type LinkCounters } from './clusterLink.js';
 export { connectRemoteEdge, type RemoteEdge } from './remote.js';
 export { RemoteClassifier, type RemoteClassifierOptions, type RemoteCounters, type SegmentSink } from './remoteClassifier.js';
+export { CustomerSide } from './customerSide.js';
+export {
+  accountingInterfaceName,
+  EdgeRecords,
+  startLiveRecords,
+  type CounterSource,
+  type EdgeRecordsCounters,
+  type EdgeRecordsOptions,
+  type KernelCounters,
+  type KernelCountersOptions,
+  type RecordSink,
+} from './records.js';

@@ -5,9 +5,11 @@ import { EdgeCore, flowView, type EdgeFlow } from './core.js';
 import { MarkPolicy } from './markPolicy.js';
 import { createEdgeMetrics } from './metrics.js';
 import { loadEdgePatterns } from './patterns.js';
+import { startLiveRecords } from './records.js';
 import { connectRemoteEdge } from './remote.js';
 import { edgeRulesConfig } from './rules.js';
 import { startEdgeServer, type EdgeServer } from './server.js';
+import { startStateless, type StatelessEdge } from './stateless.js';
 import { edgeStats, type EdgeStats } from './stats.js';
 import type { ConntrackMarker, ConntrackTuple } from './types.js';
 
@@ -74,16 +76,25 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   const netfilter = await import('@l7mesh/netfilter');
 
   const startedAt = Date.now();
+  const stateless = config.netfilter.mode === 'stateless';
+  let statelessEdge: StatelessEdge | undefined;
   let conntrackErrors = 0;
   let undecodable = 0;
   // Remote mode: fail-open holds there too (packets never wait for the cluster), so a NATS that is down at start is no reason not to start.
-  const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log) : undefined;
+  const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log, config.records) : undefined;
+  // Flow records and accounting for the central store (remote mode with records enabled).
+  const records = remote?.records ? startLiveRecords(config, remote.records) : undefined;
   const core = new EdgeCore({
     set,
     config,
     policy,
     ...(remote ? { pipeline: remote.pipeline(config.cluster!.zone) } : {}),
-    conntrack: nfConntrackMarker(nfq.setConntrackMark),
+    onDecision: (flow: EdgeFlow) => {
+      statelessEdge?.onDecision(flow);
+      records?.flowDecided(flow);
+    },
+    // Stateless mode: the flow sets carry the marks; there may be no conntrack entry to mark.
+    ...(stateless ? {} : { conntrack: nfConntrackMarker(nfq.setConntrackMark) }),
     // A burst of flows idling out together is ended over the following
     // packets (at most this many per packet) instead of stalling one batch.
     expiryBudget: LIVE_EXPIRY_BUDGET,
@@ -127,7 +138,15 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     }
     return out;
   };
-  const stats = () => edgeStats(core, { mode: 'nfqueue', startedAt, config, source: sourceStats, ...(remote ? { cluster: remote.counters } : {}) });
+  const stats = () =>
+    edgeStats(core, {
+      mode: 'nfqueue',
+      startedAt,
+      config,
+      source: sourceStats,
+      ...(remote ? { cluster: remote.counters } : {}),
+      ...(statelessEdge ? { stateless: statelessEdge.counters } : {}),
+    });
   const server = await startEdgeServer(options.metricsPort ?? config.metrics.port, {
     registry: createEdgeMetrics(stats),
     stats,
@@ -150,10 +169,15 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       // connmark (INPUT packets do not pass POSTROUTING): such a flow's
       // verdict also goes through ctnetlink.
       const saves = batch.hooks[i] !== HOOK_INPUT;
-      if (us > 0) core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3, saves);
-      else core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, undefined, undefined, saves);
+      const flow =
+        us > 0
+          ? core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3, saves)
+          : core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, undefined, undefined, saves);
+      if (flow && statelessEdge) statelessEdge.onPacket(flow);
     }
     const marks = core.endBatch();
+    // The map's elements before the verdicts: the flows' next packets meet them and are not queued.
+    statelessEdge?.commit();
     if (remote && n > 0) {
       const us = ts[n - 1]!;
       if (us > 0) remote.advance(Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3);
@@ -174,7 +198,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     if (stopped) return;
     stopped = true;
     const problems: string[] = [];
-    if (rulesInstalled && !options.keepRules) {
+    if (rulesInstalled && !options.keepRules && !stateless) {
       try {
         await netfilter.removeEdgeRules(rules, target);
         log('edge: rules removed');
@@ -182,12 +206,14 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
         problems.push(`removing the rules: ${(err as Error).message}`);
       }
     }
+    await statelessEdge?.stop(options.keepRules === true).catch((err: unknown) => problems.push(`removing the stateless table: ${(err as Error).message}`));
     try {
       queue?.close({ acceptPending: true });
     } catch (err) {
       problems.push(`closing the queue: ${(err as Error).message}`);
     }
     await core.settle();
+    records?.finish();
     await remote?.close().catch((err: unknown) => problems.push(`closing the cluster link: ${(err as Error).message}`));
     await server.close();
     if (problems.length > 0) throw new Error(`edge: stop: ${problems.join('; ')}`);
@@ -206,7 +232,10 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
         if (queueErrors++ < 10 || queueErrors % 1000 === 0) log(`warning: nfqueue: ${err.code}: ${err.message} (${queueErrors} so far)`);
       },
     });
-    if (options.installRules !== false) {
+    if (stateless) {
+      // Without its table the stateless edge has nothing to feed (the map is the table's), so --no-rules does not apply.
+      statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log);
+    } else if (options.installRules !== false) {
       const applied = await netfilter.applyEdgeRules(rules, target);
       rulesInstalled = true;
       const replaced = Object.values(applied.families).reduce((n, f) => n + (f?.replacedJumps ?? 0), 0);

@@ -41,6 +41,13 @@ export class MarkPolicy {
     return ((packetMark & ~this.mask) | (l7Mark & this.mask)) >>> 0;
   }
 
+  /** Every distinct l7 mark a verdict may get (the stateless table has a chain for each). */
+  get distinctMarks(): number[] {
+    const all = new Set(this.marks.values());
+    if (this.fallback !== undefined) all.add(this.fallback);
+    return [...all].sort((a, b) => a - b);
+  }
+
   /** Protocols with a mark of their own or by a group (for checking against the pattern set). */
   get markedProtocols(): string[] {
     return [...this.marks.keys()].filter((p) => p !== 'unknown');

@@ -135,6 +135,27 @@ export function createEdgeMetrics(stats: () => EdgeStats): Registry {
       if (c) this.set(c.connected ? 1 : 0);
     },
   });
+  new Counter({
+    name: 'l7mesh_edge_stateless_events_total',
+    help: 'Stateless mode: flows given verdict-map elements (held: budget spent undecided; decided), held flows given their verdict, flows ended (gone from the live set) or whose elements expired, live flows re-added, flows refused by a full map, failed nft transactions and flow updates',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const s = current().stateless;
+      if (!s) return;
+      for (const event of ['held', 'decided', 'replaced', 'ended', 'expired', 'refreshed', 'full', 'batch_failures', 'flow_failures', 'sweep_errors'] as const) this.inc({ event }, s[event]);
+    },
+  });
+  new Gauge({
+    name: 'l7mesh_edge_stateless_flows',
+    help: 'Stateless mode: flows with elements in the verdict map',
+    registers: [registry],
+    collect() {
+      const s = current().stateless;
+      if (s) this.set(s.flows);
+    },
+  });
 
   const metrics = registry.metrics.bind(registry);
   registry.metrics = async () => {

@@ -1,8 +1,8 @@
-import { busNames, connectBus, Membership, openMembersBucket, type Bus } from '@l7mesh/bus';
+import { busNames, connectBus, ensureRecordsStream, Membership, openMembersBucket, RecordPublisher, type Bus } from '@l7mesh/bus';
 import { MemberRole } from '@l7mesh/wire';
 import type { ClassifierOptions } from '@l7mesh/engine';
 import { ClusterLink, type LinkCounters } from './clusterLink.js';
-import type { ClusterConfig } from './config.js';
+import type { ClusterConfig, RecordsConfig } from './config.js';
 import type { EdgeCore, FlowPipeline } from './core.js';
 import { RemoteClassifier, type RemoteCounters } from './remoteClassifier.js';
 
@@ -24,15 +24,20 @@ export interface RemoteEdge {
   /** Resolves when every flow sent has its verdict (or timed out). */
   settled(): Promise<void>;
   counters(): { link: LinkCounters; remote: RemoteCounters; connected: boolean; waiting: number };
-  close(): Promise<void>;
+  /** The publisher of flow records and accounting on the records stream (absent: records disabled). */
+  readonly records: RecordPublisher | undefined;
+  /** Publishes the records still held (waiting at most `recordsDrainMs`, default 10 s), then leaves the cluster. */
+  close(recordsDrainMs?: number): Promise<void>;
 }
 
 /**
  * Remote mode for an edge: connects to the cluster's NATS, and gives the
  * core a RemoteClassifier whose segments go out through a ClusterLink and
- * whose verdicts come back through it.
+ * whose verdicts come back through it. With `records` enabled, flow
+ * records and accounting go to the records stream over the same
+ * connection (see records.ts).
  */
-export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, log: (line: string) => void): Promise<RemoteEdge> {
+export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, log: (line: string) => void, records?: RecordsConfig): Promise<RemoteEdge> {
   const bus: Bus = await connectBus(
     {
       servers: cluster.servers,
@@ -105,6 +110,12 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
     membership = undefined;
     log(`edge ${cluster.id}: no heartbeat in the membership bucket: ${(err as Error).message}`);
   }
+  let publisher: RecordPublisher | undefined;
+  if (records?.enabled) {
+    // Best effort, as the heartbeat: control creates the stream too, and the publisher retries until it exists.
+    await ensureRecordsStream(bus).catch((err: unknown) => log(`edge ${cluster.id}: records stream: ${(err as Error).message}`));
+    publisher = new RecordPublisher({ bus, edge: cluster.id, maxBuffered: records.maxBuffered, flushMs: records.flushMs, log: (line) => log(`edge ${cluster.id}: ${line}`) });
+  }
   const ticker = setInterval(() => {
     for (const remote of remotes.values()) remote.tick();
     for (const core of cores) core.applyUncarried();
@@ -124,8 +135,13 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
       await Promise.all([...remotes.values()].map((r) => r.settled()));
     },
     counters: () => ({ link: link.counters, remote: sum(), connected: bus.connected, waiting: [...remotes.values()].reduce((n, r) => n + r.waiting, 0) }),
-    close: async () => {
+    records: publisher,
+    close: async (recordsDrainMs = 10_000) => {
       clearInterval(ticker);
+      if (publisher) {
+        if (!(await publisher.drain(recordsDrainMs))) log(`edge ${cluster.id}: records: ${publisher.buffered} records not acknowledged at close (lost)`);
+        publisher.close();
+      }
       await membership?.stop(true);
       await link.close();
       await bus.close();

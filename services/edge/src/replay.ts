@@ -1,8 +1,11 @@
+import { basename } from 'node:path';
 import type { FlowRecord, PatternSet } from '@l7mesh/engine';
 import { CaptureError, readCaptureFile, type CaptureFormat } from '@l7mesh/flow';
 import type { EdgeConfig } from './config.js';
 import { EdgeCore, type EdgeFlow } from './core.js';
+import { CustomerSide } from './customerSide.js';
 import { MarkPolicy } from './markPolicy.js';
+import { EdgeRecords, type EdgeRecordsCounters } from './records.js';
 import { connectRemoteEdge, type RemoteEdge } from './remote.js';
 import { edgeStats, type EdgeStats } from './stats.js';
 
@@ -25,6 +28,8 @@ export interface ReplayResult {
   stats: EdgeStats;
   /** The read error that ended the capture early (its flows read before were reported). */
   error?: CaptureError;
+  /** Remote mode with records: the flow records and accounting deltas this capture's replay reported. */
+  records?: EdgeRecordsCounters;
 }
 
 export interface ReplayOptions {
@@ -74,32 +79,64 @@ export async function replayCaptures(files: readonly string[], config: EdgeConfi
   if (options.speed !== undefined && !(options.speed > 0)) throw new RangeError(`replay speed must be above 0, got ${options.speed}`);
   const policy = new MarkPolicy(config.marks);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const remote: RemoteEdge | undefined = config.cluster ? await connectRemoteEdge(config.cluster, false, log) : undefined;
+  const remote: RemoteEdge | undefined = config.cluster ? await connectRemoteEdge(config.cluster, false, log, config.records) : undefined;
+  const customer = new CustomerSide(config.accounting.customerNetworks);
   try {
     if (options.startDelayMs) await new Promise((r) => setTimeout(r, options.startDelayMs));
-    const runs: { core: EdgeCore; result: Omit<ReplayResult, 'stats'> }[] = [];
+    const runs: { core: EdgeCore; records: EdgeRecords | undefined; result: Omit<ReplayResult, 'stats'> }[] = [];
     for (const [i, file] of files.entries()) {
-      const core = newReplayCore(file, config, set, options, policy, remote, config.cluster ? config.cluster.zone + i : 0);
-      runs.push({ core, result: await replayInto(file, core, options, remote) });
+      const zone = config.cluster ? config.cluster.zone + i : 0;
+      // The edge sees every packet of a capture: its own counters are whole ('edge'), and the capture is the interface.
+      const records = remote?.records
+        ? new EdgeRecords({ sink: remote.records, zone, iface: config.accounting.interface ?? basename(file), intervalSec: config.accounting.intervalSec, customer, counters: 'edge' })
+        : undefined;
+      const core = newReplayCore(file, config, set, options, policy, remote, zone, records);
+      runs.push({ core, records, result: await replayInto(file, core, options, remote, records) });
     }
     if (remote) {
       remote.finishReplay();
       await remote.settled();
     }
-    return runs.map(({ core, result }) => ({ ...result, stats: edgeStats(core, { mode: 'replay', startedAt, config, ...(remote ? { cluster: remote.counters } : {}) }) }));
+    // Every flow has ended and has its verdict: the last interval of each capture.
+    for (const run of runs) run.records?.finish();
+    return runs.map(({ core, records, result }) => ({
+      ...result,
+      ...(records ? { records: { ...records.counters } } : {}),
+      stats: edgeStats(core, { mode: 'replay', startedAt, config, ...(remote ? { cluster: remote.counters } : {}) }),
+    }));
   } finally {
     await remote?.close();
   }
 }
 
-function newReplayCore(file: string, config: EdgeConfig, set: PatternSet, options: ReplayOptions, policy: MarkPolicy, remote: RemoteEdge | undefined, zone: number): EdgeCore {
+function newReplayCore(
+  file: string,
+  config: EdgeConfig,
+  set: PatternSet,
+  options: ReplayOptions,
+  policy: MarkPolicy,
+  remote: RemoteEdge | undefined,
+  zone: number,
+  records: EdgeRecords | undefined,
+): EdgeCore {
+  const onDecision = options.onDecision;
   const core = new EdgeCore({
     set,
     config,
     policy,
     ...(remote ? { pipeline: remote.pipeline(zone) } : {}),
-    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+    ...(records
+      ? {
+          onDecision: (flow: EdgeFlow) => {
+            records.flowDecided(flow);
+            onDecision?.(flow);
+          },
+        }
+      : onDecision
+        ? { onDecision }
+        : {}),
     onFlowEnd: (record, st) => {
+      records?.flowEnded(st);
       if (!options.onFlow) return;
       const r: ReplayRecord = { ...record };
       if (st?.mark !== undefined) r.mark = `0x${st.mark.toString(16)}`;
@@ -111,7 +148,7 @@ function newReplayCore(file: string, config: EdgeConfig, set: PatternSet, option
   return core;
 }
 
-async function replayInto(file: string, core: EdgeCore, options: ReplayOptions, remote: RemoteEdge | undefined): Promise<Omit<ReplayResult, 'stats'>> {
+async function replayInto(file: string, core: EdgeCore, options: ReplayOptions, remote: RemoteEdge | undefined, records: EdgeRecords | undefined): Promise<Omit<ReplayResult, 'stats'>> {
   const batch = options.batchSize ?? REPLAY_BATCH;
   let inBatch = 0;
   let tsSec = 0;
@@ -121,6 +158,8 @@ async function replayInto(file: string, core: EdgeCore, options: ReplayOptions, 
     core.endBatch();
     inBatch = 0;
     remote?.advance(tsSec, tsNsec);
+    // Accounting intervals follow the capture's clock.
+    records?.advance(tsSec);
   };
   // Paced replay: small reads, and after each the wait until its last frame is due.
   const speed = options.speed;

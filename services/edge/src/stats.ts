@@ -1,6 +1,7 @@
 import { hex, type EdgeConfig } from './config.js';
 import type { EdgeCore } from './core.js';
 import type { RemoteEdge } from './remote.js';
+import type { StatelessEdge } from './stateless.js';
 
 export interface ProtocolStats {
   l7: string;
@@ -66,6 +67,8 @@ export interface EdgeStats {
     pickup_hits: number;
     pickup_misses: number;
   };
+  /** Stateless mode: the verdict map's book (flows with elements) and what happened to them. */
+  stateless?: ReturnType<StatelessEdge['counters']>;
 }
 
 export interface StatsContext {
@@ -74,6 +77,7 @@ export interface StatsContext {
   config: Pick<EdgeConfig, 'queue' | 'flows'>;
   source?: () => Record<string, number>;
   cluster?: RemoteEdge['counters'];
+  stateless?: StatelessEdge['counters'];
 }
 
 export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
@@ -134,5 +138,6 @@ export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
       pickup_misses: remote.pickupMisses,
     };
   }
+  if (ctx.stateless) stats.stateless = ctx.stateless();
   return stats;
 }

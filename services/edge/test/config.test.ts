@@ -19,7 +19,15 @@ describe('edge configuration', () => {
   it('fills in the defaults', () => {
     const c = parseEdgeConfig(MINIMAL, '/etc/l7mesh/edge.yaml');
     expect(c.queue).toEqual({ first: 0, last: 0, copyRange: 65535, maxLen: 4096 });
-    expect(c.netfilter).toEqual({ mask: 0xff00, chains: { forward: true, input: false, output: false }, families: ['ipv4'], maxPackets: 11, ftpHelper: true });
+    expect(c.netfilter).toEqual({
+      mode: 'conntrack',
+      stateless: { table: 'l7mesh', priority: undefined, mapSize: 262_144, liveTimeoutSec: 30, elementTimeoutSec: 3600, sweepSec: 5, perSourceRate: 2000, perSourceBurst: 4000, interfaces: undefined },
+      mask: 0xff00,
+      chains: { forward: true, input: false, output: false },
+      families: ['ipv4'],
+      maxPackets: 11,
+      ftpHelper: true,
+    });
     expect(c.classification).toMatchObject({ patterns: [PROJECT_PATTERNS_DIR], maxPackets: 10, maxBytes: 2048, engine: 'hyperscan', order: [] });
     expect(c.marks).toMatchObject({ mask: 0xff00, unknown: 0xf00, protocols: {}, groups: {} });
     expect(c.flows.timeouts).toEqual({ udpUnreplied: 30, udpReplied: 120, tcpOpen: 600, tcpClosing: 120 });
@@ -163,6 +171,22 @@ describe('mark policy', () => {
     expect(c.cluster).toMatchObject({ servers: ['nats://127.0.0.1:4222'], id: 'border-a', zone: 0, prefix: 'l7', partitions: 1024, flushMs: 0, resendMs: 2000, verdictTimeoutMs: 10000 });
     expect(c.cluster!.credsFile).toBe('/etc/l7mesh/edge.creds');
     expect(c.cluster!.tls).toEqual({ caFile: '/etc/l7mesh/ca.pem' });
+  });
+
+  it('reads the stateless mode and names its bad fields', () => {
+    const c = parseEdgeConfig(`${MINIMAL}netfilter:\n  mode: stateless\n  stateless: { table: edge_a, priority: -170, sweepInterval: 2, liveTimeout: 10, interfaces: [eth1, eth2] }\n`, '/etc/l7mesh/edge.yaml');
+    expect(c.netfilter.mode).toBe('stateless');
+    expect(c.netfilter.stateless).toMatchObject({ table: 'edge_a', priority: -170, sweepSec: 2, liveTimeoutSec: 10, interfaces: ['eth1', 'eth2'] });
+    const { problems } = problemsOf(`${MINIMAL}netfilter:\n  mode: fast\n  stateless: { table: 1x, sweepInterval: 30, liveTimeout: 30, elementTimeout: 60, interfaces: ['bad name'] }\n`);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^netfilter\.mode: "fast" is not one of conntrack, stateless/),
+        expect.stringMatching(/^netfilter\.stateless\.table: /),
+        expect.stringMatching(/^netfilter\.stateless\.interfaces\[0\]: "bad name" is not an interface name/),
+      ]),
+    );
+    const timing = problemsOf(`${MINIMAL}netfilter:\n  stateless: { sweepInterval: 30, liveTimeout: 30, elementTimeout: 100 }\n`).problems;
+    expect(timing).toEqual([expect.stringMatching(/^netfilter\.stateless\.sweepInterval: 30 must be below liveTimeout 30/), expect.stringMatching(/^netfilter\.stateless\.elementTimeout: 100 must be at least 4 sweep intervals/)]);
   });
 
   it('names every bad cluster field', () => {

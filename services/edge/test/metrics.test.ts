@@ -66,7 +66,7 @@ describe('loopback metrics server', () => {
       connected: true,
       waiting: 3,
       link: { batches: 4, bytes: 900, watermarks: 9, publishErrors: 1, verdictMessages: 5, badVerdictMessages: 2 },
-      remote: { segmentsSent: 20, resends: 6, timedOut: 1, verdicts: 7, staleVerdicts: 0, repeatedVerdicts: 2, conflictingVerdicts: 0, unsetVerdicts: 0 },
+      remote: { segmentsSent: 20, resends: 6, timedOut: 1, verdicts: 7, staleVerdicts: 0, repeatedVerdicts: 2, conflictingVerdicts: 0, unsetVerdicts: 0, pickups: 4, pickupHits: 3, pickupMisses: 1 },
     });
     const stats = () => edgeStats(core, { mode: 'replay', startedAt: Date.now(), config, cluster });
     expect(stats().cluster).toMatchObject({ connected: true, waiting: 3, segments_sent: 20, resends: 6, bytes_sent: 900, timed_out: 1, bad_verdict_messages: 2 });
@@ -76,5 +76,19 @@ describe('loopback metrics server', () => {
     expect(text).toContain('l7mesh_edge_cluster_events_total{event="publish_errors"} 1');
     expect(text).toContain('l7mesh_edge_cluster_waiting_flows 3');
     expect(text).toContain('l7mesh_edge_cluster_connected 1');
+    expect(stats().cluster).toMatchObject({ pickups: 4, pickup_hits: 3, pickup_misses: 1 });
+    expect(text).toContain('l7mesh_edge_cluster_events_total{event="pickup_hits"} 3');
+  });
+
+  it('serves the stateless counters in stateless mode', async () => {
+    const config = testConfig();
+    const core = makeCore(config);
+    const stateless = () => ({ flows: 12, held: 5, decided: 9, replaced: 2, ended: 3, expired: 1, refreshed: 4, full: 6, batch_failures: 1, flow_failures: 0, sweep_errors: 0 });
+    const stats = () => edgeStats(core, { mode: 'replay', startedAt: Date.now(), config, stateless });
+    expect(stats().stateless).toMatchObject({ flows: 12, full: 6 });
+    const text = await createEdgeMetrics(stats).metrics();
+    expect(text).toContain('l7mesh_edge_stateless_flows 12');
+    expect(text).toContain('l7mesh_edge_stateless_events_total{event="full"} 6');
+    expect(text).toContain('l7mesh_edge_stateless_events_total{event="refreshed"} 4');
   });
 });

@@ -29,15 +29,15 @@ setTimeout(() => process.exit(0), 120000);
 
 export const FTP_FILE = 'l7mesh edge lab: a small file fetched over an FTP data connection\n';
 
-/** vsftpd, anonymous and read-only, passive data ports 30000-30009; its files under dir. */
-export function vsftpdConfig(dir: string): string {
+/** vsftpd on `address`, anonymous and read-only, passive data ports 30000-30009; its files under dir. */
+export function vsftpdConfig(dir: string, address = SERVER): string {
   mkdirSync(join(dir, 'root'), { recursive: true });
   mkdirSync(join(dir, 'empty'));
   writeFileSync(join(dir, 'root/hello.txt'), FTP_FILE);
   return [
     'listen=YES',
     'listen_ipv6=NO',
-    `listen_address=${SERVER}`,
+    `listen_address=${address}`,
     'background=NO',
     'anonymous_enable=YES',
     'no_anon_password=YES',
@@ -46,7 +46,7 @@ export function vsftpdConfig(dir: string): string {
     'write_enable=NO',
     `secure_chroot_dir=${dir}/empty`,
     'pasv_enable=YES',
-    `pasv_address=${SERVER}`,
+    `pasv_address=${address}`,
     'pasv_min_port=30000',
     'pasv_max_port=30009',
     'hide_ids=YES',
@@ -59,12 +59,12 @@ export function vsftpdConfig(dir: string): string {
   ].join('\n');
 }
 
-/** sshd on :22 with a fresh host key, public-key logins only (nobody has a key: the client gets a banner and a refusal). */
-export function sshdConfig(dir: string): string {
+/** sshd on `address`:22 with a fresh host key, public-key logins only (nobody has a key: the client gets a banner and a refusal). */
+export function sshdConfig(dir: string, address = SERVER): string {
   mkdirSync(dir);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'l7mesh-edge-test', '-f', join(dir, 'host_key')]);
   return [
-    `ListenAddress ${SERVER}`,
+    `ListenAddress ${address}`,
     'AddressFamily inet',
     `HostKey ${dir}/host_key`,
     `PidFile ${dir}/sshd.pid`,

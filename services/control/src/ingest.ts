@@ -1,0 +1,240 @@
+/**
+ * Ingestion: the records stream into PostgreSQL.
+ *
+ * A durable pull consumer hands over up to `batchMessages` messages at a
+ * time; their flow records and accounting deltas are written through the
+ * store's writers (one transaction each, the dedupe key of every record
+ * claimed in the same transaction), and only then are the messages
+ * acknowledged. So:
+ * - a crash after the commit and before the acknowledgement redelivers the
+ *   messages, and the store finds their keys taken: nothing counts twice;
+ * - while PostgreSQL is down, the batch is kept, tried again (backing off
+ *   to 5 s), and its messages are told "still working" so JetStream does not
+ *   hand them to another reader; nothing is acknowledged, nothing lost;
+ * - a message that cannot be decoded, or holds a record the store refuses
+ *   (a field out of its domain), is taken out of the stream (`term`) and
+ *   counted, so it cannot block the rest.
+ */
+import type pg from 'pg';
+import { openRecordsConsumer, type Bus, type Consumer, type JsMsg, type RecordsConsumerOptions } from '@l7mesh/bus';
+import { MAX_BATCH, StoreError, upsertNode, writeAccountingDeltas, writeFlowRecords, type AccountingDelta, type FlowRecord } from '@l7mesh/store';
+import { decodeAccountingBatch, decodeFlowRecordBatch, MessageType, messageTypeOf, WireError } from '@l7mesh/wire';
+import { accountingDeltasOf, flowRecordsOf } from './recordMapping.js';
+
+export interface IngestOptions {
+  bus: Bus;
+  pool: pg.Pool;
+  consumer?: RecordsConsumerOptions;
+  /** Messages per fetch and write at most (default 256). */
+  batchMessages?: number;
+  /** How long a fetch waits for messages (ms, default 500). */
+  fetchWaitMs?: number;
+  /** Progress and problems (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface IngestCounters {
+  /** Messages written and acknowledged. */
+  messages: number;
+  flowRecords: number;
+  accountingDeltas: number;
+  /** Records whose dedupe key was already taken (a redelivery, a message stored twice): skipped. */
+  duplicates: number;
+  /** Messages taken out of the stream because they could not be decoded or the store refused a record. */
+  rejected: number;
+  /** Writes that failed and were tried again (PostgreSQL unreachable). */
+  writeFailures: number;
+  /** Fetches that failed (NATS unreachable). */
+  fetchFailures: number;
+}
+
+interface Decoded {
+  msg: JsMsg;
+  flows: FlowRecord[];
+  deltas: AccountingDelta[];
+  edge: string;
+}
+
+const MAX_BACKOFF_MS = 5_000;
+
+export class RecordIngest {
+  readonly counters: IngestCounters = { messages: 0, flowRecords: 0, accountingDeltas: 0, duplicates: 0, rejected: 0, writeFailures: 0, fetchFailures: 0 };
+  private consumer: Consumer | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private readonly log: (line: string) => void;
+  /** Is a batch being written (fetched, not yet acknowledged)? */
+  private busy = false;
+  /** PostgreSQL failing since (ms), for the log. */
+  private failingSince: number | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: IngestOptions) {
+    this.log = options.log ?? (() => undefined);
+  }
+
+  /** Opens the durable consumer (creating it if needed) and starts reading. */
+  async start(): Promise<void> {
+    this.consumer = await openRecordsConsumer(this.options.bus, this.options.consumer);
+    this.running = this.loop();
+  }
+
+  /** True while a fetched batch waits to be written (PostgreSQL down, or a write in progress). */
+  get writing(): boolean {
+    return this.busy;
+  }
+
+  /** Stops after the batch in hand (a batch not yet written is left unacknowledged: JetStream delivers it again). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    const max = this.options.batchMessages ?? 256;
+    const expires = this.options.fetchWaitMs ?? 500;
+    let fetchBackoff = 100;
+    while (!this.stopped) {
+      const msgs: JsMsg[] = [];
+      try {
+        const it = await this.consumer!.fetch({ max_messages: max, expires: Math.max(expires, 1000) });
+        for await (const m of it) msgs.push(m);
+        fetchBackoff = 100;
+      } catch (err) {
+        if (this.stopped) break;
+        if (this.counters.fetchFailures++ === 0 || this.counters.fetchFailures % 100 === 0) this.log(`control: fetching records failed (${this.counters.fetchFailures} so far): ${(err as Error).message}`);
+        // Messages received before the failure are delivered again after their ack wait: not written now.
+        await this.sleep(fetchBackoff);
+        fetchBackoff = Math.min(fetchBackoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      if (msgs.length === 0) continue;
+      this.busy = true;
+      try {
+        await this.writeBatch(msgs);
+      } finally {
+        this.busy = false;
+      }
+    }
+  }
+
+  private decode(msg: JsMsg): Decoded | undefined {
+    try {
+      const type = messageTypeOf(msg.data);
+      if (type === MessageType.FlowRecordBatch) {
+        const b = decodeFlowRecordBatch(msg.data);
+        return { msg, flows: flowRecordsOf(b), deltas: [], edge: b.edge };
+      }
+      if (type === MessageType.AccountingBatch) {
+        const b = decodeAccountingBatch(msg.data);
+        return { msg, flows: [], deltas: accountingDeltasOf(b), edge: b.edge };
+      }
+      this.reject(msg, `a message of type ${type} is not a record batch`);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.reject(msg, err.message);
+    }
+    return undefined;
+  }
+
+  private reject(msg: JsMsg, why: string): void {
+    this.counters.rejected++;
+    this.log(`control: record message ${msg.seq} on ${msg.subject} taken out of the stream: ${why}`);
+    // Without a reason: nats-server 2.9 does not know `+TERM <reason>` and would leave the message pending.
+    msg.term();
+  }
+
+  /** Writes a batch until it is written (or stopped), then acknowledges its messages. */
+  private async writeBatch(msgs: JsMsg[]): Promise<void> {
+    let batch = msgs.map((m) => this.decode(m)).filter((d): d is Decoded => d !== undefined);
+    let backoff = 200;
+    while (batch.length > 0) {
+      try {
+        const dup = await this.write(batch);
+        this.counters.duplicates += dup;
+        break;
+      } catch (err) {
+        if (err instanceof RefusedRecord) {
+          // Records of this batch written before it are written again with the rest: their keys make that a no-op.
+          this.reject(err.owner.msg, err.reason.message);
+          batch = batch.filter((d) => d !== err.owner);
+          continue;
+        }
+        if (this.stopped) return;
+        this.counters.writeFailures++;
+        if (this.failingSince === undefined) {
+          this.failingSince = Date.now();
+          this.log(`control: PostgreSQL write failed, ${batch.length} messages wait unacknowledged and are tried again: ${(err as Error).message}`);
+        }
+        // Still working on them: JetStream must not hand them to another reader meanwhile.
+        for (const d of batch) d.msg.working();
+        await this.sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        if (this.stopped) return;
+      }
+    }
+    if (this.failingSince !== undefined) {
+      this.log(`control: PostgreSQL writes work again after ${Math.round((Date.now() - this.failingSince) / 1000)} s`);
+      this.failingSince = undefined;
+    }
+    // Edges seen: best effort (a sighting lost is made good by the next batch).
+    const seenAt = new Date();
+    for (const edge of new Set(batch.map((d) => d.edge))) {
+      await upsertNode(this.options.pool, { kind: 'edge', id: edge, name: '', version: '', seenAt }).catch(() => undefined);
+    }
+    for (const d of batch) {
+      d.msg.ack();
+      this.counters.messages++;
+      this.counters.flowRecords += d.flows.length;
+      this.counters.accountingDeltas += d.deltas.length;
+    }
+  }
+
+  /**
+   * Writes every record of the batch; returns the duplicates. Flow records
+   * first, then deltas, each in chunks of MAX_BATCH. A record the store
+   * refuses (STORE_BAD_PARAMETER names it as `records[i]...` or
+   * `deltas[i]...` in its chunk) throws a RefusedRecord naming its message.
+   */
+  private async write(batch: Decoded[]): Promise<number> {
+    let duplicates = 0;
+    for (const kind of ['flows', 'deltas'] as const) {
+      const owners = batch.flatMap((d) => d[kind].map(() => d));
+      const items = batch.flatMap((d) => d[kind] as unknown[]);
+      for (let start = 0; start < items.length; start += MAX_BATCH) {
+        const chunk = items.slice(start, start + MAX_BATCH);
+        try {
+          const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, chunk as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, chunk as AccountingDelta[]);
+          duplicates += result.duplicates;
+        } catch (err) {
+          const m = err instanceof StoreError && err.code === 'STORE_BAD_PARAMETER' ? /^(?:records|deltas)\[(\d+)\]/.exec(err.field ?? '') : null;
+          const owner = m ? owners[start + Number(m[1])] : undefined;
+          throw owner ? new RefusedRecord(owner, err as StoreError) : err;
+        }
+      }
+    }
+    return duplicates;
+  }
+}
+
+/** A record the store refused, and the message that carried it. */
+class RefusedRecord extends Error {
+  constructor(
+    readonly owner: Decoded,
+    readonly reason: StoreError,
+  ) {
+    super(reason.message);
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Multi-homed routers, for real: requests cross router A and replies
+ * router B (multihomedLab.ts), an edge on each router in stateless mode
+ * (`l7mesh edge run`: nftables verdict map, NFQUEUE), nats-server and two
+ * workers (`l7mesh worker run`) in a management namespace. Marks are
+ * counted by the operator's own nft counters on each router, not by the
+ * edges' view: after a flow's verdict, every packet of it carries the
+ * verdict's mark under the mask, with the operator's bit kept.
+ */
+import { mkdtempSync, rmSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsLab, poll, sleep, type Spawned } from '@l7mesh/netns';
+import { ensureBuilt, repo, sshdConfig, vsftpdConfig } from './routerLab.js';
+import {
+  buildHosts,
+  CLIENT,
+  counters,
+  dnsTwice,
+  ftpTwoPhases,
+  HTTP_SERVER_JS,
+  httpTwoPhases,
+  moveToB,
+  MOVING_CLIENT,
+  MOVING_SERVER,
+  NATS_VIA_A,
+  NATS_VIA_B,
+  operatorTable,
+  SERVER,
+  sshTwoPhases,
+  synFlood,
+  type Hosts,
+} from './multihomedLab.js';
+
+const bin = join(repo, 'services/cli/bin/l7mesh.js');
+const lab = new NetnsLab('l7mh');
+const scratch = mkdtempSync(join(tmpdir(), 'l7mesh-multihomed-'));
+
+const HTTP = 0x100;
+const FTP = 0x200;
+const SSH = 0x300;
+const DNS = 0x400;
+const UNKNOWN = 0xf00;
+/** The FTP data connection's file: big enough, read slowly, to outlast the data connection's verdict. */
+const FTP_BIG = 2 << 20;
+
+/** The test's flows, by the client's port (each counted on both routers by the operator's table). */
+const WATCH = [
+  { name: 'http', protocol: 'tcp', port: 45100, mark: HTTP },
+  { name: 'ssh', protocol: 'tcp', port: 45101, mark: SSH },
+  { name: 'dns', protocol: 'udp', port: 45102, mark: DNS },
+  { name: 'ftp', protocol: 'tcp', port: 45103, mark: FTP },
+  { name: 'ftpdata', protocol: 'tcp', port: 45104, mark: FTP },
+  { name: 'moving', protocol: 'tcp', port: 45105, mark: HTTP },
+] as const;
+
+let h: Hosts;
+const edges: Record<'ra' | 'rb', Spawned | undefined> = { ra: undefined, rb: undefined };
+
+function edgeConfigFile(router: 'ra' | 'rb', mode: 'stateless' | 'conntrack', extra: string[] = []): string {
+  const file = join(scratch, `${router}-${mode}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'queue: { num: 5 }',
+      `netfilter: { mode: ${mode}${mode === 'stateless' ? ', stateless: { sweepInterval: 2, liveTimeout: 10, perSourceRate: 400, perSourceBurst: 800, mapSize: 8192 }' : ''} }`,
+      'marks:',
+      '  mask: 0x0000ff00',
+      `  unknown: 0x${UNKNOWN.toString(16)}`,
+      `  protocols: { http: 0x${HTTP.toString(16)}, ftp: 0x${FTP.toString(16)}, ssh: 0x${SSH.toString(16)}, dns: 0x${DNS.toString(16)} }`,
+      'metrics: { port: 9917 }',
+      'cluster:',
+      `  servers: ["${router === 'ra' ? NATS_VIA_A : NATS_VIA_B}"]`,
+      `  id: ${router}`,
+      '  resendMs: 500',
+      '  verdictTimeoutMs: 5000',
+      ...extra,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function startEdges(mode: 'stateless' | 'conntrack'): Promise<void> {
+  for (const r of ['ra', 'rb'] as const) {
+    const e = lab.spawn(h[r], [process.execPath, bin, 'edge', 'run', '--config', edgeConfigFile(r, mode)]);
+    edges[r] = e;
+    await e.waitFor('metrics http', 20_000);
+  }
+}
+
+async function stopEdges(): Promise<void> {
+  for (const r of ['ra', 'rb'] as const) {
+    const e = edges[r];
+    edges[r] = undefined;
+    if (e) await e.stop('SIGTERM', 10_000);
+  }
+}
+
+async function edgeJson<T>(router: 'ra' | 'rb', what: 'stats' | 'flows', mode: 'stateless' | 'conntrack' = 'stateless'): Promise<T> {
+  const r = await lab.exec(h[router], [process.execPath, bin, 'edge', what, '--config', join(scratch, `${router}-${mode}.yaml`), '--json'], { timeoutMs: 10_000 });
+  return (what === 'flows' ? r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : JSON.parse(r.stdout)) as T;
+}
+
+interface Counts {
+  all: number;
+  ok: number;
+  other: number;
+}
+
+/** The operator's counts of one watched flow on one router. */
+async function countsOf(router: 'ra' | 'rb', name: string): Promise<Counts> {
+  const c = await counters(lab, h[router], 'operator');
+  return { all: c[`${name}_all`]!, ok: c[`${name}_ok`]!, other: c[`${name}_other`]! };
+}
+
+async function bothRouters(name: string): Promise<Record<'ra' | 'rb', Counts>> {
+  return { ra: await countsOf('ra', name), rb: await countsOf('rb', name) };
+}
+
+function delta(after: Counts, before: Counts): Counts {
+  return { all: after.all - before.all, ok: after.ok - before.ok, other: after.other - before.other };
+}
+
+async function line(p: Spawned, text: string): Promise<void> {
+  await p.waitFor(text, 20_000);
+}
+
+function go(p: Spawned): void {
+  p.child.stdin!.write('go\n');
+}
+
+/** Waits until both edges hold the flow of the client's `port` with elements (its verdict reached both). */
+async function decidedOnBoth(port: number, l7: string): Promise<void> {
+  await poll(async () => {
+    for (const r of ['ra', 'rb'] as const) {
+      const flows = await edgeJson<{ sport: number; dport: number; l7: string }[]>(r, 'flows');
+      if (!flows.some((f) => (f.sport === port || f.dport === port) && f.l7 === l7)) return false;
+    }
+    return true;
+  }, 10_000);
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  h = await buildHosts(lab);
+  chmodSync(scratch, 0o755);
+  for (const r of ['ra', 'rb'] as const) await lab.exec(h[r], ['nft', '-f', '-'], { input: operatorTable(WATCH) });
+  // The cluster: nats-server (JetStream) and two workers.
+  mkdirSync(join(scratch, 'jetstream'));
+  const nats = lab.spawn(h.mgmt, ['nats-server', '-a', '0.0.0.0', '-p', '4222', '-js', '-sd', join(scratch, 'jetstream')]);
+  await nats.waitFor('Server is ready', 10_000);
+  for (const id of ['w1', 'w2']) {
+    const w = lab.spawn(h.mgmt, [process.execPath, bin, 'worker', 'run', '--nats', 'nats://127.0.0.1:4222', '--id', id]);
+    await w.waitFor('owning', 20_000);
+  }
+  // Servers on the server's loopback addresses.
+  const http = lab.spawn(h.srv, [process.execPath, '-e', HTTP_SERVER_JS]);
+  writeFileSync(join(scratch, 'vsftpd.conf'), vsftpdConfig(join(scratch, 'ftp'), SERVER));
+  writeFileSync(join(scratch, 'ftp/root/big.bin'), Buffer.alloc(FTP_BIG, 0x5a));
+  lab.spawn(h.srv, ['vsftpd', join(scratch, 'vsftpd.conf')]);
+  lab.spawn(h.srv, ['sh', '-c', 'mount -t tmpfs -o mode=0755,size=64k l7mh-run /run && mkdir /run/sshd && exec /usr/sbin/sshd -D -e -f "$1"', 'sh', writeSshd()]);
+  lab.spawn(h.srv, ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', `--listen-address=${SERVER}`, '--bind-interfaces', `--address=/example.test/${SERVER}`, `--pid-file=${join(scratch, 'dnsmasq.pid')}`]);
+  await http.waitFor('ready', 10_000);
+  await startEdges('stateless');
+}, 120_000);
+
+function writeSshd(): string {
+  const file = join(scratch, 'sshd_config');
+  writeFileSync(file, sshdConfig(join(scratch, 'ssh'), SERVER));
+  return file;
+}
+
+afterAll(async () => {
+  await stopEdges().catch(() => undefined);
+  await lab.cleanup();
+  rmSync(scratch, { recursive: true, force: true });
+}, 60_000);
+
+describe('stateless edges on asymmetric routers', () => {
+  it('HTTP: after the verdict every packet, both ways, carries the http mark with the operator bit', async () => {
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT, 45100, SERVER)], { stdin: true });
+    await line(client, '"phase":1');
+    await decidedOnBoth(45100, 'http');
+    const before = await bothRouters('http');
+    go(client);
+    await line(client, '"phase":2');
+    await client.exit(10_000);
+    await sleep(300);
+    const d = { ra: delta((await bothRouters('http')).ra, before.ra), rb: delta((await bothRouters('http')).rb, before.rb) };
+    // Requests and ACKs via A, the 1 MiB reply via B (in few packets: veth forwards GSO super-packets).
+    expect(d.ra.all).toBeGreaterThan(10);
+    expect(d.rb.all).toBeGreaterThan(10);
+    expect(d.ra).toEqual({ all: d.ra.all, ok: d.ra.all, other: 0 });
+    expect(d.rb).toEqual({ all: d.rb.all, ok: d.rb.all, other: 0 });
+  });
+
+  it('SSH and DNS: later packets (and the same DNS query again on its 5-tuple) carry their marks on both routers', async () => {
+    const ssh = lab.spawn(h.cli, [process.execPath, '-e', sshTwoPhases(CLIENT, 45101, SERVER)], { stdin: true });
+    await line(ssh, '"phase":1');
+    await decidedOnBoth(45101, 'ssh');
+    const sshBefore = await bothRouters('ssh');
+    go(ssh);
+    await line(ssh, '"phase":2');
+    await sleep(300);
+    const sshAfter = await bothRouters('ssh');
+
+    const dns = lab.spawn(h.cli, [process.execPath, '-e', dnsTwice(CLIENT, 45102, SERVER)], { stdin: true });
+    await line(dns, '"phase":1');
+    await decidedOnBoth(45102, 'dns');
+    const dnsBefore = await bothRouters('dns');
+    go(dns);
+    await line(dns, '"phase":2');
+    await sleep(300);
+    const dnsAfter = await bothRouters('dns');
+    for (const r of ['ra', 'rb'] as const) {
+      const s = delta(sshAfter[r], sshBefore[r]);
+      expect(s.all, `ssh on ${r}`).toBeGreaterThan(0);
+      expect(s, `ssh on ${r}`).toEqual({ all: s.all, ok: s.all, other: 0 });
+      // The query via A, the answer via B: one packet each.
+      expect(delta(dnsAfter[r], dnsBefore[r]), `dns on ${r}`).toEqual({ all: 1, ok: 1, other: 0 });
+    }
+  });
+
+  it('FTP: the control connection after its verdict and the data connection (inherited) carry the ftp mark', async () => {
+    const ftp = lab.spawn(h.cli, ftpTwoPhases(CLIENT, 45103, 45104, SERVER), { stdin: true });
+    await line(ftp, 'retrieved');
+    expect(ftp.stdout).toContain(`"retrieved": ${FTP_BIG}`);
+    await decidedOnBoth(45103, 'ftp');
+    await decidedOnBoth(45104, 'ftp');
+    const before = await bothRouters('ftp');
+    go(ftp);
+    await line(ftp, '"quit"');
+    await sleep(300);
+    const after = await bothRouters('ftp');
+    const data = await bothRouters('ftpdata');
+    for (const r of ['ra', 'rb'] as const) {
+      const c = delta(after[r], before[r]);
+      expect(c.all, `ftp control on ${r}`).toBeGreaterThan(0);
+      expect(c, `ftp control on ${r}`).toEqual({ all: c.all, ok: c.all, other: 0 });
+      // The data connection's first packets went by before its verdict, the rest (the client reads slowly) carry it.
+      expect(data[r].ok, `ftp data on ${r}`).toBeGreaterThan(data[r].all / 2);
+      expect(data[r].other, `ftp data on ${r}`).toBe(0);
+    }
+  });
+
+  it('a connection classified via A and then routed via B keeps its mark on B through pickup', async () => {
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(MOVING_CLIENT, 45105, MOVING_SERVER)], { stdin: true });
+    await line(client, '"phase":1');
+    await poll(async () => (await edgeJson<{ sport: number; dport: number; l7: string }[]>('ra', 'flows')).some((f) => f.sport === 45105 || f.dport === 45105), 10_000);
+    const bBefore = (await edgeJson<{ cluster: { pickup_hits: number } }>('rb', 'stats')).cluster.pickup_hits;
+    await moveToB(lab, h);
+    go(client);
+    await line(client, '"phase":2');
+    await client.exit(10_000);
+    await sleep(300);
+    const b = await countsOf('rb', 'moving');
+    const stats = await edgeJson<{ cluster: { pickups: number; pickup_hits: number } }>('rb', 'stats');
+    expect(stats.cluster.pickup_hits - bBefore).toBeGreaterThanOrEqual(1);
+    // The 1 MiB answer crossed B; none of it was marked anything but http (not unknown).
+    expect(b.all).toBeGreaterThan(10);
+    expect(b.other).toBe(0);
+    expect(b.ok).toBeGreaterThan(b.all / 2);
+  });
+
+  it('a SYN flood from one source is rate-limited before the queue; the edge stays bounded and classifies', async () => {
+    const flood = lab.spawn(h.cli, synFlood(CLIENT, SERVER, 20_000));
+    await flood.exit(60_000);
+    expect(flood.stdout).toContain('"sent": 20000');
+    const table = await counters(lab, h.ra, 'l7mesh');
+    expect(table.over_rate).toBeGreaterThan(10_000);
+    const stats = await edgeJson<{ stateless: { flows: number } }>('ra', 'stats');
+    expect(stats.stateless.flows).toBeLessThanOrEqual(4096);
+    // Still classifying: a new connection gets its verdict.
+    await sleep(11_000); // the source's meter refills
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT, 45106, SERVER)], { stdin: true });
+    await line(client, '"phase":1');
+    await decidedOnBoth(45106, 'http');
+    go(client);
+    await client.exit(20_000);
+  }, 120_000);
+});
+
+describe('why the stateless mode exists', () => {
+  it('in conntrack mode, router A sees only the SYN of a connection whose replies cross B', async () => {
+    await stopEdges();
+    // Stopping removed each edge's table; the operator's table is still there.
+    for (const r of ['ra', 'rb'] as const) {
+      const tables = (await lab.exec(h[r], ['nft', 'list', 'tables'])).stdout;
+      expect(tables).not.toContain('l7mesh');
+      expect(tables).toContain('operator');
+    }
+    await startEdges('conntrack');
+    try {
+      const r = await lab.exec(h.cli, ['curl', '-s', '-S', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', '--interface', CLIENT, '--local-port', '45107', `http://${SERVER}:8080/`], { timeoutMs: 15_000 });
+      expect(r.stdout).toBe('200');
+      await sleep(500);
+      const flowsA = await edgeJson<{ sport: number; dport: number; queued: number }[]>('ra', 'flows', 'conntrack');
+      const a = flowsA.find((f) => f.sport === 45107 || f.dport === 45107);
+      // Conntrack on A calls everything after the SYN INVALID: the edge's rules never queue it.
+      expect(a?.queued ?? 0).toBeLessThanOrEqual(1);
+    } finally {
+      await stopEdges();
+    }
+  }, 90_000);
+
+  it('an edge killed with SIGKILL blocks nothing: traffic flows on (fail-open)', async () => {
+    await startEdges('stateless');
+    await edges.ra!.stop('SIGKILL', 5_000);
+    edges.ra = undefined;
+    const r = await lab.exec(h.cli, ['curl', '-s', '-S', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--max-time', '10', '--interface', CLIENT, '--local-port', '45108', `http://${SERVER}:8080/big`], { timeoutMs: 15_000 });
+    expect(r.stdout).toBe(`200 ${1 << 20}`);
+  }, 60_000);
+});
