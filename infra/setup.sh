@@ -16,6 +16,9 @@ packages=(
   build-essential pkg-config python3 "$hs_pkg"
   libnetfilter-queue-dev libnetfilter-conntrack-dev libmnl-dev
   iptables conntrack tcpdump iproute2 procps curl
+  # the stateless edge: nft tables and the in-process libnftables runner (nftRun);
+  # libnftnl for @l7mesh/nfqueue's set-element dump (nftSetElements)
+  nftables ipset libnftables-dev libnftnl-dev
   nats-server postgresql
   # real servers for the edge's router test (run in its namespaces on their own configs)
   vsftpd openssh-server dnsmasq-base

@@ -49,8 +49,7 @@
  * the edge with --cpu-prof and print where its CPU time went; profiling
  * slows it, so its numbers are then not comparable).
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
@@ -59,8 +58,9 @@ import { applyEdgeRules } from '@l7mesh/netfilter';
 import { REPO_ROOT } from './benchPatterns.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { analyseLatency, type LatencyResult } from './edgeLatency.js';
-import { NetnsLab, run, sleep, type Spawned } from '@l7mesh/netns';
+import { run, sleep, type Spawned } from '@l7mesh/netns';
 import { si } from './measure.js';
+import { compileHelpers, CONSUMER_CPU, cpuTicks, GEN_CPU, pinned as pinnedWith, processCpu, QueueLab, queueLine as queueLineOf, type GenResult } from './queueLab.js';
 
 const num = (name: string, dflt: number) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt);
 const SECONDS = num('EDGE_BENCH_SECONDS', 6);
@@ -75,102 +75,30 @@ const QUEUE = 7;
 const METRICS_PORT = 9917;
 const MASK = 0xff00;
 const DSCP = 0x0a;
-const CLIENT = '198.18.96.2';
-const ROUTER_IN = '198.18.96.1';
-const ROUTER_OUT = '198.18.97.1';
-const SERVER = '198.18.97.2';
-const SOURCES = '198.18.100.0';
-const SOURCE_NET = '198.18.100.0/22';
-const SOURCE_COUNT = 1024;
 const SPACING = 1000;
 const LATENCY_SPACING = 250;
 const UDP_TIMEOUT = 3;
 
-const multiCpu = cpus().length >= 2;
-const GEN_CPU = 0;
-const CONSUMER_CPU = multiCpu ? 1 : 0;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/**
- * A command pinned to one CPU (no taskset on a single CPU) and, unless
- * `boost` is false or EDGE_BENCH_NICE is 0, run at a higher priority: in a
- * session of its own whose autogroup gets that nice value. With autogroup
- * scheduling (kernel.sched_autogroup_enabled) a plain `nice` only counts
- * inside the caller's session, so other sessions' busy processes would
- * still take half of the consumer's CPU.
- */
+/** pinnedWith at EDGE_BENCH_NICE, or at the caller's priority (`boost` false: tcpdump). */
 function pinned(cpu: number, argv: readonly string[], boost = true): string[] {
-  const pin = multiCpu ? ['taskset', '-c', String(cpu)] : [];
-  if (!boost || NICE === 0) return [...pin, ...argv];
-  return ['setsid', 'sh', '-c', `echo ${NICE} > /proc/self/autogroup 2>/dev/null; exec "$0" "$@"`, 'nice', '-n', String(NICE), ...pin, ...argv];
+  return pinnedWith(cpu, argv, boost ? NICE : 0);
 }
 
-// ------------------------------------------------------------------ /proc
-
-/** CPU seconds of a process, all its threads (utime + stime). */
-function processCpu(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** Busy and total jiffies of one CPU (/proc/stat). */
-function cpuTicks(cpu: number): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(`cpu${cpu} `))!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: total - idle, total };
-}
-
-interface QueueLine {
-  queueTotal: number;
-  delivered: number;
-  queueDropped: number;
-  userDropped: number;
-}
-
-/** Our queue's line of nfnetlink_queue, read through the consumer's /proc entry (its network namespace). */
-function queueLine(pid: number): QueueLine {
-  const text = readFileSync(`/proc/${pid}/net/netfilter/nfnetlink_queue`, 'utf8');
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/).map(Number);
-    if (f[0] === QUEUE) return { queueTotal: f[2]!, queueDropped: f[5]!, userDropped: f[6]!, delivered: f[7]! };
-  }
-  return { queueTotal: 0, delivered: 0, queueDropped: 0, userDropped: 0 };
-}
+/** Our queue's line of nfnetlink_queue, through the consumer's /proc entry. */
+const queueLine = (pid: number) => queueLineOf(pid, QUEUE);
 
 // ------------------------------------------------------------------ the lab
 
-const lab = new NetnsLab('l7bench');
-let cli = '';
-let rtr = '';
-let srv = '';
+let q: QueueLab;
 let scratch = '';
-let nextFlow = 0;
-
-async function buildLab(): Promise<void> {
-  cli = await lab.ns('cli');
-  rtr = await lab.ns('rtr');
-  srv = await lab.ns('srv');
-  await lab.link(cli, 'eth0', `${CLIENT}/24`, rtr, 'veth0', `${ROUTER_IN}/24`);
-  await lab.link(rtr, 'veth1', `${ROUTER_OUT}/24`, srv, 'eth0', `${SERVER}/24`);
-  await lab.route(cli, '198.18.97.0/24', ROUTER_IN);
-  await lab.route(rtr, SOURCE_NET, CLIENT);
-  await lab.route(srv, SOURCE_NET, ROUTER_OUT);
-  await lab.exec(rtr, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  await lab.exec(srv, ['iptables', '-t', 'raw', '-A', 'PREROUTING', '-j', 'DROP']);
-}
 
 async function conntrackFlush(): Promise<void> {
-  await lab.exec(rtr, ['conntrack', '-F'], { allowFail: true });
+  await q.conntrackFlush();
 }
 
 /** Packets that hit the queue rules (L7MESH-QUEUE, tcp + udp). */
 async function queueRuleHits(): Promise<number> {
-  const { stdout } = await lab.exec(rtr, ['iptables-save', '-c', '-t', 'mangle']);
+  const { stdout } = await q.lab.exec(q.rtr, ['iptables-save', '-c', '-t', 'mangle']);
   let n = 0;
   for (const line of stdout.split('\n')) {
     const m = /^\[(\d+):\d+\] -A L7MESH-QUEUE /.exec(line);
@@ -179,41 +107,14 @@ async function queueRuleHits(): Promise<number> {
   return n;
 }
 
-interface GenResult {
-  packets: number;
-  flows: number;
-  seconds: number;
-  pps: number;
-  errors: number;
-  first_flow: number;
-  next_flow: number;
-}
-
 /** Runs flowgen in the client namespace on fresh 5-tuples. */
-async function generate(opts: { seconds: number; pps?: number; flows?: number; spacing?: number }): Promise<GenResult> {
-  const argv = [join(scratch, 'flowgen'), '-d', SERVER, '-s', SOURCES, '-S', String(SOURCE_COUNT), '-t', String(opts.seconds), '-o', String(nextFlow), '-D', String(opts.spacing ?? SPACING)];
-  if (opts.pps) argv.push('-p', String(opts.pps));
-  if (opts.flows) argv.push('-f', String(opts.flows));
-  const proc = lab.spawn(cli, pinned(GEN_CPU, argv));
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), (opts.seconds + 30) * 1000);
-  const { code } = await proc.exited.finally(() => clearTimeout(timer));
-  if (code !== 0) throw new Error(`flowgen failed (${code}): ${proc.stderr.trim()}`);
-  const g = JSON.parse(proc.stdout) as GenResult;
-  nextFlow = g.next_flow;
-  return g;
+function generate(opts: { seconds: number; pps?: number; flows?: number; spacing?: number }): Promise<GenResult> {
+  return q.generate({ ...opts, spacing: opts.spacing ?? SPACING });
 }
 
 /** Waits until the kernel queue is empty (the consumer answered everything); returns the seconds waited. */
-async function drain(pid: number, timeoutMs = 5_000): Promise<number> {
-  const t0 = performance.now();
-  let empty = 0;
-  while (performance.now() - t0 < timeoutMs) {
-    if (queueLine(pid).queueTotal === 0) {
-      if (++empty >= 2) break;
-    } else empty = 0;
-    await sleep(5);
-  }
-  return (performance.now() - t0) / 1000;
+function drain(pid: number, timeoutMs = 5_000): Promise<number> {
+  return q.drain(pid, QUEUE, timeoutMs);
 }
 
 // ------------------------------------------------------------------ consumers
@@ -230,12 +131,12 @@ async function startConsumer(kind: ConsumerKind, configFile: string): Promise<Co
   if (kind === 'edge') {
     const bin = join(REPO_ROOT, 'services/cli/bin/l7mesh.js');
     const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(scratch, 'profile')}`] : [];
-    const proc = lab.spawn(rtr, pinned(CONSUMER_CPU, [process.execPath, ...prof, bin, 'edge', 'run', '--config', configFile, '--no-rules']));
+    const proc = q.lab.spawn(q.rtr, pinned(CONSUMER_CPU, [process.execPath, ...prof, bin, 'edge', 'run', '--config', configFile, '--no-rules']));
     await proc.waitFor('edge: running', 60_000);
     return { kind, label: 'l7mesh edge', proc };
   }
   const variant = kind === 'c-batch' ? 'batch' : 'each';
-  const proc = lab.spawn(rtr, pinned(CONSUMER_CPU, [join(scratch, 'nfq_accept'), '-q', String(QUEUE), '-v', variant, '-t', '900']));
+  const proc = q.lab.spawn(q.rtr, pinned(CONSUMER_CPU, [join(scratch, 'nfq_accept'), '-q', String(QUEUE), '-v', variant, '-t', '900']));
   await proc.waitFor('ready', 10_000);
   return { kind, label: `C accept loop (${variant === 'batch' ? 'VERDICT_BATCH per read' : 'one verdict per packet'})`, proc };
 }
@@ -251,7 +152,7 @@ interface EdgeStatsJson {
 }
 
 async function edgeStats(): Promise<EdgeStatsJson> {
-  const r = await lab.exec(rtr, ['curl', '-s', '-S', '--max-time', '5', `http://127.0.0.1:${METRICS_PORT}/stats`]);
+  const r = await q.lab.exec(q.rtr, ['curl', '-s', '-S', '--max-time', '5', `http://127.0.0.1:${METRICS_PORT}/stats`]);
   return JSON.parse(r.stdout) as EdgeStatsJson;
 }
 
@@ -368,7 +269,7 @@ async function latencyRun(c: Consumer, phase: LatencyPhase): Promise<LatencyRun>
   }
   const files = { in: join(scratch, `${c.kind}-${phase}-in.pcap`), out: join(scratch, `${c.kind}-${phase}-out.pcap`) };
   const capture = (dev: string, dir: string, file: string) =>
-    lab.spawn(rtr, pinned(GEN_CPU, ['tcpdump', '-i', dev, '-Q', dir, '-n', '-s', '64', '-B', '32768', '--time-stamp-precision', 'nano', '-w', file, 'udp'], false));
+    q.lab.spawn(q.rtr, pinned(GEN_CPU, ['tcpdump', '-i', dev, '-Q', dir, '-n', '-s', '64', '-B', '32768', '--time-stamp-precision', 'nano', '-w', file, 'udp'], false));
   const caps = [capture('veth0', 'in', files.in), capture('veth1', 'out', files.out)];
   try {
     for (const cap of caps) await cap.waitFor('listening on', 10_000);
@@ -443,12 +344,6 @@ async function memoryRun(scenario: string, patternDir: string): Promise<MemoryRe
 
 // ------------------------------------------------------------------ main
 
-function compileHelpers(dir: string): void {
-  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libnetfilter_queue', 'libmnl'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
-  execFileSync('cc', ['-O2', '-Wall', '-o', join(dir, 'nfq_accept'), join(REPO_ROOT, 'bench/c/nfq_accept.c'), ...flags], { stdio: 'pipe' });
-  execFileSync('cc', ['-O2', '-Wall', '-o', join(dir, 'flowgen'), join(REPO_ROOT, 'bench/c/flowgen.c')], { stdio: 'pipe' });
-}
-
 function fmtUs(v: number): string {
   return Number.isFinite(v) ? (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`) : '-';
 }
@@ -462,6 +357,7 @@ async function main(): Promise<void> {
   const addon = join(REPO_ROOT, 'packages/nfqueue/build/Release');
   if (!existsSync(cliDist) || !existsSync(addon)) throw new Error('build the project first: npm run build');
   scratch = mkdtempSync(join(tmpdir(), 'l7mesh-edge-bench-'));
+  q = new QueueLab('l7bench', scratch, NICE);
   const started = Date.now();
   const log = (line: string) => process.stderr.write(`edge bench [${((Date.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
 
@@ -490,7 +386,7 @@ async function main(): Promise<void> {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`edge bench: ${sig}: cleaning up\n`);
-    void lab.cleanup().finally(() => {
+    void q.cleanup().finally(() => {
       rmSync(scratch, { recursive: true, force: true });
       process.exit(130);
     });
@@ -506,13 +402,13 @@ async function main(): Promise<void> {
   try {
     if (!root) throw new Error('not root: the router lab needs network namespaces, iptables and NFQUEUE');
     compileHelpers(scratch);
-    log(`lab ${lab.prefix}{cli,rtr,srv}; consumers on CPU ${CONSUMER_CPU}, generator on CPU ${GEN_CPU}, nice ${NICE}`);
-    await buildLab();
+    log(`lab ${q.lab.prefix}{cli,rtr,srv}; consumers on CPU ${CONSUMER_CPU}, generator on CPU ${GEN_CPU}, nice ${NICE}`);
+    await q.build();
     const config = loadEdgeConfig(configFile);
-    await applyEdgeRules(edgeRulesConfig(config), { netns: rtr });
+    await applyEdgeRules(edgeRulesConfig(config), { netns: q.rtr });
     // Make "left the router with an l7 mark" visible on the wire, for the latency captures.
-    await lab.exec(rtr, ['iptables', '-t', 'mangle', '-A', 'POSTROUTING', '-o', 'veth1', '-m', 'mark', '!', '--mark', `0x0/0x${MASK.toString(16)}`, '-j', 'DSCP', '--set-dscp', String(DSCP)]);
-    await lab.exec(rtr, ['sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${UDP_TIMEOUT}`]);
+    await q.lab.exec(q.rtr, ['iptables', '-t', 'mangle', '-A', 'POSTROUTING', '-o', 'veth1', '-m', 'mark', '!', '--mark', `0x0/0x${MASK.toString(16)}`, '-j', 'DSCP', '--set-dscp', String(DSCP)]);
+    await q.lab.exec(q.rtr, ['sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${UDP_TIMEOUT}`]);
 
     for (const kind of ['c-batch', 'c-each', 'edge'] as const) {
       const c = await startConsumer(kind, configFile);
@@ -535,7 +431,7 @@ async function main(): Promise<void> {
     labError = err instanceof Error ? err.message : String(err);
     log(`lab: ${labError}`);
   } finally {
-    await lab.cleanup();
+    await q.cleanup();
   }
 
   if (interrupted) return;
@@ -674,7 +570,7 @@ async function main(): Promise<void> {
 
 main().catch(async (err: unknown) => {
   process.stderr.write(`edge bench: ${err instanceof Error ? err.stack : String(err)}\n`);
-  await lab.cleanup();
+  await q?.cleanup();
   process.exitCode = 1;
 });
 

@@ -1,5 +1,5 @@
-// Module entry: per-environment data, the error factory, the queue class and
-// the conntrack functions.
+// Module entry: per-environment data, the error factory, the queue class,
+// the conntrack functions, the libnftables runner and the set-element dump.
 #include "common.h"
 
 namespace l7nfq {
@@ -9,6 +9,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   InitQueue(env, exports);
   InitConntrack(env, exports);
+  InitNft(env, exports);
+  InitSetDump(env, exports);
   return exports;
 }
 

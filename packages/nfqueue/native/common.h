@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <string>
 
+// libnftables' context, declared here at global scope so that files not
+// including <nftables/libnftables.h> name the same type.
+struct nft_ctx;
+
 namespace l7nfq {
 
 // Per-environment state (each worker thread loads its own copy).
@@ -14,6 +18,7 @@ struct AddonData {
   Napi::FunctionReference errorFactory;  // (code, message, errno?, queue?, index?) => NfqueueError
   struct mnl_socket* ct = nullptr;       // lazily opened ctnetlink socket
   uint32_t ctSeq = 0;
+  struct nft_ctx* nft = nullptr;         // lazily created libnftables context (nft.cc)
   ~AddonData();
 };
 
@@ -39,5 +44,8 @@ Napi::Value Prop(Napi::Object o, const char* name);
 
 void InitQueue(Napi::Env env, Napi::Object exports);
 void InitConntrack(Napi::Env env, Napi::Object exports);
+void InitNft(Napi::Env env, Napi::Object exports);
+void InitSetDump(Napi::Env env, Napi::Object exports);
+void FreeNftContext(struct nft_ctx* ctx);
 
 }  // namespace l7nfq

@@ -8,6 +8,8 @@ export type NfqueueErrorCode =
   | 'NFQ_CALLBACK' // onBatch threw; the batch was accepted (fail-open)
   | 'CT_SOCKET' // opening the ctnetlink socket
   | 'CT_UPDATE' // a conntrack mark update failed (other than "no such entry")
+  | 'NFT' // nftRun: nft refused the script or the kernel the transaction (message: nft's text)
+  | 'NFT_DUMP' // nftSetElements: no such table/set (ENOENT), not a 5-tuple flow set, or the set kept changing (EINTR)
   | 'PROC_STATS'; // /proc/net/netfilter/nfnetlink_queue unreadable or malformed
 
 /**
@@ -23,16 +25,25 @@ export class NfqueueError extends Error {
   readonly queue?: number;
   /** Index of the offending element of an array argument, when relevant. */
   readonly index?: number;
+  /** NFT: the line of the script nft named (1-based), when it named one. */
+  readonly line?: number;
 
   constructor(
     code: NfqueueErrorCode,
     message: string,
-    where?: { errno?: number | undefined; queue?: number | undefined; index?: number | undefined; cause?: unknown },
+    where?: {
+      errno?: number | undefined;
+      queue?: number | undefined;
+      index?: number | undefined;
+      line?: number | undefined;
+      cause?: unknown;
+    },
   ) {
     super(message, where?.cause !== undefined ? { cause: where.cause } : undefined);
     this.code = code;
     if (where?.errno !== undefined) this.errno = where.errno;
     if (where?.queue !== undefined) this.queue = where.queue;
     if (where?.index !== undefined) this.index = where.index;
+    if (where?.line !== undefined) this.line = where.line;
   }
 }

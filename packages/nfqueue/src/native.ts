@@ -68,6 +68,20 @@ interface Addon {
     onError: (err: NfqueueError) => void,
   ) => NativeQueue;
   setConntrackMarks(entries: ConntrackTuple[], marks: Uint32Array, masks: Uint32Array): Int32Array;
+  nftRun(commands: string, json: boolean): string;
+  /** 7 numbers per element in `nums`; address k is the ASCII text `addrs[offsets[k], offsets[k + 1])`, src and dst in turn (native/setdump.cc). */
+  nftSetElements(table: string, set: string, nfproto: number): Promise<NativeSetDump>;
+}
+
+export interface NativeSetDump {
+  count: number;
+  nums: Float64Array;
+  addrs: Uint8Array;
+  offsets: Uint32Array;
+  /** Dumps read; the last is the answer (1 unless the set changed during the first). */
+  attempts: number;
+  /** Keys of the answer's dump that came twice and were dropped (inserts during the dump). */
+  duplicates: number;
 }
 
 export const addon = createRequire(import.meta.url)('../build/Release/l7nfq.node') as Addon;

@@ -1,0 +1,208 @@
+/**
+ * The router lab of the NFQUEUE benchmarks (edgeBench.ts, statelessBench.ts):
+ * client ns — router ns — server ns on veth pairs, 198.18.0.0/15 only; the
+ * server drops everything in raw PREROUTING (no replies, no ICMP). Traffic
+ * comes from bench/c/flowgen.c in the client ns; consumers (the bare C
+ * accept loop bench/c/nfq_accept.c, or `l7mesh edge run`) run in the router
+ * ns. Also the /proc readings both benchmarks take: a process's CPU time,
+ * a CPU's busy ticks, a queue's line of nfnetlink_queue.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { NetnsLab, sleep } from '@l7mesh/netns';
+import { REPO_ROOT } from './benchPatterns.js';
+
+export const multiCpu = cpus().length >= 2;
+export const GEN_CPU = 0;
+export const CONSUMER_CPU = multiCpu ? 1 : 0;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * A command pinned to one CPU (no taskset on a single CPU) and, unless
+ * `nice` is 0, run at that priority: in a session of its own whose
+ * autogroup gets the nice value. With autogroup scheduling
+ * (kernel.sched_autogroup_enabled) a plain `nice` only counts inside the
+ * caller's session, so other sessions' busy processes would still take
+ * half of the consumer's CPU.
+ */
+export function pinned(cpu: number, argv: readonly string[], nice: number): string[] {
+  const pin = multiCpu ? ['taskset', '-c', String(cpu)] : [];
+  if (nice === 0) return [...pin, ...argv];
+  return ['setsid', 'sh', '-c', `echo ${nice} > /proc/self/autogroup 2>/dev/null; exec "$0" "$@"`, 'nice', '-n', String(nice), ...pin, ...argv];
+}
+
+/** CPU seconds of a process, all its threads (utime + stime). */
+export function processCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Busy and total jiffies of one CPU (/proc/stat). */
+export function cpuTicks(cpu: number): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `))!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+export interface QueueLine {
+  /** Packets waiting in the queue now. */
+  queueTotal: number;
+  /** The queue's id sequence: packets delivered to the consumer so far. */
+  delivered: number;
+  queueDropped: number;
+  userDropped: number;
+}
+
+/** Queue `queue`'s line of nfnetlink_queue, read through the consumer's /proc entry (its network namespace). */
+export function queueLine(pid: number, queue: number): QueueLine {
+  const text = readFileSync(`/proc/${pid}/net/netfilter/nfnetlink_queue`, 'utf8');
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/).map(Number);
+    if (f[0] === queue) return { queueTotal: f[2]!, queueDropped: f[5]!, userDropped: f[6]!, delivered: f[7]! };
+  }
+  return { queueTotal: 0, delivered: 0, queueDropped: 0, userDropped: 0 };
+}
+
+/** Builds nfq_accept and flowgen into `dir`. */
+export function compileHelpers(dir: string): void {
+  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'libnetfilter_queue', 'libmnl'], { encoding: 'utf8' }).trim().split(/\s+/).filter(Boolean);
+  execFileSync('cc', ['-O2', '-Wall', '-o', join(dir, 'nfq_accept'), join(REPO_ROOT, 'bench/c/nfq_accept.c'), ...flags], { stdio: 'pipe' });
+  execFileSync('cc', ['-O2', '-Wall', '-o', join(dir, 'flowgen'), join(REPO_ROOT, 'bench/c/flowgen.c')], { stdio: 'pipe' });
+}
+
+/** What flowgen prints. */
+export interface GenResult {
+  packets: number;
+  flows: number;
+  seconds: number;
+  pps: number;
+  errors: number;
+  first_flow: number;
+  next_flow: number;
+}
+
+export interface GenerateOptions {
+  seconds: number;
+  /** Packets a second (absent: as fast as the socket takes them). */
+  pps?: number;
+  /** Stop after this many flows. */
+  flows?: number;
+  /** Flow starts between two packets of a flow. */
+  spacing?: number;
+  /** Packets per DNS and HTTP flow (flowgen's default 2), and per unmatched flow (12). */
+  packets?: number;
+  noisePackets?: number;
+}
+
+/** The addresses of the lab; flowgen's sources are SOURCE_COUNT addresses from `sources`, routed to the client. */
+export const LAB_ADDRESSES = {
+  client: '198.18.96.2',
+  routerIn: '198.18.96.1',
+  routerOut: '198.18.97.1',
+  server: '198.18.97.2',
+  sources: '198.18.100.0',
+  sourceNet: '198.18.100.0/22',
+  sourceCount: 1024,
+} as const;
+
+/** flowgen's tuple of flow `i` (see flowgen.c): source address and port, destination port by kind. */
+export function flowgenTuple(i: number): { src: string; sport: number; dport: number; kind: 'dns' | 'http' | 'noise' } {
+  const a = LAB_ADDRESSES;
+  const base = a.sources.split('.').map(Number);
+  const n = ((base[0]! << 24) | (base[1]! << 16) | (base[2]! << 8) | base[3]!) + (i % a.sourceCount);
+  const src = [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+  const r = i % 10;
+  const kind = r < 5 ? 'dns' : r < 8 ? 'http' : 'noise';
+  return { src, sport: 10000 + (Math.floor(i / a.sourceCount) % 50000), dport: kind === 'dns' ? 53 : kind === 'http' ? 80 : 7777, kind };
+}
+
+/** The lab's namespaces and the flowgen runs in it (each on fresh 5-tuples). */
+export class QueueLab {
+  readonly lab: NetnsLab;
+  cli = '';
+  rtr = '';
+  srv = '';
+  /** The first flow number of the next flowgen run. */
+  nextFlow = 0;
+
+  constructor(
+    prefix: string,
+    /** Where the compiled helpers are (compileHelpers). */
+    private readonly scratch: string,
+    private readonly nice: number,
+  ) {
+    this.lab = new NetnsLab(prefix);
+  }
+
+  async build(): Promise<void> {
+    const a = LAB_ADDRESSES;
+    const lab = this.lab;
+    this.cli = await lab.ns('cli');
+    this.rtr = await lab.ns('rtr');
+    this.srv = await lab.ns('srv');
+    await lab.link(this.cli, 'eth0', `${a.client}/24`, this.rtr, 'veth0', `${a.routerIn}/24`);
+    await lab.link(this.rtr, 'veth1', `${a.routerOut}/24`, this.srv, 'eth0', `${a.server}/24`);
+    await lab.route(this.cli, '198.18.97.0/24', a.routerIn);
+    await lab.route(this.rtr, a.sourceNet, a.client);
+    await lab.route(this.srv, a.sourceNet, a.routerOut);
+    await lab.exec(this.rtr, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await lab.exec(this.srv, ['iptables', '-t', 'raw', '-A', 'PREROUTING', '-j', 'DROP']);
+  }
+
+  async conntrackFlush(): Promise<void> {
+    await this.lab.exec(this.rtr, ['conntrack', '-F'], { allowFail: true });
+  }
+
+  /** Packets that hit the router's NFQUEUE rules (iptables mangle, every chain). */
+  async nfqueueRuleHits(): Promise<number> {
+    const { stdout } = await this.lab.exec(this.rtr, ['iptables-save', '-c', '-t', 'mangle']);
+    let n = 0;
+    for (const line of stdout.split('\n')) {
+      const m = /^\[(\d+):\d+\] -A \S+ .*-j NFQUEUE/.exec(line);
+      if (m) n += Number(m[1]);
+    }
+    return n;
+  }
+
+  /** Runs flowgen in the client namespace, pinned to GEN_CPU, on fresh 5-tuples (`first`: from this flow number on). */
+  async generate(opts: GenerateOptions, first = this.nextFlow): Promise<GenResult> {
+    const a = LAB_ADDRESSES;
+    const argv = [join(this.scratch, 'flowgen'), '-d', a.server, '-s', a.sources, '-S', String(a.sourceCount), '-t', String(opts.seconds), '-o', String(first)];
+    if (opts.spacing) argv.push('-D', String(opts.spacing));
+    if (opts.pps) argv.push('-p', String(opts.pps));
+    if (opts.flows) argv.push('-f', String(opts.flows));
+    if (opts.packets) argv.push('-P', String(opts.packets));
+    if (opts.noisePackets) argv.push('-N', String(opts.noisePackets));
+    const proc = this.lab.spawn(this.cli, pinned(GEN_CPU, argv, this.nice));
+    const timer = setTimeout(() => proc.child.kill('SIGKILL'), (opts.seconds + 30) * 1000);
+    const { code } = await proc.exited.finally(() => clearTimeout(timer));
+    if (code !== 0) throw new Error(`flowgen failed (${code}): ${proc.stderr.trim()}`);
+    const g = JSON.parse(proc.stdout) as GenResult;
+    this.nextFlow = Math.max(this.nextFlow, g.next_flow);
+    return g;
+  }
+
+  /** Waits until queue `queue` is empty (the consumer `pid` answered everything); returns the seconds waited. */
+  async drain(pid: number, queue: number, timeoutMs = 5_000): Promise<number> {
+    const t0 = performance.now();
+    let empty = 0;
+    while (performance.now() - t0 < timeoutMs) {
+      if (queueLine(pid, queue).queueTotal === 0) {
+        if (++empty >= 2) break;
+      } else empty = 0;
+      await sleep(5);
+    }
+    return (performance.now() - t0) / 1000;
+  }
+
+  cleanup(): Promise<void> {
+    return this.lab.cleanup();
+  }
+}

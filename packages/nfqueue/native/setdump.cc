@@ -1,0 +1,677 @@
+// nftSetElements: the elements of one nftables 5-tuple flow set (or map),
+// read straight from the kernel over nfnetlink, off the JS thread.
+//
+// Why not nft (the CLI or libnftables): to print or look up elements nft
+// first fetches the set's definition and every element, builds its own
+// expression tree for each and evaluates it in userspace — 6-9 s for
+// `nft -j list set` of 100k elements, 2-3 s for `get element` of ONE key.
+// The kernel dumps the same set in a fraction of that, so this asks it
+// directly: NFT_MSG_GETSET (key type and length, checked before anything
+// is decoded), then an NFT_MSG_GETSETELEM dump, each reply message parsed
+// with libnftnl and turned into fixed-size numbers right away.
+//
+// Threading: the call's two netlink sockets (the dump's and CommitWatch's)
+// are opened on the calling (JS) thread, so the dump reads the network
+// namespace of the caller, and then used only by a Napi::AsyncWorker on a
+// libuv pool thread. Each call has its own sockets, so calls never wait for
+// one another, and the event loop keeps running during the dump.
+//
+// Consistency: the kernel produces a dump in chunks (one per recvmsg, at
+// most 32 KiB, about 300 elements of such a set) and walks the hash table
+// from its start again for every chunk, skipping as many elements as it has
+// walked before. (This restart also makes the kernel's cost grow with the
+// square of the set size: see the README.) A change to the set between two
+// chunks shifts the elements behind it: an insert makes one element come
+// twice, a removal makes one never come; a resize of the hash table (after
+// many inserts or removals) reorders it all. The kernel does not flag set
+// dumps as interrupted (NLM_F_DUMP_INTR; honoured anyway), so a dump is
+// redone — and after kMaxAttempts the call fails with EINTR rather than
+// return an answer that may lack elements — when:
+//   - a commit changed THIS set while it was read: every chunk carries the
+//     ruleset generation it was made in (nfgenmsg res_id), and if that moved,
+//     CommitWatch tells from the kernel's change notifications what the
+//     commits touched (commits elsewhere, e.g. verdict-map updates, do not
+//     count);
+//   - a key came again where no insert can have put it (CheckRepeats): the
+//     table was reordered. Repeats an insert explains are dropped.
+// Removals without a commit — timeout garbage collection, `delete @set` in
+// a rule, a failed transaction taking back its inserts — leave no trace in
+// the dump: an element can be missing from a dump that overlapped one.
+// README: "nftSetElements".
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commitwatch.h"
+#include "common.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+namespace l7nfq {
+
+namespace {
+
+// nft's datatype numbers (src/datatype.h); a concatenation's type is the
+// field types packed 6 bits each, first field highest (concat_subtype_add).
+constexpr uint32_t kTypeIpv4Addr = 7, kTypeIpv6Addr = 8, kTypeInetProto = 12, kTypeInetService = 13;
+constexpr uint32_t Concat5(uint32_t addr) {
+  return ((((addr << 6 | kTypeInetProto) << 6 | kTypeInetService) << 6 | addr) << 6) | kTypeInetService;
+}
+constexpr uint32_t kKeyTypeV4 = Concat5(kTypeIpv4Addr);
+constexpr uint32_t kKeyTypeV6 = Concat5(kTypeIpv6Addr);
+
+// The kernel stores a concatenation with every field padded to 4 bytes:
+//   addr (4 or 16) . proto (1, +3 pad) . port (2, network order, +2 pad) . addr . port
+constexpr uint32_t kKeyLenV4 = 4 + 4 + 4 + 4 + 4;     // 20
+constexpr uint32_t kKeyLenV6 = 16 + 4 + 4 + 16 + 4;   // 44
+
+constexpr int kMaxAttempts = 5;            // dumps of one call, the redone ones included
+constexpr int kRecvTimeoutSeconds = 5;     // a kernel that stops answering fails the call, never hangs it
+constexpr int kAnnounceWaitMs = 1000;      // for the notifications of a commit seen in the dump
+constexpr size_t kRecvBufBytes = 64 * 1024;  // > the kernel's 32 KiB dump chunk
+
+const char* FamilyName(uint8_t family) {
+  switch (family) {
+    case NFPROTO_INET: return "inet";
+    case NFPROTO_IPV4: return "ip";
+    case NFPROTO_IPV6: return "ip6";
+    default: return "?";
+  }
+}
+
+struct NftnlSetFree {
+  void operator()(struct nftnl_set* s) const { nftnl_set_free(s); }
+};
+using NftnlSet = std::unique_ptr<struct nftnl_set, NftnlSetFree>;
+
+// The keys of one dump, numbered in the order they first came, to recognise
+// a key the walk yields a second time. Open addressing over indices into one
+// flat array of keys: no allocation per element (a
+// std::unordered_set<std::string> cost more than the decoding).
+class KeySet {
+ public:
+  void Reset(size_t keyLen) {
+    keyLen_ = keyLen;
+    keys_.clear();
+    slots_.assign(1024, 0);
+    count_ = 0;
+  }
+  // The key's number; `added` tells whether it is new.
+  uint32_t Insert(const uint8_t* key, bool* added) {
+    if ((count_ + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = Hash(key) & mask;; i = (i + 1) & mask) {
+      const uint32_t at = slots_[i];
+      if (at == 0) {
+        keys_.insert(keys_.end(), key, key + keyLen_);
+        slots_[i] = static_cast<uint32_t>(++count_);
+        *added = true;
+        return slots_[i];
+      }
+      if (memcmp(keys_.data() + (at - 1) * keyLen_, key, keyLen_) == 0) {
+        *added = false;
+        return at;
+      }
+    }
+  }
+
+ private:
+  size_t Hash(const uint8_t* key) const {  // FNV-1a
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < keyLen_; i++) h = (h ^ key[i]) * 1099511628211ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+  void Grow() {
+    std::vector<uint32_t> old(slots_.size() * 2, 0);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const uint32_t at : old) {
+      if (at == 0) continue;
+      size_t i = Hash(keys_.data() + (at - 1) * keyLen_) & mask;
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = at;
+    }
+  }
+  size_t keyLen_ = 0;
+  std::vector<uint8_t> keys_;
+  std::vector<uint32_t> slots_;
+  size_t count_ = 0;
+};
+
+// Dotted quad without printf (glibc's inet_ntop formats IPv4 with sprintf).
+void AppendIpv4(std::string& out, const uint8_t* a) {
+  for (int i = 0; i < 4; i++) {
+    if (i > 0) out += '.';
+    const unsigned v = a[i];
+    if (v >= 100) out += static_cast<char>('0' + v / 100);
+    if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
+    out += static_cast<char>('0' + v % 10);
+  }
+}
+
+void AppendAddress(std::string& out, const uint8_t* a, bool v6) {
+  if (!v6) return AppendIpv4(out, a);
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, a, text, sizeof text);
+  out += text;
+}
+
+struct Failure {
+  std::string message;
+  int err = 0;
+};
+
+// What the worker hands back: 7 numbers per element
+//   [ipVersion (4|6), protocol, sport, dport, packets, bytes, expiresMs (-1: none)]
+// and the addresses as ASCII text, all in one buffer (src, dst, src, dst,
+// ...), address k being addrs[offsets[k], offsets[k + 1]). Three typed
+// arrays cross into JS, not 100k objects: the JS side builds the objects
+// in slices, between which the event loop runs.
+struct DumpResult {
+  std::vector<double> nums;
+  std::string addrs;
+  std::vector<uint32_t> offsets{0};
+  size_t count = 0;
+  size_t duplicates = 0;  // keys the walk yielded again (dropped)
+  int attempts = 0;
+};
+
+// A typed array over the memory of `v` (a vector, or a string as bytes),
+// which it keeps until collected. The worker filled (and so paged in) that
+// memory: the JS thread neither copies nor page-faults megabytes (copying
+// 100k elements' worth held it ~30 ms).
+template <typename E, typename Container>
+Napi::TypedArrayOf<E> HandOver(Napi::Env env, Container&& v) {
+  static_assert(sizeof(typename Container::value_type) == sizeof(E), "one element per array slot");
+  if (v.empty()) return Napi::TypedArrayOf<E>::New(env, 0);
+  auto* owned = new Container(std::move(v));
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+      env, owned->data(), owned->size() * sizeof(E), [](Napi::Env, void*, Container* o) { delete o; }, owned);
+  return Napi::TypedArrayOf<E>::New(env, owned->size(), buf, 0);
+}
+
+class SetDumpWorker : public Napi::AsyncWorker {
+ public:
+  SetDumpWorker(Napi::Env env, std::string table, std::string set, uint8_t family)
+      : Napi::AsyncWorker(env, "l7nfq:nftSetElements"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        table_(std::move(table)),
+        set_(std::move(set)),
+        family_(family),
+        watch_(table_, set_, family_) {
+    what_ = std::string("set ") + FamilyName(family_) + " " + table_ + " " + set_;
+    // Both sockets are opened here, on the caller's thread: a netlink socket
+    // belongs to the network namespace of the thread that creates it. The
+    // watch subscribes before the first dump request, so it hears of every
+    // commit that can overlap a dump. Without it (no permission to join the
+    // group) any commit during a dump counts as one that changed the set.
+    watch_.Open();
+    nl_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (nl_ == nullptr) {
+      Fail(errno, "socket(AF_NETLINK, NETLINK_NETFILTER) failed");
+      return;
+    }
+    if (mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
+      Fail(errno, "netlink bind() failed");
+      return;
+    }
+    const int fd = mnl_socket_get_fd(nl_);
+    struct timeval tv = {kRecvTimeoutSeconds, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    // Extended acks name the attribute the kernel refused (table or set).
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  }
+
+  ~SetDumpWorker() override {
+    if (nl_ != nullptr) mnl_socket_close(nl_);
+  }
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    if (failed_) return;
+    if (!CheckSetType()) return;
+    for (int attempt = 1; attempt <= kMaxAttempts; attempt++) {
+      result_ = DumpResult{};
+      result_.attempts = attempt;
+      seen_.Reset(keyLen_);
+      chunk_.clear();
+      prevChunk_.clear();
+      reordered_ = false;
+      const Outcome o = DumpOnce();
+      if (o == Outcome::kDone || o == Outcome::kFailed) return;
+      lastRetry_ = o;
+    }
+    if (lastRetry_ == Outcome::kLost) {
+      Fail(ENOBUFS, "the kernel dropped part of each of " + std::to_string(kMaxAttempts) + " dumps");
+    } else {
+      Fail(EINTR, "the set changed during each of " + std::to_string(kMaxAttempts) +
+                      " dumps (commits to it, or the kernel reordering its hash table), so none is known to be complete");
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      if (failed_) {
+        deferred_.Reject(MakeError(env, "NFT_DUMP", "nftSetElements: " + what_ + ": " + failure_.message, {failure_.err}));
+        return;
+      }
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("count", Napi::Number::New(env, static_cast<double>(result_.count)));
+      out.Set("nums", HandOver<double>(env, std::move(result_.nums)));
+      out.Set("addrs", HandOver<uint8_t>(env, std::move(result_.addrs)));
+      out.Set("offsets", HandOver<uint32_t>(env, std::move(result_.offsets)));
+      out.Set("attempts", Napi::Number::New(env, result_.attempts));
+      out.Set("duplicates", Napi::Number::New(env, static_cast<double>(result_.duplicates)));
+      deferred_.Resolve(out);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  enum class Outcome { kDone, kFailed, kInterrupted, kLost };
+
+  void Fail(int err, std::string message) {
+    if (failed_) return;
+    failed_ = true;
+    failure_ = {err != 0 ? message + ": " + ErrnoText(err) : message, err};
+  }
+
+  // Sends one request; false after Fail().
+  bool Send(const struct nlmsghdr* nlh) {
+    if (mnl_socket_sendto(nl_, nlh, nlh->nlmsg_len) < 0) {
+      Fail(errno, "netlink sendto failed");
+      return false;
+    }
+    return true;
+  }
+
+  struct nlmsghdr* Request(char* buf, uint16_t type, uint16_t flags) {
+    struct nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+    nlh->nlmsg_seq = ++seq_;
+    auto* nfg = static_cast<struct nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)));
+    nfg->nfgen_family = family_;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = 0;
+    return nlh;
+  }
+
+  // The kernel's error for our request, in words: which of table and set it
+  // refused comes from the extended ack (NLMSGERR_ATTR_OFFS: the offset of
+  // the attribute in the request, compared with where we put each).
+  void FailFromAck(const struct nlmsghdr* nlh, int tableAttrOffset, int setAttrOffset) {
+    const auto* e = static_cast<const struct nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+    const int err = -e->error;
+    std::string what;
+    std::string kernelText;
+    if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+      size_t off = sizeof(struct nlmsgerr);
+      if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+      const char* base = static_cast<const char*>(mnl_nlmsg_get_payload(nlh));
+      const size_t total = nlh->nlmsg_len - NLMSG_HDRLEN;
+      if (off < total) {
+        const auto* attr = reinterpret_cast<const struct nlattr*>(base + off);
+        int len = static_cast<int>(total - off);
+        while (mnl_attr_ok(attr, len)) {
+          if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(attr) >= 4) {
+            const int at = static_cast<int>(mnl_attr_get_u32(attr));
+            if (at == tableAttrOffset) what = std::string("no table ") + FamilyName(family_) + " " + table_;
+            if (at == setAttrOffset) what = std::string("table ") + FamilyName(family_) + " " + table_ + " has no set " + set_;
+          } else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
+            kernelText = mnl_attr_get_str(attr);
+          }
+          attr = mnl_attr_next(attr);
+          len = static_cast<int>(total - (reinterpret_cast<const char*>(attr) - base));
+        }
+      }
+    }
+    if (what.empty() && err == ENOENT) what = std::string("no table ") + FamilyName(family_) + " " + table_ + " or no set " + set_ + " in it";
+    if (what.empty()) what = "the kernel refused the request";
+    if (!kernelText.empty()) what += " (" + kernelText + ")";
+    Fail(err, what);
+  }
+
+  // NFT_MSG_GETSET: the set exists, and its key is a 5-tuple this code decodes.
+  // Refusing here also refuses a wrong set that happens to be empty.
+  bool CheckSetType() {
+    std::vector<char> tx(MNL_SOCKET_BUFFER_SIZE);
+    struct nlmsghdr* req = Request(tx.data(), NFT_MSG_GETSET, NLM_F_ACK);
+    const int tableAt = static_cast<int>(req->nlmsg_len);
+    mnl_attr_put_strz(req, NFTA_SET_TABLE, table_.c_str());
+    const int setAt = static_cast<int>(req->nlmsg_len);
+    mnl_attr_put_strz(req, NFTA_SET_NAME, set_.c_str());
+    if (!Send(req)) return false;
+    const uint32_t seq = req->nlmsg_seq;
+
+    std::vector<char> rx(kRecvBufBytes);
+    bool acked = false, gotSet = false;
+    uint32_t keyType = 0, keyLen = 0, flags = 0;
+    while (!acked) {
+      const ssize_t n = Recv(rx);
+      if (n < 0) return false;
+      const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(rx.data());
+      int rem = static_cast<int>(n);
+      for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+        if (nlh->nlmsg_seq != seq) continue;
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+          const auto* e = static_cast<const struct nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+          if (e->error != 0) {
+            FailFromAck(nlh, tableAt, setAt);
+            return false;
+          }
+          acked = true;
+        } else if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSET)) {
+          NftnlSet s(nftnl_set_alloc());
+          if (!s || nftnl_set_nlmsg_parse(nlh, s.get()) < 0) {
+            Fail(EINVAL, "cannot parse the kernel's description of the set");
+            return false;
+          }
+          keyType = nftnl_set_is_set(s.get(), NFTNL_SET_KEY_TYPE) ? nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE) : 0;
+          keyLen = nftnl_set_is_set(s.get(), NFTNL_SET_KEY_LEN) ? nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN) : 0;
+          flags = nftnl_set_is_set(s.get(), NFTNL_SET_FLAGS) ? nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) : 0;
+          gotSet = true;
+        }
+      }
+    }
+    if (!gotSet) {
+      Fail(EPROTO, "the kernel acknowledged but sent no set description");
+      return false;
+    }
+    // Type 0 would be a set made without nft's type annotation: then the
+    // length alone decides.
+    const bool v4 = keyLen == kKeyLenV4 && (keyType == kKeyTypeV4 || keyType == 0);
+    const bool v6 = keyLen == kKeyLenV6 && (keyType == kKeyTypeV6 || keyType == 0);
+    if (flags & NFT_SET_INTERVAL) {
+      // Its elements are ranges (a key and a key end), not single flows.
+      Fail(0, "an interval set (flags interval) holds ranges, not flows");
+      return false;
+    }
+    if (!v4 && !v6) {
+      char hex[16];
+      snprintf(hex, sizeof hex, "0x%x", keyType);
+      Fail(0, "not a 5-tuple flow set: its key has type " + std::string(hex) + " and " + std::to_string(keyLen) +
+                  " bytes; nftSetElements reads `ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service` "
+                  "(20 bytes) and the ipv6_addr variant (44 bytes)");
+      return false;
+    }
+    keyLen_ = keyLen;
+    return true;
+  }
+
+  // recv() with the retries and errors every read needs; -1 after Fail()
+  // (or -2 for ENOBUFS, which the dump loop turns into a redo).
+  ssize_t Recv(std::vector<char>& rx) {
+    for (;;) {
+      const ssize_t n = mnl_socket_recvfrom(nl_, rx.data(), rx.size());
+      if (n >= 0) return n;
+      const int e = errno;
+      if (e == EINTR) continue;
+      if (e == ENOBUFS) return -2;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        Fail(ETIMEDOUT, "no answer from the kernel within " + std::to_string(kRecvTimeoutSeconds) + " s");
+      } else {
+        Fail(e, "netlink recv failed");
+      }
+      return -1;
+    }
+  }
+
+  Outcome DumpOnce() {
+    std::vector<char> tx(MNL_SOCKET_BUFFER_SIZE);
+    struct nlmsghdr* req = Request(tx.data(), NFT_MSG_GETSETELEM, NLM_F_DUMP);
+    const int tableAt = static_cast<int>(req->nlmsg_len);
+    mnl_attr_put_strz(req, NFTA_SET_ELEM_LIST_TABLE, table_.c_str());
+    const int setAt = static_cast<int>(req->nlmsg_len);
+    mnl_attr_put_strz(req, NFTA_SET_ELEM_LIST_SET, set_.c_str());
+    watch_.Reset();
+    if (!Send(req)) return Outcome::kFailed;
+    const uint32_t seq = req->nlmsg_seq;
+
+    std::vector<char> rx(kRecvBufBytes);
+    bool interrupted = false, lost = false;
+    bool haveGen = false;
+    uint16_t firstGen = 0, lastGen = 0;  // ruleset generations of the first and the latest chunk
+    for (;;) {
+      watch_.Poll();  // keeps its socket from overflowing during a long dump
+      const ssize_t n = Recv(rx);
+      if (n == -1) return Outcome::kFailed;
+      if (n == -2) {
+        // The kernel could not queue a part of the dump; keep reading to its
+        // end (the socket cannot start another dump before), then redo it.
+        lost = true;
+        continue;
+      }
+      const auto* nlh = reinterpret_cast<const struct nlmsghdr*>(rx.data());
+      int rem = static_cast<int>(n);
+      for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+        if (nlh->nlmsg_seq != seq) continue;  // a late answer to an earlier request
+        if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+        switch (nlh->nlmsg_type) {
+          case NLMSG_DONE: {
+            // A dump that failed midway ends with its errno here.
+            if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+              int err;
+              memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof err);
+              if (err < 0) {
+                Fail(-err, "the dump failed midway");
+                return Outcome::kFailed;
+              }
+            }
+            if (interrupted) return Outcome::kInterrupted;
+            if (lost) return Outcome::kLost;
+            if (reordered_) return Outcome::kInterrupted;
+            if (haveGen && watch_.Touched(firstGen, lastGen, kAnnounceWaitMs)) return Outcome::kInterrupted;
+            return Outcome::kDone;
+          }
+          case NLMSG_ERROR: {
+            const auto* e = static_cast<const struct nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+            if (e->error == 0) break;
+            FailFromAck(nlh, tableAt, setAt);
+            return Outcome::kFailed;
+          }
+          case NLMSG_NOOP:
+          case NLMSG_OVERRUN:
+            break;
+          default: {
+            if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) break;
+            const auto* nfg = static_cast<const struct nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+            lastGen = ntohs(nfg->res_id);
+            if (!haveGen) firstGen = lastGen;
+            haveGen = true;
+            if (interrupted || lost) break;  // this dump is redone: skip the decoding
+            if (!ParseChunk(nlh)) return Outcome::kFailed;
+          }
+        }
+      }
+    }
+  }
+
+  // One message = one chunk of the kernel's walk.
+  bool ParseChunk(const struct nlmsghdr* nlh) {
+    NftnlSet s(nftnl_set_alloc());
+    if (!s || nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) {
+      Fail(EINVAL, "cannot parse a set element message from the kernel");
+      return false;
+    }
+    chunk_.clear();
+    leadingRepeats_ = 0;
+    if (nftnl_set_elem_foreach(s.get(), &SetDumpWorker::OnElementCb, this) != 0) return false;
+    CheckRepeats();
+    prevChunk_.swap(chunk_);
+    return true;
+  }
+
+  // Keys that come again tell how the walk was disturbed. Elements inserted
+  // ahead of the walk's position between two chunks push the previous
+  // chunk's last elements into the next one: they come again, in order, at
+  // its head — harmless, they are dropped. A repeat anywhere else means the
+  // walk started over in a reordered table (the kernel resizing its hash
+  // table, e.g. right after a bulk insert: measured, 5193 elements of 100k
+  // came twice and as many never) and the dump is redone.
+  void CheckRepeats() {
+    if (leadingRepeats_ == 0) return;
+    const size_t m = leadingRepeats_;
+    if (m > prevChunk_.size() || !std::equal(chunk_.begin(), chunk_.begin() + m, prevChunk_.end() - m)) reordered_ = true;
+  }
+
+  static int OnElementCb(struct nftnl_set_elem* e, void* self) {
+    return static_cast<SetDumpWorker*>(self)->OnElement(e) ? 0 : -1;
+  }
+
+  static int OnExprCb(struct nftnl_expr* x, void* data) {
+    auto* counters = static_cast<std::array<uint64_t, 2>*>(data);
+    const char* name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
+    if (name != nullptr && strcmp(name, "counter") == 0) {
+      (*counters)[0] = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
+      (*counters)[1] = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
+    }
+    return 0;
+  }
+
+  bool OnElement(struct nftnl_set_elem* e) {
+    // The catch-all element (`*`) has no key: not a flow.
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+        (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_CATCHALL)) {
+      return true;
+    }
+    uint32_t len = 0;
+    const auto* key = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+    if (key == nullptr || len != keyLen_) {
+      Fail(EPROTO, "an element has a key of " + std::to_string(key == nullptr ? 0 : len) + " bytes, the set " +
+                       std::to_string(keyLen_));
+      return false;
+    }
+    // A key is unique in a set: a second sighting is the walk restarting
+    // over a table that changed, not another flow.
+    bool added = false;
+    const uint32_t id = seen_.Insert(key, &added);
+    chunk_.push_back(id);
+    if (!added) {
+      result_.duplicates++;
+      if (chunk_.size() == leadingRepeats_ + 1) {
+        leadingRepeats_++;
+      } else {
+        reordered_ = true;
+      }
+      return true;
+    }
+
+    const bool v6 = len == kKeyLenV6;
+    const size_t alen = v6 ? 16 : 4;
+    const uint8_t* src = key;
+    const uint8_t proto = key[alen];
+    const uint16_t sport = static_cast<uint16_t>(key[alen + 4] << 8 | key[alen + 5]);
+    const uint8_t* dst = key + alen + 8;
+    const uint16_t dport = static_cast<uint16_t>(key[2 * alen + 8] << 8 | key[2 * alen + 9]);
+
+    if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+      std::string a, b;
+      AppendAddress(a, src, v6);
+      AppendAddress(b, dst, v6);
+      Fail(EPROTO, "element " + a + " . " + std::to_string(proto) + " . " + std::to_string(sport) + " . " + b + " . " +
+                       std::to_string(dport) + " has protocol " + std::to_string(proto) +
+                       "; nftSetElements reads tcp and udp flows only (guard the rule that fills the set with "
+                       "`meta l4proto { tcp, udp }`)");
+      return false;
+    }
+
+    std::array<uint64_t, 2> counters = {0, 0};
+    nftnl_set_elem_expr_foreach(e, &SetDumpWorker::OnExprCb, &counters);
+    const bool hasExpiry = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION);
+
+    AppendAddress(result_.addrs, src, v6);
+    result_.offsets.push_back(static_cast<uint32_t>(result_.addrs.size()));
+    AppendAddress(result_.addrs, dst, v6);
+    result_.offsets.push_back(static_cast<uint32_t>(result_.addrs.size()));
+    result_.nums.insert(result_.nums.end(), {
+        v6 ? 6.0 : 4.0,
+        static_cast<double>(proto),
+        static_cast<double>(sport),
+        static_cast<double>(dport),
+        static_cast<double>(counters[0]),
+        static_cast<double>(counters[1]),
+        hasExpiry ? static_cast<double>(nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION)) : -1.0,
+    });
+    result_.count++;
+    return true;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  const std::string table_;
+  const std::string set_;
+  const uint8_t family_;
+  std::string what_;
+  CommitWatch watch_;
+  struct mnl_socket* nl_ = nullptr;
+  uint32_t seq_ = 0;
+  uint32_t keyLen_ = 0;
+  bool failed_ = false;
+  Failure failure_;
+  DumpResult result_;
+  Outcome lastRetry_ = Outcome::kInterrupted;
+  KeySet seen_;
+  std::vector<uint32_t> chunk_, prevChunk_;  // key numbers of this chunk and the one before
+  size_t leadingRepeats_ = 0;               // repeats at the head of this chunk
+  bool reordered_ = false;                  // a repeat the walk's order cannot explain
+};
+
+std::string ReadName(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsString()) Fail(env, "NFQ_INVALID_ARGUMENT", std::string("nftSetElements: ") + what + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  // NFT_NAME_MAXLEN (256) includes the terminating NUL.
+  if (s.empty() || s.size() > NFT_NAME_MAXLEN - 1 || s.find('\0') != std::string::npos) {
+    Fail(env, "NFQ_INVALID_ARGUMENT",
+         std::string("nftSetElements: ") + what + " must be 1.." + std::to_string(NFT_NAME_MAXLEN - 1) +
+             " characters without NUL");
+  }
+  return s;
+}
+
+}  // namespace
+
+// nftSetElements(table: string, set: string, family: number) -> Promise<{ count, nums, addrs, offsets, attempts }>
+// Rejects with NFT_DUMP (errno set) when the kernel refuses, the set is not a
+// 5-tuple set, or no consistent dump could be read.
+static Napi::Value NftSetElements(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string table = ReadName(env, info[0], "table");
+  const std::string set = ReadName(env, info[1], "set");
+  const uint32_t family = ReadU32(env, info[2], "nftSetElements: family", 0, 255);
+  if (family != NFPROTO_INET && family != NFPROTO_IPV4 && family != NFPROTO_IPV6) {
+    Fail(env, "NFQ_INVALID_ARGUMENT", "nftSetElements: family must be NFPROTO_INET, NFPROTO_IPV4 or NFPROTO_IPV6");
+  }
+  auto* worker = new SetDumpWorker(env, table, set, static_cast<uint8_t>(family));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();  // the worker deletes itself when done
+  return p;
+}
+
+void InitSetDump(Napi::Env env, Napi::Object exports) {
+  exports.Set("nftSetElements", Napi::Function::New<NftSetElements>(env, "nftSetElements"));
+}
+
+}  // namespace l7nfq
