@@ -146,6 +146,8 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
 
   lines.push(`\tchain ${BASE_CHAIN} {`, `\t\ttype filter hook prerouting priority ${r.priority}; policy accept;`);
   if (r.interfaces) lines.push(`\t\tiifname != { ${r.interfaces.map((i) => `"${i}"`).join(', ')} } return`);
+  // Transit traffic only: the router's own (loopback, its management plane, the edge's NATS and /stats) is neither queued nor marked.
+  lines.push('\t\tiifname "lo" return', '\t\tfib daddr type local return');
   lines.push('\t\tmeta l4proto != { tcp, udp } return');
   if (r.families.length === 1) lines.push(`\t\tmeta nfproto != ${FAMILY[r.families[0]!].nfproto} return`);
   // No ct state anywhere: on a multi-homed edge conntrack sees one direction

@@ -83,6 +83,8 @@ describe('renderStatelessRules', () => {
         '\t}',
         '\tchain prerouting {',
         '\t\ttype filter hook prerouting priority -160; policy accept;',
+        '\t\tiifname "lo" return',
+        '\t\tfib daddr type local return',
         '\t\tmeta l4proto != { tcp, udp } return',
         '\t\tmeta nfproto != ipv4 return',
         // verdicts before hold; the first set holding the key wins
@@ -136,10 +138,12 @@ describe('renderStatelessRules', () => {
       '\t}',
     ]);
     const base = lines.slice(lines.indexOf('\tchain prerouting {'));
-    expect(base.slice(0, 12)).toEqual([
+    expect(base.slice(0, 14)).toEqual([
       '\tchain prerouting {',
       '\t\ttype filter hook prerouting priority -170; policy accept;',
       '\t\tiifname != { "eth0", "veth1" } return',
+      '\t\tiifname "lo" return',
+      '\t\tfib daddr type local return',
       '\t\tmeta l4proto != { tcp, udp } return',
       `\t\t${TUPLE4} @flows4_0x10000 goto mark_0x10000`,
       `\t\t${TUPLE4} @flows4_watch goto watch`,

@@ -37,6 +37,12 @@ export interface EdgeConfig {
      */
     mode: 'conntrack' | 'stateless';
     stateless: StatelessSettings;
+    /**
+     * A router that source-NATs (conntrack mode, remote): report flows under
+     * the tuple after NAT (`external`, what the other routers and the server
+     * see) or before it (`internal`).
+     */
+    natSide: 'external' | 'internal';
     mask: number;
     chains: { forward: boolean; input: boolean; output: boolean };
     families: IpFamily[];
@@ -199,6 +205,7 @@ const schema = z.strictObject({
   netfilter: z
     .strictObject({
       mode: z.enum(['conntrack', 'stateless']).default('conntrack'),
+      natSide: z.enum(['external', 'internal']).default('external'),
       stateless: z
         .strictObject({
           table: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'a table name is 1 to 32 lowercase letters, digits or _, starting with a letter' }).default('l7mesh'),
@@ -218,7 +225,7 @@ const schema = z.strictObject({
       maxPackets: int(1, 1_000_000).optional(),
       ftpHelper: z.boolean().default(true),
     })
-    .default({ mode: 'conntrack', stateless: STATELESS_DEFAULTS, chains: { forward: true, input: false, output: false }, families: ['ipv4'], ftpHelper: true }),
+    .default({ mode: 'conntrack', natSide: 'external', stateless: STATELESS_DEFAULTS, chains: { forward: true, input: false, output: false }, families: ['ipv4'], ftpHelper: true }),
   classification: z
     .strictObject({
       patterns: z.array(z.string().min(1)).optional(),
@@ -399,6 +406,7 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
       queue: { first, last, copyRange: q.copyRange, maxLen: q.maxLen },
       netfilter: {
         mode: raw.netfilter.mode,
+        natSide: raw.netfilter.natSide,
         stateless: {
           table: sl.table,
           priority: sl.priority,

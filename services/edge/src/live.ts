@@ -178,10 +178,6 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     const marks = core.endBatch();
     // The map's elements before the verdicts: the flows' next packets meet them and are not queued.
     statelessEdge?.commit();
-    if (remote && n > 0) {
-      const us = ts[n - 1]!;
-      if (us > 0) remote.advance(Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3);
-    }
     const out = new Uint32Array(n);
     const setMark = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -192,6 +188,12 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       }
     }
     q.verdictBatch(batch.queues, batch.ids, new Uint8Array(n).fill(nfq.Verdict.ACCEPT), out, setMark);
+    if (remote && n > 0) {
+      // After the verdicts: the batch's new connections have passed source NAT, so their external tuples exist.
+      remote.resolveNat();
+      const us = ts[n - 1]!;
+      if (us > 0) remote.advance(Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3);
+    }
   };
 
   const stop = async (): Promise<void> => {

@@ -4,8 +4,11 @@ import type { ClassifierOptions } from '@l7mesh/engine';
 import { ClusterLink, type LinkCounters } from './clusterLink.js';
 import type { ClusterConfig, RecordsConfig } from './config.js';
 import type { EdgeCore, FlowPipeline } from './core.js';
+import { NatTranslator, type ConntrackReplyLookup, type NatCounters } from './natTranslator.js';
 import { RemoteClassifier, type RemoteCounters } from './remoteClassifier.js';
 
+/** A NATed flow's translation is kept this long after its last segment (s): FTP announcements and re-sends of long flows need it. */
+const NAT_KEEP_SEC = 3600;
 /** How often unanswered flows are checked for re-send and timeout (ms). */
 const TICK_MS = 100;
 
@@ -19,11 +22,13 @@ export interface RemoteEdge {
   attach(core: EdgeCore): void;
   /** Called after each batch with the newest packet's time (the watermark). */
   advance(tsSec: number, tsNsec: number): void;
+  /** After a batch's verdicts went out (its new connections passed NAT): sends the segments that waited for their external tuple. */
+  resolveNat(): void;
   /** Replay finished: publishes what is pending and a final watermark. */
   finishReplay(): void;
   /** Resolves when every flow sent has its verdict (or timed out). */
   settled(): Promise<void>;
-  counters(): { link: LinkCounters; remote: RemoteCounters; connected: boolean; waiting: number };
+  counters(): { link: LinkCounters; remote: RemoteCounters; connected: boolean; waiting: number; nat?: NatCounters & { kept: number } };
   /** The publisher of flow records and accounting on the records stream (absent: records disabled). */
   readonly records: RecordPublisher | undefined;
   /** Publishes the records still held (waiting at most `recordsDrainMs`, default 10 s), then leaves the cluster. */
@@ -37,7 +42,14 @@ export interface RemoteEdge {
  * records and accounting go to the records stream over the same
  * connection (see records.ts).
  */
-export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, log: (line: string) => void, records?: RecordsConfig): Promise<RemoteEdge> {
+export async function connectRemoteEdge(
+  cluster: ClusterConfig,
+  live: boolean,
+  log: (line: string) => void,
+  records?: RecordsConfig,
+  /** The router source-NATs and flows are reported under their external tuple: conntrack's reply tuple of a connection. */
+  natLookup?: ConntrackReplyLookup,
+): Promise<RemoteEdge> {
   const bus: Bus = await connectBus(
     {
       servers: cluster.servers,
@@ -66,12 +78,14 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
     onVerdicts: (verdicts) => {
       for (const v of verdicts) {
         const remote = remotes.get(v.zone);
-        if (remote) remote.applyVerdict(v);
+        if (remote) remote.applyVerdict(nat ? nat.inbound(v) : v);
         else strayVerdicts++;
       }
       for (const core of cores) core.applyUncarried();
     },
   });
+  // Flows go out under their external tuple, translated once their first packets passed NAT (see resolveNat).
+  const nat = natLookup ? new NatTranslator(link, { lookup: natLookup, keepSec: NAT_KEEP_SEC }) : undefined;
   const sum = (): RemoteCounters => {
     const total: RemoteCounters = {
       segmentsSent: 0,
@@ -122,7 +136,7 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
   }, TICK_MS);
   return {
     pipeline: (zone) => (options) => {
-      const remote = new RemoteClassifier({ ...options, zone, sink: link, resendMs: cluster.resendMs, verdictTimeoutMs: cluster.verdictTimeoutMs });
+      const remote = new RemoteClassifier({ ...options, zone, sink: nat ?? link, resendMs: cluster.resendMs, verdictTimeoutMs: cluster.verdictTimeoutMs });
       remotes.set(zone, remote);
       return remote;
     },
@@ -130,11 +144,18 @@ export async function connectRemoteEdge(cluster: ClusterConfig, live: boolean, l
       cores.push(core);
     },
     advance: (tsSec, tsNsec) => link.advance(tsSec, tsNsec),
+    resolveNat: () => nat?.resolve(),
     finishReplay: () => link.finishReplay(),
     settled: async () => {
       await Promise.all([...remotes.values()].map((r) => r.settled()));
     },
-    counters: () => ({ link: link.counters, remote: sum(), connected: bus.connected, waiting: [...remotes.values()].reduce((n, r) => n + r.waiting, 0) }),
+    counters: () => ({
+      link: link.counters,
+      remote: sum(),
+      connected: bus.connected,
+      waiting: [...remotes.values()].reduce((n, r) => n + r.waiting, 0),
+      ...(nat ? { nat: { ...nat.counters, kept: nat.size } } : {}),
+    }),
     records: publisher,
     close: async (recordsDrainMs = 10_000) => {
       clearInterval(ticker);

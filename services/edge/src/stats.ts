@@ -66,6 +66,8 @@ export interface EdgeStats {
     pickups: number;
     pickup_hits: number;
     pickup_misses: number;
+    /** A source-NATing router: flows reported under their external tuple, found not NATed, or with no conntrack entry. */
+    nat?: { translated: number; untranslated: number; missing: number; kept: number };
   };
   /** Stateless mode: the verdict map's book (flows with elements) and what happened to them. */
   stateless?: ReturnType<StatelessEdge['counters']>;
@@ -118,7 +120,7 @@ export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
   if (ctx.mode === 'nfqueue') stats.queue = { first: ctx.config.queue.first, last: ctx.config.queue.last };
   if (ctx.source) stats.source = ctx.source();
   if (ctx.cluster) {
-    const { link, remote, connected, waiting } = ctx.cluster();
+    const { link, remote, connected, waiting, nat } = ctx.cluster();
     stats.cluster = {
       connected,
       waiting,
@@ -136,6 +138,7 @@ export function edgeStats(core: EdgeCore, ctx: StatsContext): EdgeStats {
       pickups: remote.pickups,
       pickup_hits: remote.pickupHits,
       pickup_misses: remote.pickupMisses,
+      ...(nat ? { nat } : {}),
     };
   }
   if (ctx.stateless) stats.stateless = ctx.stateless();

@@ -80,6 +80,10 @@ export class VerdictMap {
   private readonly markCodes = new Map<number, number>();
   private readonly nowSec: () => number;
   private sweeping = false;
+  /** While the flow sets are dumped, commits wait: a commit to a set makes its dump start over. */
+  private dumping = false;
+  /** Flows missing from the last sweep's live sets: a dump is no snapshot, so a flow ends only when missing from two. */
+  private absent = new Set<string>();
 
   constructor(private readonly options: VerdictMapOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
@@ -123,7 +127,7 @@ export class VerdictMap {
 
   /** Sends the queued changes to nftables: one transaction, or flow by flow when it fails. */
   commit(): void {
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 || this.dumping) return;
     const changes = [...this.pending];
     this.pending.clear();
     const ops: ElementOp[] = [];
@@ -163,19 +167,29 @@ export class VerdictMap {
     const now = this.nowSec();
     const ending = new Map<string, number>();
     const refreshing = new Map<string, number>();
+    const absent = new Set<string>();
     for (const [key, v] of this.book) {
       if (this.pending.has(key)) continue;
       const age = now - Math.floor(v / CODE_BITS);
       if (live.has(key)) {
         if (age >= o.elementTimeoutSec - 3 * o.sweepSec) refreshing.set(key, v);
       } else if (age >= o.liveTimeoutSec) {
-        // Added a live timeout ago and not in the live set: no packet of it since (or its elements expired).
-        ending.set(key, v);
+        // Added a live timeout ago and missing from the live sets (twice): no packet of it since, or its elements expired.
+        if (this.absent.has(key)) ending.set(key, v);
+        else absent.add(key);
       }
     }
+    this.absent = absent;
     if (ending.size === 0 && refreshing.size === 0) return;
     const counted = new Map<string, { packets: number; bytes: number }>();
-    for (const e of await o.driver.elements()) {
+    this.dumping = true;
+    let elements: FlowElement[];
+    try {
+      elements = await o.driver.elements();
+    } finally {
+      this.dumping = false;
+    }
+    for (const e of elements) {
       const key = keyOfTuple(e.key);
       const c = counted.get(key);
       if (c) {

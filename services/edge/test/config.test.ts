@@ -21,6 +21,7 @@ describe('edge configuration', () => {
     expect(c.queue).toEqual({ first: 0, last: 0, copyRange: 65535, maxLen: 4096 });
     expect(c.netfilter).toEqual({
       mode: 'conntrack',
+      natSide: 'external',
       stateless: { table: 'l7mesh', priority: undefined, mapSize: 262_144, liveTimeoutSec: 30, elementTimeoutSec: 3600, sweepSec: 5, perSourceRate: 2000, perSourceBurst: 4000, interfaces: undefined },
       mask: 0xff00,
       chains: { forward: true, input: false, output: false },

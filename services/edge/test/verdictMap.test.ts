@@ -146,6 +146,9 @@ describe('VerdictMap', () => {
     await map.sweep();
     expect(map.size).toBe(3);
     clock.sec += 30;
+    // Missing from one dump is not enough (a dump is no snapshot): the second sweep ends them.
+    await map.sweep();
+    expect(counted).toEqual([]);
     await map.sweep();
     expect(counted).toEqual([
       [key(30), 7, 700, true],
@@ -169,6 +172,7 @@ describe('VerdictMap', () => {
     nft.elements_.clear();
     clock.sec += 31;
     await map.sweep();
+    await map.sweep();
     expect(map.size).toBe(0);
     expect(map.counters.expired).toBe(1);
     expect(map.counters.ended).toBe(0);
@@ -179,6 +183,7 @@ describe('VerdictMap', () => {
     map.hold(key(50));
     map.commit();
     clock.sec += 31;
+    await map.sweep();
     const live = nft.live.bind(nft);
     nft.live = async () => {
       const l = await live();
@@ -189,5 +194,26 @@ describe('VerdictMap', () => {
     expect(map.counters.ended).toBe(0);
     map.commit();
     expect(nft.targetOf(key(50))).toEqual([[HTTP], [HTTP]]);
+  });
+
+  it('commits wait while the flow sets are dumped, and go out after', async () => {
+    const { nft, map, clock } = setup();
+    map.hold(key(60));
+    map.commit();
+    clock.sec += 31;
+    await map.sweep();
+    const elements = nft.elements.bind(nft);
+    let during = -1;
+    nft.elements = async () => {
+      map.decide(key(61), 0x100, false);
+      map.commit();
+      during = nft.transactions.length;
+      return elements();
+    };
+    const before = nft.transactions.length;
+    await map.sweep();
+    expect(during).toBe(before);
+    expect(nft.targetOf(key(61))).toEqual([[HTTP], [HTTP]]);
+    expect(map.counters.ended).toBe(1);
   });
 });
