@@ -41,3 +41,4 @@ export {
   type SeriesDimension,
   type SeriesPoint,
 } from './accountingSeries.js';
+export { lookupVerdict, type StoredVerdict, type VerdictLookup } from './lookupVerdict.js';

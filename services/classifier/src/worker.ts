@@ -43,6 +43,12 @@ export interface WorkerOptions {
   /** Replicas of the events stream and the buckets (3 on a three-server cluster). */
   replicas?: number;
   verdictCacheTtlSec?: number;
+  /**
+   * Where a pickup or a re-send looks when the verdict cache has nothing
+   * (its entries expired): the central store's flow table (l7mesh worker run
+   * --database-url).
+   */
+  recallStored?: (zone: number, key: string) => Promise<CachedVerdict | undefined>;
   log?: (line: string) => void;
 }
 
@@ -56,6 +62,8 @@ export interface WorkerCounters {
   /** Core publishes (verdicts, cache entries) that failed: the connection was closed. */
   publishErrors: number;
   partitionMoves: number;
+  /** Cache misses looked up in the store (recallStored): found, not found, failed. */
+  storeLookups: { hits: number; misses: number; errors: number };
 }
 
 export interface RunningWorker {
@@ -88,6 +96,19 @@ const WORKER_TCP_OPEN_TIMEOUT = 600;
  * flows to the events stream, and decisions to the verdict cache.
  */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const storeLookups = { hits: 0, misses: 0, errors: 0 };
+  const recallStored = async (zone: number, key: string): Promise<CachedVerdict | undefined> => {
+    if (!options.recallStored) return undefined;
+    try {
+      const v = await options.recallStored(zone, key);
+      storeLookups[v ? 'hits' : 'misses']++;
+      return v;
+    } catch (err) {
+      // The store unreachable: the flow is classified from what its edges send.
+      if (storeLookups.errors++ < 10) (options.log ?? (() => undefined))(`worker: store lookup failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const id = options.id ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
   const partitions = options.partitions ?? DEFAULT_PARTITIONS;
@@ -114,6 +135,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     verdictsSent: 0,
     publishErrors: 0,
     partitionMoves: 0,
+    storeLookups,
   };
   let epoch = membershipEpoch([id]);
   let latency = { p50: 0, p99: 0 };
@@ -157,7 +179,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     },
     lookupCache: async (zone, key) => {
       const e = await verdictsKv.get(verdictCacheKey(zone, key));
-      if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+      if (!e || e.operation !== 'PUT' || e.value.length === 0) return recallStored(zone, key);
       try {
         return decodeCachedVerdict(e.value);
       } catch (err) {

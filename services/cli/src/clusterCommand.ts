@@ -158,8 +158,14 @@ async function runUp(opts: UpOptions): Promise<number> {
         }
       },
     });
+    // The store first: workers recall verdicts from it when the cache has forgotten a picked-up flow.
+    const store = opts.store ? await startStore(server.url, bus, children, log) : undefined;
+    if (store) pgServer = store.pgServer;
     for (let i = 1; i <= opts.workers; i++) {
-      const child = spawn(process.execPath, [CLI_BIN, 'worker', 'run', '--nats', server.url, '--id', `worker-${i}`], { stdio: ['ignore', 'inherit', 'pipe'] });
+      const child = spawn(process.execPath, [CLI_BIN, 'worker', 'run', '--nats', server.url, '--id', `worker-${i}`], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+        env: { ...process.env, ...(store ? { DATABASE_URL: store.databaseUrl } : {}) },
+      });
       child.stderr!.on('data', (d: Buffer) => {
         for (const line of d.toString().split('\n')) if (line.includes('workers [') || line.includes('error')) log(`up: ${line}`);
       });
@@ -167,8 +173,6 @@ async function runUp(opts: UpOptions): Promise<number> {
     }
     await waitForWorkers(bus, opts.workers);
     log(`up: ${opts.workers} workers joined`);
-    const store = opts.store ? await startStore(server.url, bus, children, log) : undefined;
-    if (store) pgServer = store.pgServer;
 
     const captures = opts.pcap && opts.pcap.length > 0 ? opts.pcap : [BUNDLED_CAPTURE];
     const replays: { id: string; file: string }[] = [];

@@ -1,6 +1,9 @@
 import { type Command, Option } from 'commander';
 import { busNames } from '@l7mesh/bus';
-import { ruleSetVersionOf, startWorker } from '@l7mesh/classifier';
+import { ruleSetVersionOf, startWorker, type CachedVerdict } from '@l7mesh/classifier';
+import { endpointsOfKey } from '@l7mesh/flow';
+import { lookupVerdict } from '@l7mesh/store';
+import pg from 'pg';
 import { loadPatternSet } from '@l7mesh/engine';
 import { addNatsOptions, busOptionsOf, type NatsCliOptions } from './natsOptions.js';
 import { collect, commaList, integerIn } from './optionParsers.js';
@@ -17,6 +20,8 @@ export interface WorkerRunOptions extends NatsCliOptions {
   partitions: number;
   replicas: number;
   holdMs: number;
+  /** The central store (default DATABASE_URL): where verdicts the cache forgot are looked up. */
+  databaseUrl?: string;
 }
 
 /** Runs a worker until SIGINT/SIGTERM; leaves the cluster cleanly (its partitions move at once). */
@@ -29,7 +34,11 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
   const ruleSetVersion = ruleSetVersionOf(set);
+  const pool = opts.databaseUrl ? new pg.Pool({ connectionString: opts.databaseUrl, max: 2 }) : undefined;
+  // A connection that breaks while idle must not end the worker: the next lookup reconnects.
+  pool?.on('error', (err) => process.stderr.write(`worker: store: ${err.message}\n`));
   const worker = await startWorker({
+    ...(pool ? { recallStored: (zone: number, key: string) => recallStoredVerdict(pool, zone, key) } : {}),
     bus: busOptionsOf(opts, `l7mesh-worker-${opts.id ?? process.pid}`),
     names: busNames(opts.prefix),
     id: opts.id,
@@ -48,6 +57,7 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
   process.once('SIGTERM', () => process.exit(130));
   process.stderr.write(`worker ${worker.id}: ${signal}: leaving the cluster\n`);
   await worker.stop();
+  await pool?.end();
   const m = worker.merging.counters;
   const c = worker.counters;
   process.stderr.write(
@@ -55,6 +65,13 @@ export async function runWorker(opts: WorkerRunOptions): Promise<number> {
       `${Object.values(c.badMessages).reduce((n, v) => n + v, 0)} rejected\n`,
   );
   return 0;
+}
+
+/** A flow's verdict from the store's flow table, as the verdict cache would hold it. */
+async function recallStoredVerdict(pool: pg.Pool, zone: number, key: string): Promise<CachedVerdict | undefined> {
+  const e = endpointsOfKey(key, true);
+  const v = await lookupVerdict(pool, { zone, protocol: e.protocol, a: e.src, aPort: e.sport, b: e.dst, bPort: e.dport });
+  return v && { l7: v.l7, decidedBy: v.decidedBy, decidedAtPacket: 0, mark: v.mark, ruleSetVersion: v.ruleSetVersion, epoch: 0 };
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -69,6 +86,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--partitions <n>', 'partitions of the flow space (the same on every member)', integerIn(1, 65535), 1024)
     .option('--replicas <n>', 'replicas of the events stream and the buckets (3 on a three-server NATS cluster)', integerIn(1, 5), 1)
     .option('--hold-ms <ms>', 'longest a segment waits for its turn (other edges, lost batches)', integerIn(0, 600_000), 3000)
+    .option('--database-url <url>', 'the central store, where verdicts the cache has forgotten are looked up for picked-up flows (default: DATABASE_URL)', process.env['DATABASE_URL'])
     .action(async (opts) => {
       process.exitCode = await runWorker(opts);
     });
