@@ -46,6 +46,20 @@ describe('l7mesh edge rules', () => {
     expect(r.stdout).toContain('-A FORWARD -j L7MESH-QUEUE');
   });
 
+  it('prints the nft table of stateless mode: a flow set and a chain per mark (groups share one), transit only', async () => {
+    const r = await l7mesh('edge', 'rules', '--config', writeConfig('stateless.yaml', `${CONFIG}netfilter: { mode: stateless }\nqueue: { num: 3 }\n`));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('table inet l7mesh {');
+    for (const mark of ['0x100', '0x400', '0x1000', '0xf00']) {
+      expect(r.stdout).toContain(`set flows4_${mark} {`);
+      expect(r.stdout).toContain(`@flows4_${mark} goto mark_${mark}`);
+    }
+    expect(r.stdout).toContain('meta mark set meta mark and 0xffff00ff or 0x00000100');
+    expect(r.stdout).toContain('fib daddr type local return');
+    expect(r.stdout).toContain('queue num 3 bypass');
+    expect(r.stdout).not.toContain('*mangle');
+  });
+
   it('names the file and the key of a configuration error, exit status 2', async () => {
     const r = await l7mesh('edge', 'rules', '--config', writeConfig('bad.yaml', 'marks:\n  unknown: 0x0f00\n  groups:\n    p2p: { mark: 0x10000, protocols: [bittorrent] }\n'));
     expect(r.code).toBe(2);

@@ -1,5 +1,7 @@
-import { describeEdgeRules, renderEdgeRules, type EdgeRulesConfig, type QueueHook } from '@l7mesh/netfilter';
+import { describeEdgeRules, renderEdgeRules, renderStatelessRules, type EdgeRulesConfig, type QueueHook } from '@l7mesh/netfilter';
 import type { EdgeConfig } from './config.js';
+import { MarkPolicy } from './markPolicy.js';
+import { statelessRulesConfig } from './stateless.js';
 
 /** The netfilter package's view of an edge configuration. */
 export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter' | 'classification'>): EdgeRulesConfig {
@@ -19,8 +21,17 @@ export function edgeRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilter' |
   };
 }
 
-/** What `l7mesh edge rules` prints: the description, then the exact iptables-restore input per family. */
+/**
+ * What `l7mesh edge rules` prints: in conntrack mode the description, then
+ * the exact iptables-restore input per family; in stateless mode the nft
+ * script of the edge's table (with nft's queue statement: on a kernel
+ * without it, `edge run` queues through one iptables rule instead).
+ */
 export function renderRulesReport(config: EdgeConfig): string {
+  if (config.netfilter.mode === 'stateless') {
+    const script = renderStatelessRules(statelessRulesConfig(config, new MarkPolicy(config.marks)));
+    return [`# stateless mode: nft -f - <<'EOF'`, script.trimEnd(), '# EOF', ''].join('\n');
+  }
   const rc = edgeRulesConfig(config);
   const rendered = renderEdgeRules(rc);
   const out = [describeEdgeRules(rc)];
