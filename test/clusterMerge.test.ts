@@ -18,10 +18,12 @@ beforeAll(() => {
 
 const corpus = captureCorpus();
 
-function deliver(worker: MergingClassifier, edge: SimEdge): void {
+/** Every batch of the edge, in order; verdict-cache look-ups (a picked-up flow's, a re-sent one's) answered in between. */
+async function deliver(worker: MergingClassifier, edge: SimEdge): Promise<void> {
   for (const batch of edge.batches) {
     worker.acceptBatch(batch);
     worker.endBatch();
+    await settleLookups();
   }
 }
 
@@ -57,7 +59,7 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
     const packets = await capturePackets(file);
     const edge = runEdge('a', packets, 'both', clock);
     const worker = newWorker(set, clock, [edge]);
-    deliver(worker, edge);
+    await deliver(worker, edge);
     finishAll(worker, clock, [edge]);
     expect(edge.records.length).toBe(classified.length);
     expectSameVerdicts(edge, expected, name);
@@ -73,11 +75,11 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
     // Both edges are known to the worker before anything arrives (their first watermarks).
     worker.watermark('a', 0, false);
     worker.watermark('b', 0, false);
-    deliver(worker, replies);
+    await deliver(worker, replies);
     worker.watermark('b', Number.MAX_SAFE_INTEGER, true);
     clock.ms += 1_000;
     worker.tick();
-    deliver(worker, requests);
+    await deliver(worker, requests);
     finishAll(worker, clock, [requests, replies]);
     expectSameVerdicts(requests, expected, name);
     expectSameVerdicts(replies, expected, name);
@@ -123,6 +125,7 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
       for (let i = 0; i < 2; i++) {
         worker.acceptBatch(reordered);
         worker.endBatch();
+        await settleLookups();
       }
     }
     finishAll(worker, clock, [edge]);
