@@ -194,7 +194,7 @@ function edgeFeeder(decided: boolean): Feeder {
         core.endBatch();
         if (decided) {
           for (const s of sent) {
-            const flow = remote!.applyVerdict({ zone: 0, key: s.key, generation: s.generation, l7: 'dns', decidedBy: 'dns', decidedAtPacket: s.counter, mark: 0, ruleSetVersion: 1, epoch: 1, final: true, recalled: false });
+            const flow = remote!.applyVerdict({ zone: 0, key: s.key, generation: s.generation, l7: 'dns', decidedBy: 'dns', decidedAtPacket: s.counter, mark: 0, ruleSetVersion: 1, epoch: 1, final: true, recalled: false, opener: true });
             if (flow) answered++;
           }
           sent.length = 0;

@@ -51,7 +51,7 @@ export class NetnsLab {
 
   /** A veth pair between two namespaces, created directly inside them, with an address on each end. */
   async link(a: string, ifA: string, addrA: string, b: string, ifB: string, addrB: string): Promise<void> {
-    for (const addr of [addrA, addrB]) if (!inBenchmarkRange(addr)) throw new Error(`${addr} is outside 198.18.0.0/15`);
+    for (const addr of [addrA, addrB]) if (!inBenchmarkRange(addr)) throw new Error(`${addr} is outside 198.18.0.0/15 and 2001:db8::/32`);
     await this.sh(['ip', 'link', 'add', ifA, 'netns', a, 'type', 'veth', 'peer', 'name', ifB, 'netns', b]);
     await this.sh(['ip', '-n', a, 'addr', 'add', addrA, 'dev', ifA]);
     await this.sh(['ip', '-n', b, 'addr', 'add', addrB, 'dev', ifB]);
@@ -61,12 +61,13 @@ export class NetnsLab {
 
   /** An extra address on an interface. */
   async address(ns: string, dev: string, addr: string): Promise<void> {
-    if (!inBenchmarkRange(addr)) throw new Error(`${addr} is outside 198.18.0.0/15`);
-    await this.sh(['ip', '-n', ns, 'addr', 'add', addr, 'dev', dev]);
+    if (!inBenchmarkRange(addr)) throw new Error(`${addr} is outside 198.18.0.0/15 and 2001:db8::/32`);
+    // IPv6: no duplicate address detection, so the address is usable at once (the lab has no duplicates).
+    await this.sh(['ip', '-n', ns, 'addr', 'add', addr, 'dev', dev, ...(addr.includes(':') ? ['nodad'] : [])]);
   }
 
   async route(ns: string, dest: string, via: string): Promise<void> {
-    if (!inBenchmarkRange(dest) || !inBenchmarkRange(via)) throw new Error(`route ${dest} via ${via} leaves 198.18.0.0/15`);
+    if (!inBenchmarkRange(dest) || !inBenchmarkRange(via)) throw new Error(`route ${dest} via ${via} leaves 198.18.0.0/15 and 2001:db8::/32`);
     await this.sh(['ip', '-n', ns, 'route', 'add', dest, 'via', via]);
   }
 

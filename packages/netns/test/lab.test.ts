@@ -10,9 +10,11 @@ async function namespaces(): Promise<string[]> {
 }
 
 describe('inBenchmarkRange', () => {
-  it('takes 198.18.0.0/15 addresses and prefixes of /15 or longer only', () => {
-    for (const ok of ['198.18.0.1', '198.19.255.254', '198.18.70.2/24', '198.18.0.0/15', '198.19.1.1/32']) expect(inBenchmarkRange(ok), ok).toBe(true);
-    for (const bad of ['198.17.255.255', '198.20.0.1', '10.0.0.1', '198.18.256.1', '198.18.0.0/14', '198.18.1.1/33', '198.18.1', ' 198.18.1.1']) {
+  it('takes 198.18.0.0/15 and 2001:db8::/32 addresses and prefixes within them only', () => {
+    for (const ok of ['198.18.0.1', '198.19.255.254', '198.18.70.2/24', '198.18.0.0/15', '198.19.1.1/32', '2001:db8::1', '2001:db8:80::2/64', '2001:0db8:ffff::/48', '2001:db8::/32']) {
+      expect(inBenchmarkRange(ok), ok).toBe(true);
+    }
+    for (const bad of ['198.17.255.255', '198.20.0.1', '10.0.0.1', '198.18.256.1', '198.18.0.0/14', '198.18.1.1/33', '198.18.1', ' 198.18.1.1', '2001:db9::1', '2001:db80::1', '2001:db8::/31', '2001:db8::1/129', 'fe80::1', '2001:db8::g']) {
       expect(inBenchmarkRange(bad), bad).toBe(false);
     }
   });

@@ -123,6 +123,11 @@ export class Encoder {
     }
   }
 
+  /** Checks that the current item's field `field` holds an object before its fields are written. */
+  nested(field: string, value: unknown): void {
+    if (typeof value !== 'object' || value === null) throw this.fail('WIRE_BAD_FIELD', field, `${value === null ? 'null' : typeof value} is not an object`);
+  }
+
   name(field: string, s: string): void {
     const problem = nameProblem(s);
     if (problem !== undefined) throw this.fail('WIRE_BAD_FIELD', field, problem);

@@ -12,6 +12,7 @@ export {
   SegmentFlag,
   type EdgeWatermark,
   type EventBatch,
+  type FlowStart,
   type HeadBatch,
   type HeadSegment,
   type MemberHeartbeat,

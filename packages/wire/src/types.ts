@@ -104,6 +104,35 @@ export interface Verdict {
    * hopes for.
    */
   recalled: boolean;
+  /**
+   * The receiving edge reported the flow's first packet in the worker's
+   * merged order (its opening packet): it counts the flow (accounting's
+   * `flows`) and its records name the flow. An edge that saw only part of a
+   * flow another edge opened (the reply path of an asymmetric route, a
+   * pickup) accounts its packets and bytes but not the flow, and names its
+   * records by `start`, so that the store keeps one row per connection. The
+   * edge of a flow no other edge reported is always its opener.
+   */
+  opener: boolean;
+  /**
+   * The flow's first packet as the worker merged the flow (`origIsLow`
+   * refers to this verdict's key: whoever maps the key, as an edge's NAT
+   * translation does, maps it too); absent when the worker does not know it
+   * (a verdict recalled from the store).
+   */
+  start?: FlowStart;
+}
+
+/**
+ * A flow's first packet: when it was sent, and by which endpoint (the
+ * originator). What a flow record names a flow by, with the zone and the key.
+ */
+export interface FlowStart {
+  /** True when the originator is the key's lower endpoint. */
+  origIsLow: boolean;
+  /** The first packet's timestamp (the opening edge's clock). */
+  firstSec: number;
+  firstNsec: number;
 }
 
 export interface VerdictBatch {

@@ -147,6 +147,12 @@ describe('sizes', () => {
     expect(err.message).toBe(`head batch: segments[2].payload: length 900 exceeds the ${left} bytes left at offset ${bytes.length - left}`);
   });
 
+  it("rejects a verdict whose flags say a start follows when the message ends there", () => {
+    const bytes = verdictsWith({ flags: u8(8) }, 2);
+    const err = expectWireError(() => decodeVerdictBatch(bytes), 'WIRE_TRUNCATED', 'verdicts[2].start.origIsLow');
+    expect(err.offset).toBe(bytes.length);
+  });
+
   it('rejects a count larger than the items that follow', () => {
     const bytes = message(assemble(headBatchFields(HEAD_BATCH), { count: u16(4) }));
     expectWireError(() => decodeHeadBatch(bytes), 'WIRE_TRUNCATED', 'segments[3].zone');
@@ -177,7 +183,9 @@ describe('bad fields', () => {
     ['l7 with DEL', decodeVerdictBatch, verdictsWith({ l7: str('http\x7f') }), 'WIRE_BAD_FIELD', 'verdicts[0].l7'],
     ['l7 with a byte over 0x7f', decodeVerdictBatch, verdictsWith({ l7: str('caf\xe9') }), 'WIRE_BAD_FIELD', 'verdicts[0].l7'],
     ['empty decidedBy', decodeVerdictBatch, verdictsWith({ decidedBy: [0] }), 'WIRE_BAD_FIELD', 'verdicts[0].decidedBy'],
-    ['verdict flags 4', decodeVerdictBatch, verdictsWith({ flags: u8(4) }, 2), 'WIRE_BAD_FIELD', 'verdicts[2].flags'],
+    ['verdict flags 16', decodeVerdictBatch, verdictsWith({ flags: u8(16) }, 2), 'WIRE_BAD_FIELD', 'verdicts[2].flags'],
+    ['start origIsLow 2', decodeVerdictBatch, verdictsWith({ startOrigIsLow: u8(2) }), 'WIRE_BAD_FIELD', 'verdicts[0].start.origIsLow'],
+    ['start firstNsec 1e9', decodeVerdictBatch, verdictsWith({ startFirstNsec: u32(1e9) }, 1), 'WIRE_BAD_FIELD', 'verdicts[1].start.firstNsec'],
     ['verdict flags 0x81', decodeVerdictBatch, verdictsWith({ flags: u8(0x81) }), 'WIRE_BAD_FIELD', 'verdicts[0].flags'],
     // member heartbeat
     ['id with a star', decodeMemberHeartbeat, message(assemble(heartbeatFields(HEARTBEAT), { id: str('w*') })), 'WIRE_BAD_FIELD', 'id'],

@@ -72,6 +72,11 @@ const cases: [string, () => unknown, WireErrorCode, string | undefined][] = [
   ['epoch 1.5', () => encodeVerdictBatch(verdicts({ epoch: 1.5 })), 'WIRE_BAD_FIELD', 'verdicts[0].epoch'],
   ['final as a number', () => encodeVerdictBatch(verdicts({ final: any(1) })), 'WIRE_BAD_FIELD', 'verdicts[0].final'],
   ['recalled missing', () => encodeVerdictBatch(verdicts({ recalled: any(undefined) })), 'WIRE_BAD_FIELD', 'verdicts[0].recalled'],
+  ['opener missing', () => encodeVerdictBatch(verdicts({ opener: any(undefined) })), 'WIRE_BAD_FIELD', 'verdicts[0].opener'],
+  ['start null', () => encodeVerdictBatch(verdicts({ start: any(null) })), 'WIRE_BAD_FIELD', 'verdicts[0].start'],
+  ['start.origIsLow as a number', () => encodeVerdictBatch(verdicts({ start: { origIsLow: any(1), firstSec: 1, firstNsec: 2 } })), 'WIRE_BAD_FIELD', 'verdicts[0].start.origIsLow'],
+  ['start.firstSec -1', () => encodeVerdictBatch(verdicts({ start: { origIsLow: true, firstSec: -1, firstNsec: 2 } })), 'WIRE_BAD_FIELD', 'verdicts[0].start.firstSec'],
+  ['start.firstNsec 1e9', () => encodeVerdictBatch(verdicts({ start: { origIsLow: true, firstSec: 1, firstNsec: 1e9 } })), 'WIRE_BAD_FIELD', 'verdicts[0].start.firstNsec'],
   ['4097 verdicts', () => encodeVerdictBatch({ worker: 'w', verdicts: new Array<Verdict>(MAX_VERDICTS_PER_BATCH + 1).fill(verdict()) }), 'WIRE_TOO_LARGE', 'verdicts'],
   ['4096 verdicts over 1 MiB', () => encodeVerdictBatch({ worker: 'w', verdicts: new Array<Verdict>(MAX_VERDICTS_PER_BATCH).fill(verdict({ l7: TEXT255, decidedBy: TEXT255 })) }), 'WIRE_TOO_LARGE', undefined],
   // member heartbeat

@@ -60,6 +60,8 @@ const SEEDS: Uint8Array[] = [
   encodeHeadBatch({ edge: 'e', partition: 1, batchSeq: 2, watermarkSec: 3, watermarkNsec: 4, segments: [segment({ payload: Uint8Array.of(1, 2) }), segment({ key: KEY6, direction: 1, flags: 1 })] }),
   encodeVerdictBatch(VERDICT_BATCH),
   encodeVerdictBatch({ worker: 'w', verdicts: [verdict({ l7: 'ssh', decidedBy: 'ssh.pat' })] }),
+  // A verdict for an edge that joined a flow another edge opened, and one without a start (recalled from the store).
+  encodeVerdictBatch({ worker: 'w', verdicts: [verdict({ opener: false, recalled: true, start: { origIsLow: false, firstSec: 5, firstNsec: 6 } }), verdict({ opener: false, start: undefined })] }),
   encodeMemberHeartbeat(HEARTBEAT),
   encodeMemberHeartbeat({ ...HEARTBEAT, id: 'edge-2', role: 2, timeMs: 1, decided: 12 }),
   encodeEdgeWatermark(WATERMARK),

@@ -69,7 +69,11 @@ export const verdictFields = (v: Verdict): Fields => [
   ['mark', u32(v.mark)],
   ['ruleSetVersion', u32(v.ruleSetVersion)],
   ['epoch', u32(v.epoch)],
-  ['flags', u8((v.final ? 1 : 0) | (v.recalled ? 2 : 0))],
+  ['flags', u8((v.final ? 1 : 0) | (v.recalled ? 2 : 0) | (v.opener ? 4 : 0) | (v.start ? 8 : 0))],
+  // The start, when flags bit 3 says it follows (else these fields are empty).
+  ['startOrigIsLow', v.start ? u8(v.start.origIsLow ? 1 : 0) : []],
+  ['startFirstSec', v.start ? u32(v.start.firstSec) : []],
+  ['startFirstNsec', v.start ? u32(v.start.firstNsec) : []],
 ];
 
 export const verdictBatchFields = (b: VerdictBatch, verdicts: Part[] = b.verdicts.map((v) => assemble(verdictFields(v)))): Fields => [

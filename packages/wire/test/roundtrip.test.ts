@@ -80,7 +80,7 @@ describe('round trips', () => {
     expect(decodeMemberHeartbeat(big2.subarray(3))).toEqual(HEARTBEAT);
   });
 
-  it('verdict batch: extreme values, 255-char texts, final and recalled false/true', () => {
+  it('verdict batch: extreme values, 255-char texts, final, recalled and opener false/true, with and without a start', () => {
     const bytes = encodeVerdictBatch(VERDICT_BATCH);
     expect(bytes).toEqual(message(assemble(verdictBatchFields(VERDICT_BATCH))));
     expect(messageTypeOf(bytes)).toBe(MessageType.VerdictBatch);

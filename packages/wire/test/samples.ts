@@ -68,6 +68,8 @@ export function verdict(over: Partial<Verdict> = {}): Verdict {
     epoch: 3,
     final: true,
     recalled: false,
+    opener: true,
+    start: { origIsLow: true, firstSec: 1_700_000_000, firstNsec: 123_456_789 },
     ...over,
   };
 }
@@ -76,8 +78,9 @@ export const VERDICT_BATCH: VerdictBatch = {
   worker: 'worker_0',
   verdicts: [
     verdict(),
-    verdict({ zone: 0xffffffff, key: KEY6, generation: 0xffffffff, l7: TEXT255, decidedBy: 'packet-limit', decidedAtPacket: 0xffffffff, mark: 0xffffffff, ruleSetVersion: 0xffffffff, epoch: 0xffffffff, final: false, recalled: true }),
-    verdict({ l7: 'unset', decidedBy: 'x', decidedAtPacket: 0, mark: 0, ruleSetVersion: 0, epoch: 0 }),
+    verdict({ zone: 0xffffffff, key: KEY6, generation: 0xffffffff, l7: TEXT255, decidedBy: 'packet-limit', decidedAtPacket: 0xffffffff, mark: 0xffffffff, ruleSetVersion: 0xffffffff, epoch: 0xffffffff, final: false, recalled: true, opener: false, start: { origIsLow: false, firstSec: 0xffffffff, firstNsec: 999_999_999 } }),
+    // No start: a verdict recalled from the store.
+    verdict({ l7: 'unset', decidedBy: 'x', decidedAtPacket: 0, mark: 0, ruleSetVersion: 0, epoch: 0, opener: false, start: undefined }),
   ],
 };
 

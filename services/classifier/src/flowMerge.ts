@@ -32,7 +32,7 @@ export class Reporter {
   next = 1;
   /** Waiting segments in counter order (a shared empty one until something waits: most flows never wait). */
   queue: PendingSegment[] = NOTHING_WAITS;
-  /** answered and watchOnly, in one small integer: a worker keeps one reporter per flow in progress. */
+  /** answered, watchOnly and opener, in one small integer: a worker keeps one reporter per flow in progress. */
   private bits = WATCH_ONLY;
 
   /** The verdict went to this edge (for this generation). */
@@ -54,6 +54,20 @@ export class Reporter {
 
   set watchOnly(value: boolean) {
     this.bits = value ? this.bits | WATCH_ONLY : this.bits & ~WATCH_ONLY;
+  }
+
+  /**
+   * Its segment was the first the flow fed (the opening packet in the
+   * merged order): this edge counts the flow (Verdict.opener). Kept when
+   * the edge starts a new generation of the tuple: each of its instances
+   * is then counted, as classify counts every instance its table makes.
+   */
+  get opener(): boolean {
+    return (this.bits & OPENER) !== 0;
+  }
+
+  set opener(value: boolean) {
+    this.bits = value ? this.bits | OPENER : this.bits & ~OPENER;
   }
 
   constructor(
@@ -79,6 +93,7 @@ export class Reporter {
 
 const ANSWERED = 1;
 const WATCH_ONLY = 2;
+const OPENER = 4;
 const MAY_BE_FTP_DATA = 1;
 const FTP_CONTROL = 2;
 

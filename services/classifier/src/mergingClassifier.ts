@@ -1,13 +1,17 @@
 import { createHeadScanner, FlowClassifier, type EngineKind, type HeadScanner, type PatternSet } from '@l7mesh/engine';
 import { IPPROTO_TCP, keyHasPort, TcpFlag, type DecodedPacket, type FlowEntry, type FlowTimeouts } from '@l7mesh/flow';
-import { Direction, SegmentFlag, type HeadBatch, type HeadSegment, type Verdict, type VerdictEvent } from '@l7mesh/wire';
+import { Direction, SegmentFlag, type FlowStart, type HeadBatch, type HeadSegment, type Verdict, type VerdictEvent } from '@l7mesh/wire';
 import { MergeFlow, pendingOf, type Reporter } from './flowMerge.js';
 
 /** What feeding needs of a segment (a queued one, or one fed as it arrives). */
 type FedSegment = Pick<HeadSegment, 'direction' | 'tsSec' | 'tsNsec' | 'tcpFlags' | 'seq' | 'ack' | 'ipLength' | 'payload'>;
 
-/** A verdict as the cache keeps it: what any edge's generation of the flow gets. */
-export type CachedVerdict = Pick<Verdict, 'l7' | 'decidedBy' | 'decidedAtPacket' | 'mark' | 'ruleSetVersion' | 'epoch'>;
+/**
+ * A verdict as the cache keeps it: what any edge's generation of the flow
+ * gets. With the flow's start, so that an answer from the cache can tell
+ * the edge that opened the flow (see {@link opensFlow}).
+ */
+export type CachedVerdict = Pick<Verdict, 'l7' | 'decidedBy' | 'decidedAtPacket' | 'mark' | 'ruleSetVersion' | 'epoch' | 'start'>;
 
 export interface MergingOptions {
   set: PatternSet;
@@ -224,7 +228,10 @@ export class MergingClassifier {
   private endIfInputOver(flow: MergeFlow): void {
     if (flow.decided || flow.waiting || !this.allEdgesDone()) return;
     for (const r of flow.reporters) {
-      if (!r.answered) this.send(flow.zone, flow.key, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch() }, false, false);
+      if (!r.answered) {
+        const start = flow.entry ? startOf(flow.entry) : undefined;
+        this.send(flow, r, { l7: 'unset', decidedBy: 'end-of-input', decidedAtPacket: 0, mark: 0, ruleSetVersion: this.options.ruleSetVersion, epoch: this.options.epoch(), start }, false, false);
+      }
     }
   }
 
@@ -391,7 +398,7 @@ export class MergingClassifier {
     if (flow.feedsAtOnce(r, s)) {
       flow.noteFed(r, s);
       this.touchedZones.add(zone);
-      this.feed(zone, flow, s);
+      this.feedFrom(zone, flow, r, s);
       return;
     }
     const pending = pendingOf(s, arrivedMs, false);
@@ -414,7 +421,7 @@ export class MergingClassifier {
       if (!next) break;
       const s = flow.take(next.r);
       if (nowMs - s.arrivedMs >= this.holdMs) this.counters.heldOut++;
-      this.feed(zone, flow, s);
+      this.feedFrom(zone, flow, next.r, s);
       if (flow.decided && !flow.ftpControl) break;
     }
     if (flow.waiting && (!flow.decided || flow.ftpControl)) {
@@ -440,6 +447,17 @@ export class MergingClassifier {
       if (w.t < t && (w.partitions.get(partition) ?? 0) < t) return false;
     }
     return true;
+  }
+
+  /**
+   * Feeds a reporter's segment. The flow's first makes its reporter the
+   * opener: that edge reported the packet that opened the flow in the
+   * merged order (not so for a flow decided before its partition moved
+   * here: it was opened, and counted, elsewhere).
+   */
+  private feedFrom(zone: ZoneState, flow: MergeFlow, r: Reporter, s: FedSegment): void {
+    if (flow.entry === null && (this.knownVerdicts.size === 0 || !this.knownVerdicts.has(flow))) r.opener = true;
+    this.feed(zone, flow, s);
   }
 
   /** Feeds one segment to the zone's classifier as the packet it was. */
@@ -561,8 +579,7 @@ export class MergingClassifier {
     if (flow.reporters.every((r) => r.watchOnly)) return;
     this.counters.decided++;
     if (this.latencies.length < MAX_LATENCY_SAMPLES) this.latencies.push(this.now() - this.clockBase - flow.firstArrival);
-    const cachedVerdict = this.cachedVerdictOf(entry);
-    this.options.onDecided?.(zone, flow.key, cachedVerdict);
+    this.options.onDecided?.(zone, flow.key, this.verdictOf(flow));
     this.options.onEvent?.({
       zone,
       key: flow.key,
@@ -585,11 +602,18 @@ export class MergingClassifier {
       // Ended undecided (idle or evicted): tell the edges, so they stop waiting.
       this.inProgress--;
       this.counters.endedUnset++;
-      for (const r of flow.reporters) if (!r.answered) this.send(flow.zone, flow.key, r, { ...this.cachedVerdictOf(entry), l7: 'unset', decidedBy: 'worker-idle' }, false, false);
+      for (const r of flow.reporters) if (!r.answered) this.send(flow, r, { ...this.verdictOf(flow), l7: 'unset', decidedBy: 'worker-idle' }, false, false);
     }
   }
 
-  private cachedVerdictOf(entry: FlowEntry): CachedVerdict {
+  /**
+   * A fed flow's verdict as the cache keeps it, with its start: the first
+   * packet fed (for a flow decided before its partition moved here, the
+   * start the cache gave).
+   */
+  private verdictOf(flow: MergeFlow): CachedVerdict {
+    const entry = flow.entry!;
+    const known = this.knownVerdicts.size > 0 ? this.knownVerdicts.get(flow) : undefined;
     return {
       l7: entry.l7,
       decidedBy: entry.decidedBy ?? entry.l7,
@@ -597,23 +621,32 @@ export class MergingClassifier {
       mark: 0,
       ruleSetVersion: this.options.ruleSetVersion,
       epoch: this.options.epoch(),
+      start: known ? known.start : startOf(entry),
     };
   }
 
   /** `recalled`: the flow was decided before this reporter reported it. */
   private answer(flow: MergeFlow, r: Reporter, recalled: boolean): void {
-    this.send(flow.zone, flow.key, r, this.cachedVerdictOf(flow.entry!), true, recalled);
+    this.send(flow, r, this.verdictOf(flow), true, recalled);
   }
 
-  private send(zone: number, key: string, r: Reporter, v: CachedVerdict, final: boolean, recalled: boolean): void {
+  /**
+   * A verdict for one reporter. It is the opener when its segment was the
+   * first the flow fed; when nothing of the flow was fed (it ended with
+   * nothing in turn), its first reporter is, so that a flow is counted once
+   * whatever happened to it.
+   */
+  private send(flow: MergeFlow, r: Reporter, v: CachedVerdict, final: boolean, recalled: boolean): void {
     if (r.watchOnly) return;
     r.answered = true;
-    this.options.onVerdict(r.edge, { zone, key, generation: r.generation, ...v, final, recalled });
+    const opener = r.opener || (flow.entry === null && r === flow.reporters[0]);
+    this.options.onVerdict(r.edge, { zone: flow.zone, key: flow.key, generation: r.generation, ...v, final, recalled, opener });
   }
 
+  /** An answer from the cache (`s`: the lowest-numbered segment of the edge's at hand). */
   private answerFromCache(edge: string, s: HeadSegment, v: CachedVerdict): void {
     this.counters.fromCache++;
-    this.options.onVerdict(edge, { zone: s.zone, key: s.key, generation: s.generation, ...v, final: true, recalled: true });
+    this.options.onVerdict(edge, { zone: s.zone, key: s.key, generation: s.generation, ...v, final: true, recalled: true, opener: opensFlow(s, v.start) });
   }
 
   private startLookup(id: string, edge: string, s: HeadSegment, partition: number, nowMs: number): void {
@@ -652,6 +685,27 @@ export class MergingClassifier {
  * ones (the edge joined the flow mid-stream).
  */
 const ASKS_CACHE = SegmentFlag.Resent | SegmentFlag.Pickup;
+
+/**
+ * Whether an edge answered from the cache opened the flow. With the flow's
+ * start (the deciding worker's first packet), the edge did when its first
+ * packet (counter 1) is that packet: same time, same sender; that is the
+ * opener re-sending a flow whose verdict was lost or whose partition moved
+ * after the decision. Any other edge joined a flow another edge opened (a
+ * reply path, a pickup). Without a start (a verdict recalled from the
+ * store) the worker cannot tell: an edge that picked the flow up mid-stream
+ * did not open it, any other is taken for its opener, as an edge counted
+ * every flow before verdicts said who opened it.
+ */
+function opensFlow(s: HeadSegment, start: FlowStart | undefined): boolean {
+  if (start === undefined) return !(s.flags & SegmentFlag.Pickup);
+  return s.counter === 1 && s.tsSec === start.firstSec && s.tsNsec === start.firstNsec && (s.direction === Direction.LowToHigh) === start.origIsLow;
+}
+
+/** A flow entry's start: its first packet (the originator sent it). */
+function startOf(entry: FlowEntry): FlowStart {
+  return { origIsLow: entry.origIsLow, firstSec: entry.firstSec, firstNsec: entry.firstNsec };
+}
 
 /** A TCP SYN without ACK: it opens a connection. */
 function isOpeningSyn(s: HeadSegment): boolean {

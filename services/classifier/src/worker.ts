@@ -361,13 +361,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
-/** A cache entry is a one-verdict batch (the flow's key and zone inside; generation 0). */
+/**
+ * A cache entry is a one-verdict batch (the flow's key and zone inside;
+ * generation 0; for no edge, so opener false) with the flow's start.
+ */
 function encodeCachedVerdict(worker: string, zone: number, key: string, v: CachedVerdict): Uint8Array {
-  return encodeVerdictBatch({ worker, verdicts: [{ zone, key, generation: 0, ...v, final: true, recalled: false }] });
+  return encodeVerdictBatch({ worker, verdicts: [{ zone, key, generation: 0, ...v, final: true, recalled: false, opener: false }] });
 }
 
 function decodeCachedVerdict(bytes: Uint8Array): CachedVerdict | undefined {
   const v = decodeVerdictBatch(bytes).verdicts[0];
   if (!v) return undefined;
-  return { l7: v.l7, decidedBy: v.decidedBy, decidedAtPacket: v.decidedAtPacket, mark: v.mark, ruleSetVersion: v.ruleSetVersion, epoch: v.epoch };
+  const cached: CachedVerdict = { l7: v.l7, decidedBy: v.decidedBy, decidedAtPacket: v.decidedAtPacket, mark: v.mark, ruleSetVersion: v.ruleSetVersion, epoch: v.epoch };
+  if (v.start) cached.start = v.start;
+  return cached;
 }

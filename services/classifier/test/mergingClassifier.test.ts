@@ -123,3 +123,111 @@ describe('MergingClassifier', () => {
     expect(verdicts.map((x) => [x.v.l7, x.v.decidedBy, x.v.final])).toEqual([['unset', 'end-of-input', false]]);
   });
 });
+
+describe('MergingClassifier: the opener', () => {
+  /** The client's SYN (ms 1) opened the connection; the client is the key's lower endpoint. */
+  const START = { origIsLow: true, firstSec: 1_700_000_000, firstNsec: 1e6 };
+  const openers = (verdicts: { edge: string; v: Verdict }[]) => verdicts.map((x) => [x.edge, x.v.opener, x.v.recalled]).sort();
+
+  it('is the edge whose segment opened the flow in the merged order, not the one heard first; every reporter gets the start', () => {
+    const decided: unknown[] = [];
+    const { m, verdicts, send } = worker({ onDecided: (_zone, _key, v) => decided.push(v.start) });
+    m.watermark('a', 0, false);
+    m.watermark('b', 0, false);
+    send(batch('b', serverSide(), 5)); // the replies arrive first
+    send(batch('a', clientSide(), 4));
+    expect(openers(verdicts)).toEqual([
+      ['a', true, false],
+      ['b', false, false],
+    ]);
+    for (const { v } of verdicts) expect(v.start).toEqual(START);
+    // The cache keeps the start: an answer from it can tell the opener.
+    expect(decided).toEqual([START]);
+  });
+
+  it('is the only edge of a flow one edge sees whole', () => {
+    const { verdicts, send } = worker();
+    send(batch('a', [...clientSide(SegmentFlag.EdgeSawBoth), ...serverSide(SegmentFlag.EdgeSawBoth)].sort((x, y) => x.tsNsec - y.tsNsec).map((s, i) => ({ ...s, counter: i + 1 }))));
+    expect(openers(verdicts)).toEqual([['a', true, false]]);
+  });
+
+  it('is the edge fed first when the other never reported in time: the late one joins with that start', () => {
+    const { m, clock, verdicts, send } = worker({ holdMs: 1_000 });
+    m.watermark('a', 0, false);
+    send(batch('b', serverSide(), 5));
+    clock.ms = 1_000;
+    m.tick();
+    expect(openers(verdicts)).toEqual([['b', true, false]]);
+    // The reply path's SYN-ACK (ms 2) was the first packet fed: its sender, the server (high), is the originator here.
+    expect(verdicts[0]!.v.start).toEqual({ origIsLow: false, firstSec: 1_700_000_000, firstNsec: 2e6 });
+    send(batch('a', clientSide(), 4));
+    expect(openers(verdicts.slice(1))).toEqual([['a', false, true]]);
+    expect(verdicts[1]!.v.start).toEqual(verdicts[0]!.v.start);
+  });
+
+  it('is not an edge that reports a flow decided from another edge’s head (recalled)', () => {
+    const { m, verdicts, send } = worker();
+    const request = segment(Direction.LowToHigh, 3, PSH_ACK, 101, 501, 4, REQUEST);
+    send(batch('a', clientSide().slice(0, 2), 3));
+    send(batch('b', serverSide().slice(0, 1), 2));
+    m.watermark('b', Number.MAX_SAFE_INTEGER, true);
+    send(batch('a', [request], 4));
+    expect(verdicts).toHaveLength(2);
+    // Edge c picks the flow up mid-stream (a route moved) after the decision.
+    send(batch('c', [{ ...request, counter: 1, flags: SegmentFlag.Pickup }], 4));
+    expect(openers(verdicts)).toEqual([
+      ['a', true, false],
+      ['b', false, false],
+      ['c', false, true],
+    ]);
+  });
+
+  it('is the first reporter of a flow that ends unset at the end of input', () => {
+    const { m, verdicts, send } = worker();
+    send(batch('a', clientSide().slice(0, 2), 3));
+    send(batch('b', serverSide().slice(0, 1), 2));
+    m.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    m.watermark('b', Number.MAX_SAFE_INTEGER, true);
+    expect(verdicts.map((x) => [x.edge, x.v.l7, x.v.final, x.v.opener]).sort()).toEqual([
+      ['a', 'unset', false, true],
+      ['b', 'unset', false, false],
+    ]);
+    for (const { v } of verdicts) expect(v.start).toEqual(START);
+  });
+
+  describe('answers from the verdict cache (a partition moved after the decision)', () => {
+    const cached = { l7: 'http', decidedBy: 'http.pat', decidedAtPacket: 4, mark: 0, ruleSetVersion: 7, epoch: 2 };
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+
+    it('names the edge whose first packet is the flow’s start the opener (its verdict was lost), and not an edge that joined', async () => {
+      const { m, verdicts, send } = worker({ lookupCache: async () => ({ ...cached, start: START }) });
+      m.watermark('a', 0, false);
+      m.watermark('b', 0, false);
+      send(batch('a', clientSide(SegmentFlag.Resent), 4));
+      send(batch('b', serverSide(SegmentFlag.Resent), 5));
+      await settle();
+      // The reply path's edge again, after the lookup: answered from what the worker keeps of it.
+      send(batch('b', serverSide(SegmentFlag.Resent).slice(0, 1), 5));
+      expect(verdicts.map((x) => [x.edge, x.v.opener, x.v.recalled, x.v.l7])).toEqual([
+        ['a', true, true, 'http'],
+        ['b', false, true, 'http'],
+        ['b', false, true, 'http'],
+      ]);
+      for (const { v } of verdicts) expect(v.start).toEqual(START);
+      expect(m.counters.fromCache).toBe(3);
+    });
+
+    it('without a start (recalled from the store): an edge that picked the flow up is not the opener, another is', async () => {
+      const { m, verdicts, send } = worker({ lookupCache: async () => cached });
+      m.watermark('a', 0, false);
+      m.watermark('c', 0, false);
+      send(batch('a', clientSide(SegmentFlag.Resent), 4));
+      send(batch('c', [segment(Direction.LowToHigh, 1, PSH_ACK, 101, 501, 4, REQUEST, SegmentFlag.Pickup)], 4));
+      await settle();
+      expect(verdicts.map((x) => [x.edge, x.v.opener, x.v.start])).toEqual([
+        ['a', true, undefined],
+        ['c', false, undefined],
+      ]);
+    });
+  });
+});

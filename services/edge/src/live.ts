@@ -83,7 +83,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   // Remote mode: fail-open holds there too (packets never wait for the cluster), so a NATS that is down at start is no reason not to start.
   const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log, config.records) : undefined;
   // Flow records and accounting for the central store (remote mode with records enabled).
-  const records = remote?.records ? startLiveRecords(config, remote.records) : undefined;
+  const records = remote?.records ? startLiveRecords(config, remote.records, undefined, remote.joinedFlows(config.cluster!.zone)) : undefined;
   const core = new EdgeCore({
     set,
     config,

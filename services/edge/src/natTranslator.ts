@@ -108,10 +108,17 @@ export class NatTranslator implements SegmentSink {
     for (const group of groups) this.sink.sendTogether(group.map((s) => this.rewrite(s, this.flows.get(s.key)!)));
   }
 
-  /** A verdict from the cluster, under the key the edge knows the flow by. */
+  /** A verdict from the cluster, under the key the edge knows the flow by (its start's originator too). */
   inbound(v: Verdict): Verdict {
     const key = this.internalOf.get(v.key);
-    return key === undefined ? v : { ...v, key };
+    if (key === undefined) return v;
+    if (!v.start) return { ...v, key };
+    const t = this.flows.get(key)!;
+    // The originator in the external key, as the internal endpoint it stands for, and its place in the internal key.
+    const e = endpointsOfKey(v.key, v.start.origIsLow);
+    const origin = t.to && e.src === t.to.addr && e.sport === t.to.port ? t.from! : { addr: e.src, port: e.sport };
+    const low = endpointsOfKey(key, true);
+    return { ...v, key, start: { ...v.start, origIsLow: low.src === origin.addr && low.sport === origin.port } };
   }
 
   private learn(first: HeadSegment): void {

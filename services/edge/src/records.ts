@@ -21,9 +21,24 @@
  *
  * A flow is counted once (`flows`), when it is decided (or ends unset),
  * under its originator's direction: `out` when a customer opened it.
+ *
+ * Several edges may each see part of one connection (an asymmetric route:
+ * requests via one router, replies via another). The worker that merged it
+ * says in each edge's verdict whether that edge opened it (Verdict.opener)
+ * and when and by whom it was opened (Verdict.start); `joinedFlow` hands
+ * that over for the flows this edge did not open. Such a flow is not
+ * counted here (its opener counts it), its packets and bytes are, and its
+ * records name it as the opener's records do (the originator's 5-tuple and
+ * the first packet's time, the store's flow identity), with its counters
+ * turned to the originator's orientation: so the store has one row per
+ * connection, listing both edges. That row's counters are the newest
+ * record's (the store replaces counters, it does not add them up): one
+ * edge's view of the connection, until the store keeps counters per edge.
+ * Packets and bytes in accounting add up exactly across the edges.
  */
 import type { AccountingDeltaInput, FlowRecordInput } from '@l7mesh/bus';
 import { endpointsOfKey, type FlowEntry } from '@l7mesh/flow';
+import type { FlowStart } from '@l7mesh/wire';
 import type { EdgeConfig } from './config.js';
 import type { EdgeFlow } from './core.js';
 import { CustomerSide } from './customerSide.js';
@@ -35,6 +50,17 @@ export interface RecordSink {
 }
 
 export type CounterSource = 'edge' | 'kernel';
+
+/**
+ * A flow another edge opened, as this edge's verdict described it
+ * (Verdict.opener false). `start`: the flow's first packet as the worker
+ * merged it; undefined when the worker did not know it (a verdict recalled
+ * from the store), and the records then name the flow by this edge's own
+ * view (a row of its own).
+ */
+export interface JoinedFlow {
+  start: FlowStart | undefined;
+}
 
 export interface EdgeRecordsOptions {
   sink: RecordSink;
@@ -51,6 +77,13 @@ export interface EdgeRecordsOptions {
   ruleSetVersion?: number;
   /** Wall clock (ms) for records the kernel reports without times (default Date.now). */
   clock?: () => number;
+  /**
+   * Remote mode: the flows of this edge that another edge opened (see
+   * JoinedFlow; RemoteEdge.joinedFlows). Without it, or for a flow it does
+   * not know, this edge opened the flow: it counts it, and its own view
+   * names it (local mode, and every flow one edge sees alone).
+   */
+  joinedFlow?: (flow: FlowEntry) => JoinedFlow | undefined;
 }
 
 /** A connection's counters as the kernel reports them, in its own orientation. */
@@ -90,11 +123,27 @@ export interface EdgeRecordsCounters {
   evicted: number;
 }
 
+/**
+ * How this edge's records name a flow, and whether it counts it: its own
+ * view, or (a flow another edge opened) the opener's.
+ */
+interface FlowName {
+  origIsLow: boolean;
+  firstSec: number;
+  firstNsec: number;
+  /** The edge's table has the flow the other way round (its first packet was the responder's): its orig and reply counters swap. */
+  reversed: boolean;
+  /** This edge counts the flow (`flows`). */
+  counted: boolean;
+}
+
 /** What a flow's counters were accounted up to. */
 interface Accounted {
   l7: string;
   /** The originator's direction is `out`. */
   origOut: boolean;
+  /** The flow's counters in the edge's table are the other way round than its records' (FlowName.reversed). */
+  reversed: boolean;
   po: number;
   bo: number;
   pr: number;
@@ -168,10 +217,11 @@ export class EdgeRecords {
     const f = view.flow;
     if (f.l7 === UNSET) return;
     this.startAt(f.lastSec);
-    const origOut = this.originatorIsCustomer(f);
-    const now: [number, number, number, number] = [f.packetsOrig, f.bytesOrig, f.packetsReply, f.bytesReply];
-    this.add(f.l7, origOut, 1, now);
-    const accounted: Accounted = { l7: f.l7, origOut, po: now[0], bo: now[1], pr: now[2], br: now[3] };
+    const name = this.nameOf(f);
+    const origOut = this.originatorIsCustomer(f.key, name.origIsLow);
+    const now = countersOf(f, name.reversed);
+    this.add(f.l7, origOut, name.counted ? 1 : 0, now);
+    const accounted: Accounted = { l7: f.l7, origOut, reversed: name.reversed, po: now[0], bo: now[1], pr: now[2], br: now[3] };
     if (this.options.counters === 'edge') {
       this.live.set(f, accounted);
     } else {
@@ -182,9 +232,9 @@ export class EdgeRecords {
         ...accounted,
         decidedBy: f.decidedBy ?? '',
         mark: view.mark ?? 0,
-        origIsLow: f.origIsLow,
-        firstSec: f.firstSec,
-        firstNsec: f.firstNsec,
+        origIsLow: name.origIsLow,
+        firstSec: name.firstSec,
+        firstNsec: name.firstNsec,
         lastSec: f.lastSec,
         lastNsec: f.lastNsec,
         atVerdict: now,
@@ -195,7 +245,7 @@ export class EdgeRecords {
         this.counters.evicted++;
       }
     }
-    this.emitRecord(f, 'live', view.mark ?? 0, now);
+    this.emitRecord(f, name, 'live', view.mark ?? 0, now);
   }
 
   /**
@@ -205,25 +255,26 @@ export class EdgeRecords {
    */
   flowEnded(view: EdgeFlow): void {
     const f = view.flow;
+    const name = this.nameOf(f);
     if (this.options.counters === 'kernel') {
       const t = this.tracked.get(f.key);
-      if (t && t.firstSec === f.firstSec && t.firstNsec === f.firstNsec) {
+      if (t && t.firstSec === name.firstSec && t.firstNsec === name.firstNsec) {
         t.lastSec = f.lastSec;
         t.lastNsec = f.lastNsec;
       }
       return;
     }
     this.startAt(f.lastSec);
-    const final: [number, number, number, number] = [f.packetsOrig, f.bytesOrig, f.packetsReply, f.bytesReply];
+    const final = countersOf(f, name.reversed);
     const a = this.live.get(f);
     if (a) {
       this.live.delete(f);
       this.addProgress(a, final);
     } else {
       // Never decided here (it ended unset), or decided before records were kept: all of it, once.
-      this.add(f.l7, this.originatorIsCustomer(f), 1, final);
+      this.add(f.l7, this.originatorIsCustomer(f.key, name.origIsLow), name.counted ? 1 : 0, final);
     }
-    this.emitRecord(f, 'ended', view.mark ?? 0, final);
+    this.emitRecord(f, name, 'ended', view.mark ?? 0, final);
   }
 
   // ---------------------------------------------------------------- the kernel's counters (live mode)
@@ -250,6 +301,7 @@ export class EdgeRecords {
       t = {
         l7: UNSET,
         origOut,
+        reversed: false,
         po: 0,
         bo: 0,
         pr: 0,
@@ -348,7 +400,7 @@ export class EdgeRecords {
   }
 
   private closeInterval(): void {
-    for (const [f, a] of this.live) this.addProgress(a, [f.packetsOrig, f.bytesOrig, f.packetsReply, f.bytesReply]);
+    for (const [f, a] of this.live) this.addProgress(a, countersOf(f, a.reversed));
     const startSec = this.intervalStart!;
     for (const b of this.buckets.values()) {
       if (b.flows === 0 && b.packets === 0 && b.bytes === 0) continue;
@@ -389,21 +441,32 @@ export class EdgeRecords {
     return b;
   }
 
-  private originatorIsCustomer(f: FlowEntry): boolean {
-    const e = endpointsOfKey(f.key, f.origIsLow);
+  private originatorIsCustomer(key: string, origIsLow: boolean): boolean {
+    const e = endpointsOfKey(key, origIsLow);
     return this.options.customer.originatorIsCustomer(e.src, e.dst);
   }
 
-  private emitRecord(f: FlowEntry, state: 'live' | 'ended', mark: number, c: readonly [number, number, number, number]): void {
+  /** How the records name the flow and whether this edge counts it (see JoinedFlow). */
+  private nameOf(f: FlowEntry): FlowName {
+    const joined = this.options.joinedFlow?.(f);
+    const start = joined?.start;
+    if (start === undefined) return { origIsLow: f.origIsLow, firstSec: f.firstSec, firstNsec: f.firstNsec, reversed: false, counted: joined === undefined };
+    return { origIsLow: start.origIsLow, firstSec: start.firstSec, firstNsec: start.firstNsec, reversed: start.origIsLow !== f.origIsLow, counted: false };
+  }
+
+  /** `c`: the counters in the record's orientation (countersOf). */
+  private emitRecord(f: FlowEntry, name: FlowName, state: 'live' | 'ended', mark: number, c: readonly [number, number, number, number]): void {
+    // The opener's first packet may carry a later time than this edge's last (two clocks): a record never ends before it starts.
+    const endsLater = f.lastSec > name.firstSec || (f.lastSec === name.firstSec && f.lastNsec >= name.firstNsec);
     this.push({
       zone: this.options.zone,
       key: f.key,
-      origIsLow: f.origIsLow,
+      origIsLow: name.origIsLow,
       state,
-      firstSec: f.firstSec,
-      firstNsec: f.firstNsec,
-      lastSec: f.lastSec,
-      lastNsec: f.lastNsec,
+      firstSec: name.firstSec,
+      firstNsec: name.firstNsec,
+      lastSec: endsLater ? f.lastSec : name.firstSec,
+      lastNsec: endsLater ? f.lastNsec : name.firstNsec,
       origPackets: c[0],
       origBytes: c[1],
       replyPackets: c[2],
@@ -422,12 +485,24 @@ export class EdgeRecords {
   }
 }
 
+/** A flow's counters (orig packets and bytes, reply packets and bytes), swapped when `reversed` (FlowName.reversed). */
+function countersOf(f: FlowEntry, reversed: boolean): [number, number, number, number] {
+  return reversed ? [f.packetsReply, f.bytesReply, f.packetsOrig, f.bytesOrig] : [f.packetsOrig, f.bytesOrig, f.packetsReply, f.bytesReply];
+}
+
 /**
  * The records of a live edge (startEdge): counters from the kernel, the
  * configured interface (`default` when none), the cluster's zone, and
- * intervals closed by the wall clock until finish().
+ * intervals closed by the wall clock until finish(). In remote mode pass
+ * the remote edge's `joinedFlows(zone)`, so that a connection another edge
+ * opened is not counted twice.
  */
-export function startLiveRecords(config: Pick<EdgeConfig, 'accounting' | 'cluster'>, sink: RecordSink, maxTracked?: number): EdgeRecords {
+export function startLiveRecords(
+  config: Pick<EdgeConfig, 'accounting' | 'cluster'>,
+  sink: RecordSink,
+  maxTracked?: number,
+  joinedFlow?: (flow: FlowEntry) => JoinedFlow | undefined,
+): EdgeRecords {
   const records = new EdgeRecords({
     sink,
     zone: config.cluster?.zone ?? 0,
@@ -436,6 +511,7 @@ export function startLiveRecords(config: Pick<EdgeConfig, 'accounting' | 'cluste
     customer: new CustomerSide(config.accounting.customerNetworks),
     counters: 'kernel',
     ...(maxTracked !== undefined ? { maxTracked } : {}),
+    ...(joinedFlow ? { joinedFlow } : {}),
   });
   records.startClock();
   return records;

@@ -1,10 +1,12 @@
 import { busNames, connectBus, ensureRecordsStream, Membership, openMembersBucket, RecordPublisher, type Bus } from '@l7mesh/bus';
 import { MemberRole } from '@l7mesh/wire';
 import type { ClassifierOptions } from '@l7mesh/engine';
+import type { FlowEntry } from '@l7mesh/flow';
 import { ClusterLink, type LinkCounters } from './clusterLink.js';
 import type { ClusterConfig, RecordsConfig } from './config.js';
 import type { EdgeCore, FlowPipeline } from './core.js';
 import { NatTranslator, type ConntrackReplyLookup, type NatCounters } from './natTranslator.js';
+import type { JoinedFlow } from './records.js';
 import { RemoteClassifier, type RemoteCounters } from './remoteClassifier.js';
 
 /** A NATed flow's translation is kept this long after its last segment (s): FTP announcements and re-sends of long flows need it. */
@@ -18,6 +20,11 @@ export interface RemoteEdge {
    * replay of several captures gives each its own, see replayCaptures).
    */
   pipeline(zone: number): (options: ClassifierOptions) => FlowPipeline;
+  /**
+   * The flows of a zone that another edge opened (RemoteClassifier.joinedFlow),
+   * for the zone's EdgeRecords (`joinedFlow`), which count each connection once.
+   */
+  joinedFlows(zone: number): (flow: FlowEntry) => JoinedFlow | undefined;
   /** Binds a core (for late marks) once it exists. */
   attach(core: EdgeCore): void;
   /** Called after each batch with the newest packet's time (the watermark). */
@@ -140,6 +147,7 @@ export async function connectRemoteEdge(
       remotes.set(zone, remote);
       return remote;
     },
+    joinedFlows: (zone) => (flow) => remotes.get(zone)?.joinedFlow(flow),
     attach: (core) => {
       cores.push(core);
     },

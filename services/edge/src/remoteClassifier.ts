@@ -2,6 +2,7 @@ import { flowRecordOf, type ClassifierOptions } from '@l7mesh/engine';
 import { FlowTable, IPPROTO_TCP, parseFtpDataEndpoint, TcpFlag, type DecodedPacket, type FlowEndReason, type FlowEntry } from '@l7mesh/flow';
 import { Direction, SegmentFlag, type HeadSegment, type Verdict } from '@l7mesh/wire';
 import type { FlowPipeline } from './core.js';
+import type { JoinedFlow } from './records.js';
 
 /** Where a remote classifier's segments go (the cluster link, or a test). */
 export interface SegmentSink {
@@ -69,6 +70,11 @@ const CLUSTER_TIMEOUT = 'cluster-timeout';
  * segments to send them again (its partition may have moved), and calls a
  * flow `unknown` when no verdict comes in time. A flow that leaves the
  * table unanswered is reported when its verdict (or the timeout) comes.
+ *
+ * A verdict also says whether this edge opened the flow (Verdict.opener);
+ * the flows it did not open are kept, with the flow's start, until they
+ * leave, for the records (joinedFlow; see records.ts). A flow that timed
+ * out has no verdict: this edge's view counts it.
  */
 export class RemoteClassifier implements FlowPipeline {
   readonly counters: RemoteCounters = {
@@ -91,6 +97,8 @@ export class RemoteClassifier implements FlowPipeline {
   private readonly pickups = new Set<FlowEntry>();
   /** Unanswered flows that left the table, by key (a verdict finds them here). */
   private readonly parked = new Map<string, Unanswered>();
+  /** Flows another edge opened (their verdict's opener was false), until they leave: none where routes are symmetric. */
+  private readonly joined = new Map<FlowEntry, JoinedFlow>();
   private readonly now: () => number;
   private readonly expiryBudget: number;
   private readonly ftpPorts: Set<number>;
@@ -131,6 +139,16 @@ export class RemoteClassifier implements FlowPipeline {
 
   liveFlows(): FlowEntry[] {
     return this.table.entries();
+  }
+
+  /**
+   * A flow of this edge that another edge opened, with the flow's start as
+   * the worker merged it; undefined when this edge opened it, or no verdict
+   * said otherwise. Known until the flow has been reported (onFlow,
+   * onFlowEnd).
+   */
+  joinedFlow(flow: FlowEntry): JoinedFlow | undefined {
+    return this.joined.size === 0 ? undefined : this.joined.get(flow);
   }
 
   process(p: DecodedPacket): FlowEntry {
@@ -229,6 +247,9 @@ export class RemoteClassifier implements FlowPipeline {
       if (v.l7 !== flow.l7 && v.l7 !== 'unset' && flow.decidedBy !== CLUSTER_TIMEOUT) this.counters.conflictingVerdicts++;
       return undefined;
     }
+    // Before the records hear of the flow (its decision, or its end if it left the table unanswered).
+    if (!v.opener) this.joined.set(flow, { start: v.start });
+    else if (this.joined.size > 0) this.joined.delete(flow);
     if (v.l7 === 'unset') {
       // The worker gave the flow up: nothing more will come for it.
       this.counters.unsetVerdicts++;
@@ -325,6 +346,7 @@ export class RemoteClassifier implements FlowPipeline {
       onFlow(flowRecordOf(flow, decision, reason), flow);
     }
     onFlowEnd?.(flow, reason);
+    if (this.joined.size > 0) this.joined.delete(flow);
   }
 }
 

@@ -87,8 +87,17 @@ export async function replayCaptures(files: readonly string[], config: EdgeConfi
     for (const [i, file] of files.entries()) {
       const zone = config.cluster ? config.cluster.zone + i : 0;
       // The edge sees every packet of a capture: its own counters are whole ('edge'), and the capture is the interface.
+      // A flow another edge opened (the other direction of a split capture) is that edge's to count.
       const records = remote?.records
-        ? new EdgeRecords({ sink: remote.records, zone, iface: config.accounting.interface ?? basename(file), intervalSec: config.accounting.intervalSec, customer, counters: 'edge' })
+        ? new EdgeRecords({
+            sink: remote.records,
+            zone,
+            iface: config.accounting.interface ?? basename(file),
+            intervalSec: config.accounting.intervalSec,
+            customer,
+            counters: 'edge',
+            joinedFlow: remote.joinedFlows(zone),
+          })
         : undefined;
       const core = newReplayCore(file, config, set, options, policy, remote, zone, records);
       runs.push({ core, records, result: await replayInto(file, core, options, remote, records) });

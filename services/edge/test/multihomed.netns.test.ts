@@ -16,6 +16,7 @@ import { ensureBuilt, repo, sshdConfig, vsftpdConfig } from './routerLab.js';
 import {
   buildHosts,
   CLIENT,
+  CLIENT6,
   counters,
   dnsTwice,
   ftpTwoPhases,
@@ -28,6 +29,7 @@ import {
   NATS_VIA_B,
   operatorTable,
   SERVER,
+  SERVER6,
   sshTwoPhases,
   synFlood,
   type Hosts,
@@ -53,6 +55,7 @@ const WATCH = [
   { name: 'ftp', protocol: 'tcp', port: 45103, mark: FTP },
   { name: 'ftpdata', protocol: 'tcp', port: 45104, mark: FTP },
   { name: 'moving', protocol: 'tcp', port: 45105, mark: HTTP },
+  { name: 'http6', protocol: 'tcp', port: 45110, mark: HTTP },
 ] as const;
 
 let h: Hosts;
@@ -64,7 +67,7 @@ function edgeConfigFile(router: 'ra' | 'rb', mode: 'stateless' | 'conntrack', ex
     file,
     [
       'queue: { num: 5 }',
-      `netfilter: { mode: ${mode}${mode === 'stateless' ? ', stateless: { sweepInterval: 2, liveTimeout: 10, perSourceRate: 400, perSourceBurst: 800, mapSize: 8192 }' : ''} }`,
+      `netfilter: { mode: ${mode}, families: [ipv4, ipv6]${mode === 'stateless' ? ', stateless: { sweepInterval: 2, liveTimeout: 10, perSourceRate: 400, perSourceBurst: 800, mapSize: 8192 }' : ''} }`,
       'marks:',
       '  mask: 0x0000ff00',
       `  unknown: 0x${UNKNOWN.toString(16)}`,
@@ -196,6 +199,23 @@ describe('stateless edges on asymmetric routers', () => {
     expect(d.rb).toEqual({ all: d.rb.all, ok: d.rb.all, other: 0 });
   });
 
+  it('HTTP over IPv6: the same, with IPv6 keys in the flow sets', async () => {
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT6, 45110, SERVER6)], { stdin: true });
+    await line(client, '"phase":1');
+    await decidedOnBoth(45110, 'http');
+    const before = await bothRouters('http6');
+    go(client);
+    await line(client, '"phase":2');
+    await client.exit(10_000);
+    await sleep(300);
+    const after = await bothRouters('http6');
+    for (const r of ['ra', 'rb'] as const) {
+      const d = delta(after[r], before[r]);
+      expect(d.all, `http over IPv6 on ${r}`).toBeGreaterThan(5);
+      expect(d, `http over IPv6 on ${r}`).toEqual({ all: d.all, ok: d.all, other: 0 });
+    }
+  });
+
   it('SSH and DNS: later packets (and the same DNS query again on its 5-tuple) carry their marks on both routers', async () => {
     const ssh = lab.spawn(h.cli, [process.execPath, '-e', sshTwoPhases(CLIENT, 45101, SERVER)], { stdin: true });
     await line(ssh, '"phase":1');
@@ -246,7 +266,8 @@ describe('stateless edges on asymmetric routers', () => {
   });
 
   it('a connection classified via A and then routed via B keeps its mark on B through pickup', async () => {
-    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(MOVING_CLIENT, 45105, MOVING_SERVER)], { stdin: true });
+    // The second request's answer comes slowly (about 0.6 s): it outlasts the pickup's round trip to the cluster.
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(MOVING_CLIENT, 45105, MOVING_SERVER, '/slow')], { stdin: true });
     await line(client, '"phase":1');
     await poll(async () => (await edgeJson<{ sport: number; dport: number; l7: string }[]>('ra', 'flows')).some((f) => f.sport === 45105 || f.dport === 45105), 10_000);
     const bBefore = (await edgeJson<{ cluster: { pickup_hits: number } }>('rb', 'stats')).cluster.pickup_hits;

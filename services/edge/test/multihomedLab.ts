@@ -15,6 +15,9 @@ export const SERVER = '198.18.90.1';
 /** The pair whose route moves: both directions via A, then both via B. */
 export const MOVING_CLIENT = '198.18.91.2';
 export const MOVING_SERVER = '198.18.90.2';
+/** The asymmetric pair over IPv6 (requests via A, replies via B too). */
+export const CLIENT6 = '2001:db8:91::1';
+export const SERVER6 = '2001:db8:90::1';
 /** nats-server as each router reaches it. */
 export const NATS_VIA_A = 'nats://198.18.84.1:4222';
 export const NATS_VIA_B = 'nats://198.18.85.1:4222';
@@ -32,7 +35,8 @@ async function noRpFilter(lab: NetnsLab, ns: string): Promise<void> {
 }
 
 export async function buildHosts(lab: NetnsLab): Promise<Hosts> {
-  const h: Hosts = { cli: await lab.ns('cli'), srv: await lab.ns('srv'), ra: await lab.ns('ra'), rb: await lab.ns('rb'), mgmt: await lab.ns('mgmt') };
+  const v6 = { ipv6: true };
+  const h: Hosts = { cli: await lab.ns('cli', v6), srv: await lab.ns('srv', v6), ra: await lab.ns('ra', v6), rb: await lab.ns('rb', v6), mgmt: await lab.ns('mgmt') };
   for (const ns of Object.values(h)) await noRpFilter(lab, ns);
   await lab.link(h.cli, 'to-a', '198.18.80.2/24', h.ra, 'cli', '198.18.80.1/24');
   await lab.link(h.cli, 'to-b', '198.18.81.2/24', h.rb, 'cli', '198.18.81.1/24');
@@ -40,7 +44,26 @@ export async function buildHosts(lab: NetnsLab): Promise<Hosts> {
   await lab.link(h.srv, 'to-b', '198.18.83.2/24', h.rb, 'srv', '198.18.83.1/24');
   await lab.link(h.mgmt, 'to-a', '198.18.84.1/24', h.ra, 'mgmt', '198.18.84.2/24');
   await lab.link(h.mgmt, 'to-b', '198.18.85.1/24', h.rb, 'mgmt', '198.18.85.2/24');
-  for (const ns of [h.ra, h.rb]) await lab.exec(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  for (const ns of [h.ra, h.rb]) await lab.exec(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  // The same over IPv6: one /64 per link, the service addresses on the loopbacks.
+  const v6links: [string, string, string, string][] = [
+    [h.cli, 'to-a', h.ra, 'cli'],
+    [h.cli, 'to-b', h.rb, 'cli'],
+    [h.srv, 'to-a', h.ra, 'srv'],
+    [h.srv, 'to-b', h.rb, 'srv'],
+  ];
+  for (const [i, [a, ifA, b, ifB]] of v6links.entries()) {
+    await lab.address(a, ifA, `2001:db8:${80 + i}::2/64`);
+    await lab.address(b, ifB, `2001:db8:${80 + i}::1/64`);
+  }
+  await lab.address(h.cli, 'lo', `${CLIENT6}/128`);
+  await lab.address(h.srv, 'lo', `${SERVER6}/128`);
+  await lab.route(h.cli, `${SERVER6}/128`, '2001:db8:80::1');
+  await lab.route(h.srv, `${CLIENT6}/128`, '2001:db8:83::1');
+  await lab.route(h.ra, '2001:db8:90::/64', '2001:db8:82::2');
+  await lab.route(h.ra, '2001:db8:91::/64', '2001:db8:80::2');
+  await lab.route(h.rb, '2001:db8:90::/64', '2001:db8:83::2');
+  await lab.route(h.rb, '2001:db8:91::/64', '2001:db8:81::2');
   await lab.address(h.cli, 'lo', `${CLIENT}/32`);
   await lab.address(h.cli, 'lo', `${MOVING_CLIENT}/32`);
   await lab.address(h.srv, 'lo', `${SERVER}/32`);
@@ -63,23 +86,33 @@ export async function moveToB(lab: NetnsLab, h: Hosts): Promise<void> {
   await lab.exec(h.srv, ['ip', 'route', 'replace', `${MOVING_CLIENT}/32`, 'via', '198.18.83.1']);
 }
 
-/** HTTP on :8080 of every address (`/` small, `/big` 1 MiB, keep-alive); prints "ready". */
+/**
+ * HTTP on :8080 of every address, IPv4 and IPv6 (keep-alive): `/` small,
+ * `/big` 1 MiB at once, `/slow` 1 MiB in 64 chunks 10 ms apart (a transfer
+ * that outlasts a round trip to the cluster); prints "ready".
+ */
 export const HTTP_SERVER_JS = `
 const big = Buffer.alloc(1 << 20, 'x');
 require('node:http').createServer((req, res) => {
+  if (req.url === '/slow') {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': big.length });
+    let i = 0;
+    const next = () => { res.write(big.subarray(i * 16384, ++i * 16384)); if (i < 64) setTimeout(next, 10); else res.end(); };
+    return next();
+  }
   const body = req.url === '/big' ? big : Buffer.from('hello from the server\\n');
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
   res.end(body);
-}).listen(8080, '0.0.0.0', () => console.log('ready'));
+}).listen(8080, '::', () => console.log('ready'));
 setTimeout(() => process.exit(0), 300000);
 `;
 
 /**
  * A keep-alive HTTP client in two phases on one connection from a fixed
  * address and port: GET / (then prints {"phase":1} and waits for a line on
- * stdin), GET /big (then prints {"phase":2,"bytes":n} and closes).
+ * stdin), GET `second` (then prints {"phase":2,"bytes":n} and closes).
  */
-export function httpTwoPhases(from: string, localPort: number, to: string): string {
+export function httpTwoPhases(from: string, localPort: number, to: string, second = '/big'): string {
   return `
 const c = require('node:net').connect({ host: '${to}', port: 8080, localAddress: '${from}', localPort: ${localPort} });
 const fail = (e) => { console.log(JSON.stringify({ error: String(e) })); process.exit(1); };
@@ -99,7 +132,7 @@ c.on('data', (d) => {
 const get = (path, then) => { onBody = then; c.write('GET ' + path + ' HTTP/1.1\\r\\nHost: lab\\r\\n\\r\\n'); };
 get('/', () => {
   console.log(JSON.stringify({ phase: 1 }));
-  process.stdin.once('data', () => get('/big', (n) => { console.log(JSON.stringify({ phase: 2, bytes: n })); c.end(); setTimeout(() => process.exit(0), 300); }));
+  process.stdin.once('data', () => get('${second}', (n) => { console.log(JSON.stringify({ phase: 2, bytes: n })); c.end(); setTimeout(() => process.exit(0), 300); }));
 });
 `;
 }

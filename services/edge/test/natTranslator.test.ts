@@ -71,6 +71,13 @@ describe('NatTranslator', () => {
     expect(nat.inbound(v).key).toBe(internal);
     const other = { ...v, key: segment(SERVER, { addr: '198.18.40.1', port: 5 }, 1).key };
     expect(nat.inbound(other)).toBe(other);
+    // The flow's start names its originator by place in the key: the client, external outside, internal inside.
+    const ext = endpointsOfKey(sent[0]!.key, true);
+    const clientLowOutside = ext.src === EXTERNAL.addr;
+    const start = { origIsLow: clientLowOutside, firstSec: 1, firstNsec: 0 };
+    const mapped = nat.inbound({ ...v, start });
+    const inside = endpointsOfKey(mapped.key, mapped.start!.origIsLow);
+    expect([inside.src, inside.sport]).toEqual([CLIENT.addr, CLIENT.port]);
   });
 
   it('an edge that saw the reply first finds the entry by the reversed tuple', () => {

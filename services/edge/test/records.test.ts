@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import type { AccountingDeltaInput, FlowRecordInput } from '@l7mesh/bus';
 import { classifyCapture, type FlowRecord } from '@l7mesh/engine';
 import { endpointsOfKey, readCaptureFile, TcpFlag } from '@l7mesh/flow';
-import { CustomerSide, EdgeCore, EdgeRecords, loadEdgePatterns, MarkPolicy, parseEdgeConfig, startLiveRecords, type CounterSource, type EdgeFlow } from '../src/index.js';
+import type { Verdict } from '@l7mesh/wire';
+import { CustomerSide, EdgeCore, EdgeRecords, loadEdgePatterns, MarkPolicy, parseEdgeConfig, RemoteClassifier, startLiveRecords, type CounterSource, type EdgeFlow, type QueuedPacket } from '../src/index.js';
 import { Conversation, makeCore, testConfig } from './helpers.js';
 
 const capture = fileURLToPath(new URL('../../../test/captures/mixed/lab-mixed.pcap', import.meta.url));
@@ -212,5 +213,128 @@ describe('startLiveRecords', () => {
     expect(sink.records.map((r) => [r.state, r.zone, r.iface])).toEqual([['live', 5, 'default']]);
     expect(records.trackedFlows).toBe(1);
     expect(sink.deltas.every((d) => d.iface === 'default')).toBe(true);
+  });
+});
+
+describe('EdgeRecords of a connection two edges each saw one direction of (remote mode)', () => {
+  const T = 1_800_000_000;
+  /** The client 198.18.0.10 (the key's lower endpoint) opened the connection at T. */
+  const START = { origIsLow: true, firstSec: T, firstNsec: 0 };
+
+  function packetAt(c: Conversation, t: number, from: 'c' | 's', payload?: string, flags?: number): QueuedPacket {
+    c.t = t;
+    return c.packet(from, payload, flags);
+  }
+
+  /** An edge in remote mode (a RemoteClassifier whose segments go nowhere) with records; `verdict` answers its one flow as a worker would. */
+  function remoteEdge(counters: CounterSource, customer = new CustomerSide()) {
+    const sink = new Sink();
+    let remote: RemoteClassifier | undefined;
+    const records = new EdgeRecords({ sink, zone: 0, iface: 'eth1', intervalSec: 60, customer, counters, clock: () => (T + 30) * 1000, joinedFlow: (f) => remote?.joinedFlow(f) });
+    const core = makeCore(testConfig(), {
+      pipeline: (options) => (remote = new RemoteClassifier({ ...options, zone: 0, sink: { send: () => undefined, sendTogether: () => undefined }, resendMs: 1e9, verdictTimeoutMs: 1e9, now: () => 0 })),
+      onDecision: (f) => records.flowDecided(f),
+      onFlowEnd: (_r, f) => records.flowEnded(f),
+    });
+    const verdict = (over: Partial<Verdict>) => {
+      const flow = remote!.liveFlows()[0]!;
+      remote!.applyVerdict({ zone: 0, key: flow.key, generation: flow.seq, l7: 'http', decidedBy: 'http.pat', decidedAtPacket: 4, mark: 0, ruleSetVersion: 1, epoch: 1, final: true, recalled: false, opener: true, start: START, ...over });
+      return flow;
+    };
+    return { sink, records, core, verdict, remote: () => remote! };
+  }
+
+  /** Router A carries the client's packets, router B the server's. */
+  function asymmetricRoute(counters: CounterSource, customer?: CustomerSide) {
+    const c = new Conversation('198.18.0.10', 40000, '198.19.0.80', 80);
+    const a = remoteEdge(counters, customer);
+    const b = remoteEdge(counters, customer);
+    a.core.processBatch([packetAt(c, T, 'c', undefined, TcpFlag.SYN), packetAt(c, T + 2, 'c', undefined, TcpFlag.ACK), packetAt(c, T + 3, 'c', 'GET / HTTP/1.1\r\n\r\n', TcpFlag.ACK | TcpFlag.PSH)]);
+    b.core.processBatch([packetAt(c, T + 1, 's', undefined, TcpFlag.SYN | TcpFlag.ACK), packetAt(c, T + 4, 's', 'HTTP/1.1 200 OK\r\n\r\n', TcpFlag.ACK | TcpFlag.PSH)]);
+    return { a, b };
+  }
+
+  it('counts the flow at its opener only, accounts every packet once, and names both edges’ records as the opener’s (one row in the store)', () => {
+    const { a, b } = asymmetricRoute('edge');
+    a.verdict({});
+    const bFlow = b.verdict({ opener: false });
+    // B took the server for the originator (its first packet was the SYN-ACK); the verdict knows better.
+    expect(bFlow.origIsLow).toBe(false);
+    expect(b.remote().joinedFlow(bFlow)).toEqual({ start: START });
+    for (const edge of [a, b]) {
+      edge.core.finish();
+      edge.records.finish();
+    }
+    expect(b.remote().joinedFlow(bFlow)).toBeUndefined(); // forgotten once the flow was reported
+    const identity = (r: FlowRecordInput) => ({ zone: r.zone, key: r.key, origIsLow: r.origIsLow, firstSec: r.firstSec, firstNsec: r.firstNsec });
+    for (const r of [...a.sink.records, ...b.sink.records]) expect(identity(r)).toEqual({ zone: 0, key: bFlow.key, ...START });
+    expect(a.sink.records.map((r) => [r.state, r.origPackets, r.replyPackets])).toEqual([
+      ['live', 3, 0],
+      ['ended', 3, 0],
+    ]);
+    // B's counters in the originator's orientation: the server's packets are replies.
+    expect(b.sink.records.map((r) => [r.state, r.origPackets, r.replyPackets, r.lastSec])).toEqual([
+      ['live', 0, 2, T + 4],
+      ['ended', 0, 2, T + 4],
+    ]);
+    // One flow (A's), out: the client opened it; the server's packets, which B accounted, go in.
+    expect(a.sink.deltas.map((d) => [d.direction, d.flows, d.packets])).toEqual([['out', 1, 3]]);
+    expect(b.sink.deltas.map((d) => [d.direction, d.flows, d.packets])).toEqual([['in', 0, 2]]);
+  });
+
+  it('still counts the flow where no verdict says another edge opened it (a single edge, a timeout)', () => {
+    const { a, b } = asymmetricRoute('edge');
+    a.verdict({});
+    b.verdict({});
+    for (const edge of [a, b]) {
+      edge.core.finish();
+      edge.records.finish();
+    }
+    expect([...a.sink.deltas, ...b.sink.deltas].reduce((n, d) => n + d.flows, 0)).toBe(2);
+    // B's own view: the server as originator, from its first packet.
+    expect(b.sink.records.map((r) => [r.origIsLow, r.firstSec, r.origPackets])).toEqual([
+      [false, T + 1, 2],
+      [false, T + 1, 2],
+    ]);
+  });
+
+  it('without the flow’s start (a verdict recalled from the store) does not count the flow, and names it by its own view', () => {
+    const { b } = asymmetricRoute('edge');
+    b.verdict({ opener: false, start: undefined, recalled: true });
+    b.core.finish();
+    b.records.finish();
+    expect(b.sink.records.map((r) => [r.state, r.origIsLow, r.firstSec, r.origPackets])).toEqual([
+      ['live', false, T + 1, 2],
+      ['ended', false, T + 1, 2],
+    ]);
+    expect(b.sink.deltas.reduce((n, d) => n + d.flows, 0)).toBe(0);
+    expect(b.sink.deltas.reduce((n, d) => n + d.packets, 0)).toBe(2);
+  });
+
+  it('a flow another edge opened and the worker gave up on (unset) is not counted here either', () => {
+    const { a, b } = asymmetricRoute('edge');
+    a.verdict({ l7: 'unset', decidedBy: 'end-of-input', final: false });
+    b.verdict({ l7: 'unset', decidedBy: 'end-of-input', final: false, opener: false });
+    for (const edge of [a, b]) {
+      edge.core.finish();
+      edge.records.finish();
+    }
+    expect(a.sink.deltas.map((d) => [d.l7, d.direction, d.flows, d.packets])).toEqual([['unset', 'out', 1, 3]]);
+    expect(b.sink.deltas.map((d) => [d.l7, d.direction, d.flows, d.packets])).toEqual([['unset', 'in', 0, 2]]);
+    expect(b.sink.records.map((r) => [r.state, r.origIsLow, r.firstSec, r.replyPackets])).toEqual([['ended', true, T, 2]]);
+  });
+
+  it('kernel mode: the kernel’s counters of the joined edge are written under the opener’s identity and orientation, and not counted as a flow', () => {
+    const { b } = asymmetricRoute('kernel', new CustomerSide(['198.18.0.0/24']));
+    const flow = b.verdict({ opener: false });
+    // B's conntrack took the server for the originator too.
+    b.records.flowEndedWithCounters(flow.key, { origIsLow: false, origPackets: 40, origBytes: 60_000, replyPackets: 0, replyBytes: 0 });
+    b.records.finish();
+    expect(b.sink.records.map((r) => [r.state, r.origIsLow, r.firstSec, r.origPackets, r.replyPackets, r.replyBytes])).toEqual([
+      ['live', true, T, 0, 2, b.sink.records[0]!.replyBytes],
+      ['ended', true, T, 0, 40, 60_000],
+    ]);
+    expect(b.sink.deltas.map((d) => [d.direction, d.flows, d.packets, d.bytes])).toEqual([['in', 0, 40, 60_000]]);
+    expect(b.records.trackedFlows).toBe(0);
   });
 });
