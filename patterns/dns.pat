@@ -18,8 +18,16 @@
 #   (class IN) or 0x80 0x01 (mDNS). mDNS (UDP 5353) and LLMNR
 #   (UDP 5355) are DNS messages on other ports: a payload pattern cannot
 #   tell them apart, so they are classified dns. NetBIOS names are DNS-like
-#   too; netbios-ns is tried first. Binary and loose, so it is marked
-#   overmatch and tried after the precise patterns.
+#   too; netbios-ns is tried first. A label's length byte must agree
+#   with its characters when the label has 1 to 8 of them (www, com,
+#   local, _tcp: most labels); a longer one needs at least 9. All 63
+#   lengths spelled out would exceed iptables' 8 KiB pattern limit (the
+#   l7 regex has no {n} bounds). This keeps a packet that only looks
+#   like a question from counting, e.g. Zeek's QUIC test vector
+#   "vector-max-size-crash" to UDP 443: a DNS-like header and name whose
+#   last label says 7 characters and carries 11. Binary and loose all
+#   the same, so it is marked overmatch and tried after the precise
+#   patterns.
 # Sample-match: \x5c\x29\x01\x20\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x04test\x00\x00\x01\x00\x01
 # Sample-match: \x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03org\x00\x00\x1c\x00\x01
 # Sample-match: \x00\x35\xf1\xdb\x01\x20\x00\x01\x00\x00\x00\x00\x00\x01\x07example\x04test\x00\x00\x01\x00\x01
@@ -33,6 +41,8 @@
 # Sample-nomatch: GET / HTTP/1.1\r\n
 # Sample-nomatch: \x12\x34\x81\x80\x00\x01\x00\x01
 # Sample-nomatch: \x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x04test\x00\x00\x01\x00\x02
+# Sample-nomatch: \xc6\x10\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x012\x0daaaaaaa-aaaaa\x07aaaaaaaaaaa\x00\x00\x10\x00\x01
+# Sample-nomatch: \x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05example\x04test\x00\x00\x01\x00\x01
 
 dns
-^.?.?.?.?[\x01-\x07\x20-\x2f\x80-\x87\xa0-\xaf]?[\x01-\x3f\x80-\xbf]?[\x01-\x3f][\x01-\x3f]?[\x01-\x3f]?[\x01-\x3f]?([\x01-\x3f][-*+/0-9=_a-z]+)+[\x01\x80\xff]?[\x01-\x41\x63\xf9-\xff]\x80?\x01
+^.?.?.?.?[\x01-\x07\x20-\x2f\x80-\x87\xa0-\xaf]?[\x01-\x3f\x80-\xbf]?[\x01-\x3f][\x01-\x3f]?[\x01-\x3f]?[\x01-\x3f]?(\x01[-*+/0-9=_a-z]|\x02[-*+/0-9=_a-z][-*+/0-9=_a-z]|\x03[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|\x04[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|\x05[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|\x06[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|\x07[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|\x08[-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]|[\x09-\x3f][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z][-*+/0-9=_a-z]*)+[\x01\x80\xff]?[\x01-\x41\x63\xf9-\xff]\x80?\x01

@@ -61,7 +61,8 @@ export class FlowClassifier {
   private readonly table: FlowTable;
   private readonly maxPackets: number;
   private readonly capacity: number;
-  private readonly ftpPorts: Set<number>;
+  /** 1 for each FTP server port: a byte per port, looked up for every TCP payload packet (a Set lookup cost more). */
+  private readonly ftpPorts = new Uint8Array(65536);
   private readonly expectations = new ExpectationTable();
   private readonly patternNames: string[];
   private readonly patternFiles: string[];
@@ -92,7 +93,7 @@ export class FlowClassifier {
       throw new EngineError('ENGINE_BAD_OPTION', `maxDataLen must be an integer from 2 to ${MAX_DATA_LEN_LIMIT}, got ${options.maxDataLen}`);
     }
     this.capacity = headCapacity(maxDataLen);
-    this.ftpPorts = new Set(options.ftpPorts ?? [21]);
+    for (const port of options.ftpPorts ?? [21]) if (Number.isInteger(port) && port >= 0 && port < 65536) this.ftpPorts[port] = 1;
     this.expiryBudget = options.expiryBudget ?? Infinity;
     if (!(this.expiryBudget >= 1)) throw new EngineError('ENGINE_BAD_OPTION', `expiryBudget must be at least 1, got ${options.expiryBudget}`);
     this.patternNames = set.patterns.map((p) => p.name);
@@ -238,11 +239,15 @@ export class FlowClassifier {
    */
   private watchFtpControl(flow: FlowEntry, p: DecodedPacket, isOrig: boolean): void {
     let fromServer: boolean;
-    if (this.ftpPorts.has(p.srcPort)) fromServer = true;
-    else if (this.ftpPorts.has(p.dstPort)) fromServer = false;
+    if (this.ftpPorts[p.srcPort] === 1) fromServer = true;
+    else if (this.ftpPorts[p.dstPort] === 1) fromServer = false;
     else if (flow.l7 === 'ftp') fromServer = !isOrig;
     else return;
-    const endpoint = parseFtpDataEndpoint(p.payload, !fromServer);
+    // The decoder's packet: read where it lies, with no view made per packet.
+    const endpoint =
+      p instanceof SharedPacket
+        ? parseFtpDataEndpoint(p.payloadBytes, !fromServer, p.payloadStart, p.payloadStart + p.payloadLength)
+        : parseFtpDataEndpoint(p.payload, !fromServer);
     if (!endpoint) return;
     const serverAddr = fromServer ? p.srcAddr : p.dstAddr;
     this.expectations.expect(endpoint.addr ?? formatIpAddress(serverAddr), endpoint.port, flow.key, p.tsSec);

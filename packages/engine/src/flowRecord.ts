@@ -100,11 +100,39 @@ export function flowSummaryOf(flow: FlowEntry): FlowSummary {
   };
 }
 
-/** The record as one object literal (no summary copied into it): fields in the order they are printed. */
+/**
+ * The record as one object literal (no summary copied into it): fields in
+ * the order they are printed. One literal with `why` and one without, so
+ * that neither gets a property added after it is made (a new hidden class
+ * and an out-of-object property store per decided flow).
+ */
 export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, end: FlowEndReason): FlowRecord {
   const e = endpointsOf(flow);
-  const record: FlowRecord = {
-    proto: flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
+  const proto = flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp';
+  const firstTs = seconds(flow.firstSec, flow.firstNsec);
+  const lastTs = seconds(flow.lastSec, flow.lastNsec);
+  if (decision) {
+    return {
+      proto,
+      src: e.src,
+      sport: e.sport,
+      dst: e.dst,
+      dport: e.dport,
+      l7: flow.l7,
+      packets: flow.packets,
+      bytes: flow.bytes,
+      packets_orig: flow.packetsOrig,
+      packets_reply: flow.packetsReply,
+      bytes_orig: flow.bytesOrig,
+      bytes_reply: flow.bytesReply,
+      first_ts: firstTs,
+      last_ts: lastTs,
+      end,
+      why: decision,
+    };
+  }
+  return {
+    proto,
     src: e.src,
     sport: e.sport,
     dst: e.dst,
@@ -116,10 +144,8 @@ export function flowRecordOf(flow: FlowEntry, decision: Decision | undefined, en
     packets_reply: flow.packetsReply,
     bytes_orig: flow.bytesOrig,
     bytes_reply: flow.bytesReply,
-    first_ts: seconds(flow.firstSec, flow.firstNsec),
-    last_ts: seconds(flow.lastSec, flow.lastNsec),
+    first_ts: firstTs,
+    last_ts: lastTs,
     end,
   };
-  if (decision) record.why = decision;
-  return record;
 }

@@ -27,7 +27,9 @@ export interface HeadScanner {
    * Runs the queued tests. Result i is the order index of the first pattern,
    * in configured order, that matches the flow's data as of queued test i
    * (l7-filter re-ran every pattern on the whole buffer after each packet), or
-   * -1 when none does.
+   * -1 when none does. A test queued after one of the same flow head that
+   * matches may be left unrun (-1): the first match decides the flow, so the
+   * classifier never reads it.
    */
   flush(): Int32Array;
 }

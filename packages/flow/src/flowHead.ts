@@ -45,7 +45,7 @@ const NATIVE_COPY_MIN = 256;
  */
 export function copyHeadBytes(payload: Uint8Array, target: Uint8Array, offset: number, room: number, start = 0, end = payload.length): number {
   const n = end - start;
-  if (n >= NATIVE_COPY_MIN && findByte.call(start === 0 && end === payload.length ? payload : payload.subarray(start, end), 0, 0) < 0) {
+  if (n >= NATIVE_COPY_MIN && !hasNul(payload, start, end)) {
     const take = n < room ? n : room;
     copyBytes.call(payload, target, offset, start, start + take);
     return take;
@@ -57,6 +57,18 @@ export function copyHeadBytes(payload: Uint8Array, target: Uint8Array, offset: n
     if (byte !== 0) target[to++] = byte;
   }
   return to - offset;
+}
+
+/**
+ * Whether bytes[start, end) hold a NUL, searched natively from `start` in
+ * the whole of `bytes` (a view of the range would be garbage per packet):
+ * the first NUL at or after `start` is in the range or beyond it. In a
+ * capture chunk the search stops soon past the range, at the next record's
+ * header (its length has a zero high byte).
+ */
+function hasNul(bytes: Uint8Array, start: number, end: number): boolean {
+  const at = findByte.call(bytes, 0, start);
+  return at >= 0 && at < end;
 }
 
 /** Lowercases the ASCII letters of target[start, end) in place. */

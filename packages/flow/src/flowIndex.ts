@@ -99,6 +99,23 @@ export class FlowIndex<T extends IndexKeyed> {
     this.v6.delete(key);
   }
 
+  /** Every entry, in no particular order (a new array). */
+  all(): T[] {
+    const out: T[] = [];
+    for (const v of this.values) if (v !== undefined) out.push(v);
+    for (const v of this.v6.values()) out.push(v);
+    return out;
+  }
+
+  /** Forgets every entry (and the room grown for them). */
+  clear(): void {
+    this.capacity = 1024;
+    this.mask = this.capacity - 1;
+    this.values = new Array<T | undefined>(this.capacity).fill(undefined);
+    this.v4Count = 0;
+    this.v6.clear();
+  }
+
   private grow(): void {
     const old = this.values;
     this.capacity *= 2;

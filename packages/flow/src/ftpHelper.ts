@@ -32,12 +32,15 @@ function quadEndpoint(m: RegExpExecArray): FtpDataEndpoint | undefined {
 }
 
 /**
- * Finds a data-connection announcement in one control-connection segment.
+ * Finds a data-connection announcement in one control-connection segment
+ * (`payload`, or its bytes [start, end): a packet's payload where it lies).
  * `fromClient` selects the commands (client) or the replies (server).
  */
-export function parseFtpDataEndpoint(payload: Uint8Array, fromClient: boolean): FtpDataEndpoint | undefined {
-  if (payload.length < 4 || payload.length > 512) return undefined;
-  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('latin1');
+export function parseFtpDataEndpoint(payload: Uint8Array, fromClient: boolean, start = 0, end = payload.length): FtpDataEndpoint | undefined {
+  const length = end - start;
+  if (length < 4 || length > 512) return undefined;
+  if (!mayAnnounce(payload, start, end, fromClient)) return undefined;
+  const text = Buffer.from(payload.buffer, payload.byteOffset + start, length).toString('latin1');
   if (fromClient) {
     const port = PORT_RE.exec(text);
     if (port) return quadEndpoint(port);
@@ -52,6 +55,34 @@ export function parseFtpDataEndpoint(payload: Uint8Array, fromClient: boolean): 
   if (!epsv) return undefined;
   const portNumber = Number(epsv[2]);
   return portNumber > 0 && portNumber < 65536 ? { addr: undefined, port: portNumber } : undefined;
+}
+
+/**
+ * Whether a line of the segment starts the way the expressions above need
+ * (PORT or EPRT in any case, or 227 or 229): most segments, and every
+ * segment of a connection on port 21 that is not FTP, are then turned away
+ * without being decoded into a string for them. Lines start where `^` with
+ * the m flag does: at the start and after every CR or LF (the only line
+ * terminators among latin1 characters).
+ */
+function mayAnnounce(b: Uint8Array, start: number, end: number, fromClient: boolean): boolean {
+  for (let i = start; i + 3 < end; ) {
+    const c0 = b[i]! | 0x20;
+    const c1 = b[i + 1]! | 0x20;
+    const c2 = b[i + 2]! | 0x20;
+    const c3 = b[i + 3]! | 0x20;
+    if (fromClient) {
+      // `| 0x20` lowercases: only 'P' and 'p' give 'p', and so on for each letter.
+      if ((c0 === 0x70 /* p */ && c1 === 0x6f /* o */) || (c0 === 0x65 /* e */ && c1 === 0x70) /* p */) {
+        if (c2 === 0x72 /* r */ && c3 === 0x74 /* t */) return true;
+      }
+    } else if (b[i] === 0x32 && b[i + 1] === 0x32 && (b[i + 2] === 0x37 || b[i + 2] === 0x39)) {
+      return true;
+    }
+    while (i < end && b[i] !== 0x0a && b[i] !== 0x0d) i++;
+    i++;
+  }
+  return false;
 }
 
 /** conntrack's FTP expectations live 5 minutes. */

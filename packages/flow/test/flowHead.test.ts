@@ -30,10 +30,11 @@ describe('copyHeadBytes', () => {
   });
 
   it('reads a range of a larger buffer as that payload alone (a packet in its capture chunk)', () => {
-    for (const [length, nulShare] of [[40, 0.2], [600, 0], [600, 0.05]] as const) {
+    for (const [length, nulShare, fill] of [[40, 0.2, 0x41], [600, 0, 0x41], [600, 0.05, 0x41], [600, 0, 0], [40, 0, 0]] as const) {
       const p = payload(length, nulShare);
-      // No NUL right after the range: a search must not look past its end.
-      const chunk = new Uint8Array(length + 64).fill(0x41);
+      // No NUL around the range (a search must not take one past its end for
+      // the payload's), or NULs right before and after it (nor those).
+      const chunk = new Uint8Array(length + 64).fill(fill);
       chunk.set(p, 32);
       const a = new Uint8Array(2047);
       const b = new Uint8Array(2047);

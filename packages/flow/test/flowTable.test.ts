@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlowIndex } from '../src/flowIndex.js';
-import { endpointsOfKey, flowKeyOf } from '../src/flowKey.js';
+import { endpointsOfKey, flowKeyOf, flowKeyOfEndpoints } from '../src/flowKey.js';
 import { FlowTable, type FlowEndReason, type FlowEntry } from '../src/flowTable.js';
 import { IPPROTO_TCP, IPPROTO_UDP, TcpFlag, type DecodedPacket } from '../src/packet.js';
 
@@ -40,6 +40,14 @@ describe('flow keys', () => {
     expect(endpointsOfKey(keyA, lowA)).toEqual({ protocol: IPPROTO_TCP, src: '198.18.0.9', sport: 40000, dst: '198.18.0.1', dport: 80 });
     const v6 = flowKeyOf(packet('2001:2::1', 5, '2001:2::2', 6));
     expect(endpointsOfKey(v6.key, v6.srcIsLow)).toMatchObject({ src: '2001:2::1', dst: '2001:2::2' });
+  });
+
+  it('are made from endpoints given as text, either way round, as from a packet', () => {
+    const fromPacket = flowKeyOf(packet('198.18.0.9', 40000, '198.18.0.1', 80)).key;
+    expect(flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: '198.18.0.9', sport: 40000, dst: '198.18.0.1', dport: 80 })).toBe(fromPacket);
+    expect(flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: '198.18.0.1', sport: 80, dst: '198.18.0.9', dport: 40000 })).toBe(fromPacket);
+    expect(flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: '2001:2::2', sport: 6, dst: '2001:2::1', dport: 5 })).toBe(flowKeyOf(packet('2001:2::1', 5, '2001:2::2', 6)).key);
+    expect(() => flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: '198.18.0.1', sport: 1, dst: '2001:2::1', dport: 2 })).toThrow(/not of one address family/);
   });
 });
 
@@ -147,6 +155,37 @@ describe('FlowTable', () => {
     expect(t.size).toBe(0);
   });
 
+  it('drains as if each flow left the table when it is reported, and leaves the table empty and usable', () => {
+    const seen: { sport: number; self: boolean; later: boolean; size: number; walked: number; listed: number }[] = [];
+    const keys: string[] = [];
+    const t = new FlowTable({
+      onEnd: (f) => {
+        const later = keys.slice(keys.indexOf(f.key) + 1);
+        let walked = 0;
+        t.forEach(() => walked++);
+        seen.push({ sport: endpointsOfKey(f.key, f.origIsLow).sport, self: t.get(f.key) !== undefined, later: later.every((k) => t.get(k) !== undefined), size: t.size, walked, listed: t.entries().length });
+      },
+    });
+    for (const port of [5, 3, 9]) keys.push(t.track(packet('198.18.0.1', port, '198.18.0.2', 80)).flow.key);
+    t.track(packet('2001:2::1', 7, '2001:2::2', 80));
+    keys.push(t.entries()[3]!.key);
+    t.drain();
+    expect(seen).toEqual([
+      { sport: 5, self: false, later: true, size: 3, walked: 3, listed: 3 },
+      { sport: 3, self: false, later: true, size: 2, walked: 2, listed: 2 },
+      { sport: 9, self: false, later: true, size: 1, walked: 1, listed: 1 },
+      { sport: 7, self: false, later: true, size: 0, walked: 0, listed: 0 },
+    ]);
+    expect(t.size).toBe(0);
+    expect(keys.map((k) => t.get(k))).toEqual([undefined, undefined, undefined, undefined]);
+    expect(t.entries()).toEqual([]);
+    // The same tuple again is a new flow.
+    const again = t.track(packet('198.18.0.1', 5, '198.18.0.2', 80));
+    expect(again.created).toBe(true);
+    expect(t.get(keys[0]!)).toBe(again.flow);
+    expect(t.size).toBe(1);
+  });
+
   it('drains many flows in creation order, whatever their activity order and however many ended before', () => {
     for (const survivors of [1, 15, 50]) {
       // Out of every 50 flows, `survivors` are still there at the drain: dense and sparse creation numbers.
@@ -192,5 +231,10 @@ describe('FlowIndex', () => {
       const [a, b, p, q] = name.split(',').map(Number) as [number, number, number, number];
       expect(index.getV4(a, b, p, q)?.step).toBe(v);
     }
+    expect(index.all().map((e) => e.step).sort((x, y) => x - y)).toEqual([...model.values()].sort((x, y) => x - y));
+    index.clear();
+    expect(index.size).toBe(0);
+    expect(index.all()).toEqual([]);
+    expect(index.getV4(...key())).toBeUndefined();
   });
 });

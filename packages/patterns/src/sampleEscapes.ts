@@ -4,7 +4,14 @@ export interface SampleEscapeProblem {
   reason: string;
 }
 
-const isHexDigit = (c: string) => /^[0-9a-fA-F]$/.test(c);
+const isHexDigit = (c: string | undefined) => c !== undefined && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'));
+/** The one-letter escapes and their bytes. */
+const SIMPLE_ESCAPES: ReadonlyMap<string, number> = new Map([
+  ['r', 0x0d],
+  ['n', 0x0a],
+  ['t', 0x09],
+  ['\\', 0x5c],
+]);
 
 /**
  * Decodes a `Sample-match:` value: the C escapes `\r \n \t \\ \xHH` become
@@ -23,11 +30,11 @@ export function decodeSampleEscapes(value: string): Uint8Array | SampleEscapePro
     }
     const next = value[i + 1];
     if (next === undefined) return { offset: i, reason: 'sample ends with a lone backslash' };
-    const simple: Record<string, number> = { r: 0x0d, n: 0x0a, t: 0x09, '\\': 0x5c };
-    if (Object.hasOwn(simple, next)) {
-      out.push(simple[next]!);
+    const simple = SIMPLE_ESCAPES.get(next);
+    if (simple !== undefined) {
+      out.push(simple);
       i++;
-    } else if (next === 'x' && isHexDigit(value[i + 2] ?? '') && isHexDigit(value[i + 3] ?? '')) {
+    } else if (next === 'x' && isHexDigit(value[i + 2]) && isHexDigit(value[i + 3])) {
       out.push(parseInt(value.slice(i + 2, i + 4), 16));
       i += 3;
     } else {

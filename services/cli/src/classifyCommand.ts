@@ -1,5 +1,6 @@
 import { classifyCapture, type EngineKind, type FlowRecord } from '@l7mesh/engine';
 import { CaptureError } from '@l7mesh/flow';
+import { flowJsonMaxBytes, writeFlowJson } from './flowJson.js';
 import { formatFlowLine } from './flowListing.js';
 import { blockingWrites, LineOutput } from './output.js';
 import { loadPatternSet } from './patternSource.js';
@@ -29,10 +30,18 @@ export async function runClassify(opts: ClassifyOptions): Promise<number> {
   let exitCode = 0;
   for (const file of opts.pcap) {
     let flows = 0;
+    const capture = opts.pcap.length > 1 ? file : undefined;
     const emit = (r: FlowRecord) => {
       flows++;
       summary.add(r);
-      out.line(opts.json ? JSON.stringify(opts.pcap.length > 1 ? { capture: file, ...r } : r) : formatFlowLine(r));
+      if (!opts.json) {
+        out.line(formatFlowLine(r));
+        return;
+      }
+      const at = out.reserve(flowJsonMaxBytes(r, capture)); // first: it may move to a new buffer
+      const end = writeFlowJson(out.buffer, at, r, capture);
+      if (end >= 0) out.endLine(end);
+      else out.line(JSON.stringify(capture !== undefined ? { capture, ...r } : r));
     };
     const progress = captureProgress(file);
     try {

@@ -54,6 +54,31 @@ export class LineOutput {
     if (at >= this.chunk) this.flush();
   }
 
+  /**
+   * Room for a line of at most `maxBytes` bytes, written by the caller into
+   * {@link buffer} from the offset returned; {@link endLine} ends it.
+   */
+  reserve(maxBytes: number): number {
+    const room = maxBytes + 1;
+    if (this.used + room > this.buf.length) {
+      this.flush();
+      if (room > this.buf.length) this.buf = Buffer.allocUnsafe(this.capacityFor(room));
+    }
+    return this.used;
+  }
+
+  /** The buffer a reserved line is written into (valid until {@link endLine}). */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** Ends the line written from {@link reserve}'s offset up to `end`, with a newline. */
+  endLine(end: number): void {
+    this.buf[end++] = 0x0a;
+    this.used = end;
+    if (end >= this.chunk) this.flush();
+  }
+
   /** Writes whatever is collected. */
   flush(): void {
     if (this.used === 0) return;
