@@ -8,9 +8,13 @@
         "native/queue.cc",
         "native/rx.cc",
         "native/conntrack.cc",
+        "native/ctrecord.cc",
+        "native/ctquery.cc",
+        "native/ctevents.cc",
         "native/nft.cc",
         "native/setdump.cc",
-        "native/commitwatch.cc"
+        "native/commitwatch.cc",
+        "native/setwrite.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

@@ -1,6 +1,8 @@
 // Module entry: per-environment data, the error factory, the queue class,
 // the conntrack functions, the libnftables runner and the set-element dump.
 #include "common.h"
+#include "ctnetlink.h"
+#include "setwrite.h"
 
 namespace l7nfq {
 
@@ -9,8 +11,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New<SetErrorFactory>(env, "setErrorFactory"));
   InitQueue(env, exports);
   InitConntrack(env, exports);
+  InitConntrackQuery(env, exports);
+  InitConntrackEvents(env, exports);
   InitNft(env, exports);
   InitSetDump(env, exports);
+  InitSetWrite(env, exports);
   return exports;
 }
 

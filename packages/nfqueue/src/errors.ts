@@ -8,9 +8,14 @@ export type NfqueueErrorCode =
   | 'NFQ_CALLBACK' // onBatch threw; the batch was accepted (fail-open)
   | 'CT_SOCKET' // opening the ctnetlink socket
   | 'CT_UPDATE' // a conntrack mark update failed (other than "no such entry")
+  | 'CT_QUERY' // conntrackReply: the kernel answered other than the entry or ENOENT (message names the tuple)
+  | 'CT_DUMP' // conntrackDump: the kernel refused the dump or stopped answering
+  | 'CT_EVENTS' // ConntrackEvents: the event socket failed (reading stopped), or onDestroy threw
+  | 'CT_EVENTS_LOST' // ConntrackEvents: DESTROY events were lost (ENOBUFS, or maxBuffered reached); a dump catches up
   | 'NFT' // nftRun: nft refused the script or the kernel the transaction (message: nft's text)
   | 'NFT_DUMP' // nftSetElements: no such table/set (ENOENT), not a 5-tuple flow set, or the set kept changing (EINTR)
-  | 'PROC_STATS'; // /proc/net/netfilter/nfnetlink_queue unreadable or malformed
+  | 'PROC_STATS' // /proc/net/netfilter/nfnetlink_queue unreadable or malformed
+  | 'NFT_WRITE'; // nftApplyElements: the kernel refused the batch (errno; index: the op at fault), which changed nothing
 
 /**
  * Every failure of this package, native or not. Native code builds these

@@ -3,6 +3,8 @@
 import { createRequire } from 'node:module';
 import type { PacketBatch } from './batch.js';
 import type { ConntrackTuple } from './conntrack.js';
+import type { NativeConntrackColumns } from './conntrackEntry.js';
+import type { NativeConntrackEvents, NativeConntrackEventsOptions } from './conntrackEvents.js';
 import { NfqueueError, type NfqueueErrorCode } from './errors.js';
 
 export interface NativeQueueOptions {
@@ -68,9 +70,17 @@ interface Addon {
     onError: (err: NfqueueError) => void,
   ) => NativeQueue;
   setConntrackMarks(entries: ConntrackTuple[], marks: Uint32Array, masks: Uint32Array): Int32Array;
+  /** The reply tuple of the entry with this original tuple; undefined: none (native/ctquery.cc). */
+  conntrackReply(tuple: ConntrackTuple): ConntrackTuple | undefined;
+  /** family 0: both. The entries column-wise (native/ctnetlink.h). */
+  conntrackDump(family: 0 | 4 | 6, protocols: number[] | undefined): Promise<NativeConntrackColumns & { interrupted: boolean; unparsed: number }>;
+  /** A DESTROY subscription read by a native thread; `notify` runs on the loop when take() has something (native/ctevents.cc). */
+  NativeConntrackEvents: new (options: NativeConntrackEventsOptions, notify: () => void) => NativeConntrackEvents;
   nftRun(commands: string, json: boolean): string;
   /** 7 numbers per element in `nums`; address k is the ASCII text `addrs[offsets[k], offsets[k + 1])`, src and dst in turn (native/setdump.cc). */
   nftSetElements(table: string, set: string, nfproto: number): Promise<NativeSetDump>;
+  /** `count` ops of 48 bytes each in `records`, naming sets by index into `sets` (native/setwrite.cc). */
+  nftApplyElements(table: string, nfproto: number, sets: string[], records: Uint8Array, count: number): void;
 }
 
 export interface NativeSetDump {

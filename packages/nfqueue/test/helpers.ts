@@ -14,9 +14,12 @@ export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtur
  * rebuild whichever of the two is older than its sources.
  */
 export function ensureBuilt(): void {
+  // A build wipes build/ first: builds (here and elsewhere) take this lock, and one under way is waited for before looking.
+  const lock = '/tmp/l7mesh-nfqueue-build.lock';
+  execFileSync('flock', [lock, 'true'], { timeout: 300_000 });
   const addon = mtimeMs(`${pkgDir}build/Release/l7nfq.node`);
   if (addon < Math.max(newestMtimeMs(`${pkgDir}native`, '.cc'), newestMtimeMs(`${pkgDir}native`, '.h'), mtimeMs(`${pkgDir}binding.gyp`))) {
-    execFileSync('npm', ['run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 180_000 });
+    execFileSync('flock', [lock, 'npm', 'run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 300_000 });
   }
   if (mtimeMs(`${pkgDir}dist/index.js`) < newestMtimeMs(`${pkgDir}src`, '.ts')) {
     execFileSync('npx', ['tsc', '-p', 'packages/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 120_000 });

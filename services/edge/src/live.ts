@@ -5,6 +5,8 @@ import { EdgeCore, flowView, type EdgeFlow } from './core.js';
 import { MarkPolicy } from './markPolicy.js';
 import { createEdgeMetrics } from './metrics.js';
 import { loadEdgePatterns } from './patterns.js';
+import { ConntrackCounters } from './conntrackCounters.js';
+import { conntrackReplyLookup } from './conntrackLookup.js';
 import { startLiveRecords } from './records.js';
 import { connectRemoteEdge } from './remote.js';
 import { edgeRulesConfig } from './rules.js';
@@ -81,7 +83,9 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   let conntrackErrors = 0;
   let undecodable = 0;
   // Remote mode: fail-open holds there too (packets never wait for the cluster), so a NATS that is down at start is no reason not to start.
-  const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log, config.records) : undefined;
+  // A source-NATing router (conntrack mode) reports flows under their external tuple, from conntrack's reply tuple.
+  const natLookup = !stateless && config.netfilter.natSide === 'external' ? conntrackReplyLookup(nfq.conntrackReply, (e) => log(`warning: conntrack lookup: ${(e as Error).message}`)) : undefined;
+  const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log, config.records, natLookup) : undefined;
   // Flow records and accounting for the central store (remote mode with records enabled).
   const records = remote?.records ? startLiveRecords(config, remote.records, undefined, remote.joinedFlows(config.cluster!.zone)) : undefined;
   const core = new EdgeCore({
@@ -110,6 +114,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
 
   remote?.attach(core);
   let queue: NfQueue | undefined;
+  /** Conntrack mode with records: whole connections' counters from DESTROY events and dumps. */
+  let ctCounters: ConntrackCounters | undefined;
   let callbackErrors = 0;
   let queueErrors = 0;
   const sourceStats = (): Record<string, number> => {
@@ -215,6 +221,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       problems.push(`closing the queue: ${(err as Error).message}`);
     }
     await core.settle();
+    ctCounters?.stop();
     records?.finish();
     await remote?.close().catch((err: unknown) => problems.push(`closing the cluster link: ${(err as Error).message}`));
     await server.close();
@@ -243,6 +250,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       const replaced = Object.values(applied.families).reduce((n, f) => n + (f?.replacedJumps ?? 0), 0);
       log(`edge: rules installed (${rules.families!.join(', ')}; conntrack accounting ${applied.accounting}${replaced > 0 ? `; replaced ${replaced} jumps left by an earlier run` : ''})`);
     }
+    // After the rules (they switch conntrack accounting on): subscribe to DESTROY events, then dump what is open.
+    if (records && !stateless) ctCounters = await ConntrackCounters.start({ sink: records, source: nfq, log });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

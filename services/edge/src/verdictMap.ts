@@ -1,5 +1,15 @@
 import { endpointsOfKey, flowKeyOfEndpoints, IPPROTO_TCP, IPPROTO_UDP } from '@l7mesh/flow';
-import type { ElementOp, ElementTarget, FlowTuple } from '@l7mesh/netfilter';
+import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
+
+/** A change to one flow's elements: both directions' keys of the canonical flow key. */
+export interface FlowChange {
+  op: 'add' | 'delete';
+  /** The flow package's canonical key of the flow. */
+  key: string;
+  target: ElementTarget;
+  /** Adds: the elements' expiry. */
+  timeoutSec?: number;
+}
 
 /** A flow-set element with its counters (the packets that matched it). */
 export interface FlowElement {
@@ -11,8 +21,8 @@ export interface FlowElement {
 
 /** What the map needs of nftables (libnftables and a netlink dump in the edge, a fake in unit tests). */
 export interface VerdictMapDriver {
-  /** Applies the operations in one transaction; throws (with nft's message) when any fails, and then applies none. */
-  apply(ops: readonly ElementOp[]): void;
+  /** Applies the changes in one transaction; throws (with the kernel's error) when any fails, and then applies none. */
+  apply(changes: readonly FlowChange[]): void;
   /** The tuples in the live sets (refreshed by every packet of a flow that has elements). */
   live(): Promise<FlowTuple[]>;
   /** Every element of the flow sets, with counters. */
@@ -130,7 +140,7 @@ export class VerdictMap {
     if (this.pending.size === 0 || this.dumping) return;
     const changes = [...this.pending];
     this.pending.clear();
-    const ops: ElementOp[] = [];
+    const ops: FlowChange[] = [];
     for (const [key, was] of changes) this.opsOf(key, was, ops);
     if (ops.length === 0) return;
     try {
@@ -199,7 +209,7 @@ export class VerdictMap {
     }
     // What changed while the dumps ran (a verdict, a commit) is the next sweep's.
     const unchanged = (key: string, v: number) => this.book.get(key) === v && !this.pending.has(key);
-    const deletes: ElementOp[][] = [];
+    const deletes: FlowChange[] = [];
     for (const [key, v] of ending) {
       if (!unchanged(key, v)) continue;
       const c = counted.get(key);
@@ -211,7 +221,7 @@ export class VerdictMap {
       this.counters.ended++;
       o.onCounted?.(key, c.packets, c.bytes, true);
       const target = this.targets[v % CODE_BITS]!;
-      deletes.push(tuplesOf(key).map((t) => ({ op: 'delete' as const, key: t, target })));
+      deletes.push({ op: 'delete', key, target });
     }
     for (const [key, v] of refreshing) {
       if (!unchanged(key, v)) continue;
@@ -230,13 +240,13 @@ export class VerdictMap {
     }
     if (deletes.length > 0) {
       try {
-        o.driver.apply(deletes.flat());
+        o.driver.apply(deletes);
       } catch (err) {
         // An element that expired since the dump: the rest go one flow at a time.
         this.counters.batchFailures++;
-        for (const ops of deletes) {
+        for (const change of deletes) {
           try {
-            o.driver.apply(ops);
+            o.driver.apply([change]);
           } catch {
             this.counters.flowFailures++;
           }
@@ -272,17 +282,15 @@ export class VerdictMap {
   }
 
   /** The operations that bring a flow's elements from code `was` (-1: none) to its booked target. */
-  private opsOf(key: string, was: number, ops: ElementOp[]): void {
+  private opsOf(key: string, was: number, ops: FlowChange[]): void {
     const v = this.book.get(key);
     if (v === undefined) return;
-    const tuples = tuplesOf(key);
-    if (was >= 0) for (const t of tuples) ops.push({ op: 'delete', key: t, target: this.targets[was]! });
-    const target = this.targets[v % CODE_BITS]!;
-    for (const t of tuples) ops.push({ op: 'add', key: t, target, timeoutSec: this.options.elementTimeoutSec });
+    if (was >= 0) ops.push({ op: 'delete', key, target: this.targets[was]! });
+    ops.push({ op: 'add', key, target: this.targets[v % CODE_BITS]!, timeoutSec: this.options.elementTimeoutSec });
   }
 
   private applyOne(key: string, was: number): void {
-    const ops: ElementOp[] = [];
+    const ops: FlowChange[] = [];
     this.opsOf(key, was, ops);
     if (ops.length === 0) return;
     try {

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { flowKeyOfEndpoints, IPPROTO_TCP } from '@l7mesh/flow';
-import type { ElementOp, ElementTarget, FlowTuple } from '@l7mesh/netfilter';
-import { tuplesOf, VerdictMap, type FlowElement, type VerdictMapDriver } from '../src/verdictMap.js';
+import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
+import { tuplesOf, VerdictMap, type FlowChange, type FlowElement, type VerdictMapDriver } from '../src/verdictMap.js';
 
 function tupleText(t: FlowTuple): string {
   return `${t.protocol} ${t.src}:${t.sport}>${t.dst}:${t.dport}`;
@@ -17,17 +17,19 @@ function tupleText(t: FlowTuple): string {
 class FakeNft implements VerdictMapDriver {
   readonly elements_ = new Map<string, FlowElement>();
   readonly live_ = new Set<string>();
-  transactions: ElementOp[][] = [];
+  transactions: FlowChange[][] = [];
 
-  apply(ops: readonly ElementOp[]): void {
+  apply(changes: readonly FlowChange[]): void {
     const next = new Map(this.elements_);
-    for (const op of ops) {
-      const id = `${JSON.stringify(op.target)} ${tupleText(op.key)}`;
-      if (op.op === 'delete') {
-        if (!next.delete(id)) throw new Error(`Could not process rule: No such file or directory (${id})`);
-      } else if (!next.has(id)) next.set(id, { key: op.key, target: op.target, packets: 0, bytes: 0 });
+    for (const c of changes) {
+      for (const t of tuplesOf(c.key)) {
+        const id = `${JSON.stringify(c.target)} ${tupleText(t)}`;
+        if (c.op === 'delete') {
+          if (!next.delete(id)) throw new Error(`No such file or directory (${id})`);
+        } else if (!next.has(id)) next.set(id, { key: t, target: c.target, packets: 0, bytes: 0 });
+      }
     }
-    this.transactions.push([...ops]);
+    this.transactions.push([...changes]);
     this.elements_.clear();
     for (const [k, v] of next) this.elements_.set(k, v);
   }
@@ -83,7 +85,7 @@ describe('VerdictMap', () => {
     map.decide(key(1), 0x100, false);
     map.commit();
     expect(nft.targetOf(key(1))).toEqual([[HTTP], [HTTP]]);
-    expect(nft.transactions.at(-1)!.map((op) => op.op)).toEqual(['delete', 'delete', 'add', 'add']);
+    expect(nft.transactions.at(-1)!.map((op) => op.op)).toEqual(['delete', 'add']);
     expect(map.counters).toMatchObject({ held: 1, replaced: 1, batchFailures: 0 });
   });
 
@@ -93,7 +95,7 @@ describe('VerdictMap', () => {
     map.decide(key(2), 0x100, false);
     map.commit();
     expect(nft.transactions).toHaveLength(1);
-    expect(nft.transactions[0]!.map((op) => op.op)).toEqual(['add', 'add']);
+    expect(nft.transactions[0]!.map((op) => op.op)).toEqual(['add']);
     map.decide(key(2), 0x100, false);
     map.commit();
     expect(nft.transactions).toHaveLength(1);
@@ -161,7 +163,7 @@ describe('VerdictMap', () => {
     clock.sec += 560;
     await map.sweep();
     expect(map.counters.refreshed).toBe(1);
-    expect(nft.transactions.slice(before).flat().map((op) => op.op)).toEqual(['delete', 'delete', 'add', 'add']);
+    expect(nft.transactions.slice(before).flat().map((op) => op.op)).toEqual(['delete', 'add']);
     expect(nft.targetOf(key(31))).toEqual([[HTTP], [HTTP]]);
   });
 
