@@ -7,7 +7,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { loadEdgePatterns } from './patterns.js';
 import { ConntrackCounters } from './conntrackCounters.js';
 import { conntrackReplyLookup } from './conntrackLookup.js';
-import { startLiveRecords } from './records.js';
+import { startLiveRecords, type KernelCounters } from './records.js';
 import { connectRemoteEdge } from './remote.js';
 import { edgeRulesConfig } from './rules.js';
 import { startEdgeServer, type EdgeServer } from './server.js';
@@ -243,7 +243,9 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     });
     if (stateless) {
       // Without its table the stateless edge has nothing to feed (the map is the table's), so --no-rules does not apply.
-      statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log);
+      // Element counters count the packets after the flow got elements: the edge's own counts at the verdict come on top.
+      const counted = records && ((key: string, c: KernelCounters, ended: boolean) => records.flowCounters(key, c, { final: ended, scope: 'since-verdict' }));
+      statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log, counted);
     } else if (options.installRules !== false) {
       const applied = await netfilter.applyEdgeRules(rules, target);
       rulesInstalled = true;

@@ -3,7 +3,7 @@ import type { ElementTarget, NetfilterTarget, StatelessRulesConfig } from '@l7me
 import type { EdgeConfig } from './config.js';
 import type { EdgeFlow } from './core.js';
 import type { MarkPolicy } from './markPolicy.js';
-import { VerdictMap, type FlowChange, type VerdictMapDriver } from './verdictMap.js';
+import { VerdictMap, type FlowChange, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
 
 type Netfilter = typeof import('@l7mesh/netfilter');
 /** The nfqueue addon's nftables access: libnftables for changes, netlink dumps for reading sets. */
@@ -71,6 +71,8 @@ export async function startStateless(
   netfilter: Netfilter,
   target: NetfilterTarget,
   log: (line: string) => void,
+  /** The flows' element counters (accounting of whole connections), when the edge publishes records. */
+  onCounted?: VerdictMapOptions['onCounted'],
 ): Promise<StatelessEdge> {
   const s = config.netfilter.stateless;
   const rules = statelessRulesConfig(config, policy);
@@ -105,6 +107,7 @@ export async function startStateless(
     elementTimeoutSec: s.elementTimeoutSec,
     sweepSec: s.sweepSec,
     log,
+    ...(onCounted ? { onCounted } : {}),
   });
   const applied = await netfilter.applyStatelessRules(rules, target);
   log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains)`);

@@ -19,6 +19,15 @@ export interface FlowElement {
   bytes: number;
 }
 
+/** Packets and bytes per direction; the originator is the flow key's lower endpoint. */
+export interface DirectionCounters {
+  origIsLow: true;
+  origPackets: number;
+  origBytes: number;
+  replyPackets: number;
+  replyBytes: number;
+}
+
 /** What the map needs of nftables (libnftables and a netlink dump in the edge, a fake in unit tests). */
 export interface VerdictMapDriver {
   /** Applies the changes in one transaction; throws (with the kernel's error) when any fails, and then applies none. */
@@ -38,8 +47,12 @@ export interface VerdictMapOptions {
   sweepSec: number;
   /** Wall clock in seconds. */
   nowSec?: () => number;
-  /** A flow's elements were deleted (gone from the live set), or re-added (still live): the packets and bytes they counted. */
-  onCounted?: (key: string, packets: number, bytes: number, ended: boolean) => void;
+  /**
+   * A flow's elements were deleted (gone from the live sets: `ended`), or
+   * re-added (still live): what they counted since the flow first got
+   * elements, per direction (orig: from the key's lower endpoint).
+   */
+  onCounted?: (key: string, counters: DirectionCounters, ended: boolean) => void;
   log?: (line: string) => void;
 }
 
@@ -94,6 +107,8 @@ export class VerdictMap {
   private dumping = false;
   /** Flows missing from the last sweep's live sets: a dump is no snapshot, so a flow ends only when missing from two. */
   private absent = new Set<string>();
+  /** What the elements of re-added flows had counted before (a new element starts at zero): only long flows are here. */
+  private readonly carried = new Map<string, DirectionCounters>();
 
   constructor(private readonly options: VerdictMapOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
@@ -191,7 +206,7 @@ export class VerdictMap {
     }
     this.absent = absent;
     if (ending.size === 0 && refreshing.size === 0) return;
-    const counted = new Map<string, { packets: number; bytes: number }>();
+    const counted = new Map<string, DirectionCounters>();
     this.dumping = true;
     let elements: FlowElement[];
     try {
@@ -201,11 +216,16 @@ export class VerdictMap {
     }
     for (const e of elements) {
       const key = keyOfTuple(e.key);
-      const c = counted.get(key);
-      if (c) {
-        c.packets += e.packets;
-        c.bytes += e.bytes;
-      } else counted.set(key, { packets: e.packets, bytes: e.bytes });
+      let c = counted.get(key);
+      if (!c) counted.set(key, (c = { ...(this.carried.get(key) ?? { origIsLow: true, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }) }));
+      const low = endpointsOfKey(key, true);
+      if (e.key.src === low.src && e.key.sport === low.sport) {
+        c.origPackets += e.packets;
+        c.origBytes += e.bytes;
+      } else {
+        c.replyPackets += e.packets;
+        c.replyBytes += e.bytes;
+      }
     }
     // What changed while the dumps ran (a verdict, a commit) is the next sweep's.
     const unchanged = (key: string, v: number) => this.book.get(key) === v && !this.pending.has(key);
@@ -214,12 +234,13 @@ export class VerdictMap {
       if (!unchanged(key, v)) continue;
       const c = counted.get(key);
       this.book.delete(key);
+      this.carried.delete(key);
       if (!c) {
         this.counters.expired++;
         continue;
       }
       this.counters.ended++;
-      o.onCounted?.(key, c.packets, c.bytes, true);
+      o.onCounted?.(key, c, true);
       const target = this.targets[v % CODE_BITS]!;
       deletes.push({ op: 'delete', key, target });
     }
@@ -229,11 +250,13 @@ export class VerdictMap {
       if (!c) {
         // Expired already: the flow's next packets are queued again and picked up.
         this.book.delete(key);
+        this.carried.delete(key);
         this.counters.expired++;
         continue;
       }
       this.counters.refreshed++;
-      o.onCounted?.(key, c.packets, c.bytes, false);
+      o.onCounted?.(key, c, false);
+      this.carried.set(key, c);
       const code = v % CODE_BITS;
       this.book.set(key, now * CODE_BITS + code);
       this.pending.set(key, code);
@@ -308,6 +331,7 @@ export class VerdictMap {
       }
       this.counters.flowFailures++;
       this.book.delete(key);
+      this.carried.delete(key);
       if (this.counters.flowFailures <= 10) this.options.log?.(`verdict map: ${describeKey(key)}: ${(err as Error).message}`);
     }
   }

@@ -70,7 +70,7 @@ function setup(over: Partial<ConstructorParameters<typeof VerdictMap>[0]> = {}) 
     elementTimeoutSec: 600,
     sweepSec: 5,
     nowSec: () => clock.sec,
-    onCounted: (k, p, b, ended) => counted.push([k, p, b, ended]),
+    onCounted: (k, c, ended) => counted.push([k, c.origPackets + c.replyPackets, c.origBytes + c.replyBytes, ended]),
     ...over,
   });
   return { nft, clock, map, counted };
@@ -165,6 +165,29 @@ describe('VerdictMap', () => {
     expect(map.counters.refreshed).toBe(1);
     expect(nft.transactions.slice(before).flat().map((op) => op.op)).toEqual(['delete', 'add']);
     expect(nft.targetOf(key(31))).toEqual([[HTTP], [HTTP]]);
+  });
+
+  it('reports counters per direction, and a re-added flow\'s totals go on from what its old elements counted', async () => {
+    const seen: [number, number, boolean][] = [];
+    const { nft, map, clock } = setup({ onCounted: (_k, c, ended) => seen.push([c.origPackets, c.replyPackets, ended]) });
+    map.decide(key(70), 0x100, false);
+    map.commit();
+    const [up, down] = tuplesOf(key(70));
+    nft.element(up).packets = 5;
+    nft.element(down).packets = 9;
+    nft.live_.add(tupleText(up));
+    clock.sec += 590;
+    await map.sweep();
+    // Re-added: its new elements count from zero.
+    nft.element(up).packets = 1;
+    nft.live_.clear();
+    clock.sec += 31;
+    await map.sweep();
+    await map.sweep();
+    expect(seen).toEqual([
+      [5, 9, false],
+      [6, 9, true],
+    ]);
   });
 
   it('a flow whose elements expired before the sweep ended them is dropped from the book and counted', async () => {
