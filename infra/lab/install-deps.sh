@@ -65,4 +65,7 @@ apt-get install -y -qq --no-install-recommends \
 	gophernicus \
 	dictd dict \
 	munin-node \
-	fingerd finger
+	fingerd finger \
+	leafnode \
+	python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg \
+	gwhois whois
