@@ -16,7 +16,7 @@ export type { SetElement, SetElementsOptions } from './setElements.js';
 export { readQueueProcStats, parseQueueProcStats, PROC_NFQUEUE } from './procstats.js';
 export type { QueueProcStats } from './procstats.js';
 export { nftApplyElements } from './setWrite.js';
-export type { ElementWrite, ApplyElementsOptions } from './setWrite.js';
+export type { ElementWrite, TupleWrite, PackedTupleWrite, ApplyElementsOptions } from './setWrite.js';
 export { conntrackReply, conntrackDump, conntrackDumpEach } from './conntrackQuery.js';
 export type { ConntrackDumpOptions } from './conntrackQuery.js';
 export { ConntrackEvents } from './conntrackEvents.js';

@@ -6,7 +6,10 @@ import { NfqueueError } from './errors.js';
 import { addon } from './native.js';
 
 /** One element to add to, or remove from, a set keyed on the 5-tuple. */
-export interface ElementWrite {
+export type ElementWrite = TupleWrite | PackedTupleWrite;
+
+/** The element's 5-tuple as fields. */
+export interface TupleWrite {
   /**
    * `add`: the element exists afterwards (adding one that exists is no error);
    * `delete`: removes it, ENOENT when it is not there (expired, say);
@@ -31,6 +34,21 @@ export interface ElementWrite {
   timeoutMs?: number;
 }
 
+/**
+ * The element's 5-tuple packed in a string, one char per byte (as
+ * @l7mesh/flow's canonical flow keys are): the protocol, then one
+ * endpoint's address and port (big-endian), then the other's; 13 chars for
+ * IPv4, 37 for IPv6. The first endpoint is the source unless `reverse`.
+ * Made for a caller that holds such keys: no address bytes to allocate.
+ */
+export interface PackedTupleWrite {
+  op: TupleWrite['op'];
+  set: string;
+  tuple: string;
+  reverse?: boolean;
+  timeoutMs?: number;
+}
+
 export interface ApplyElementsOptions {
   /** Family of the table; default 'inet'. */
   family?: 'inet' | 'ip' | 'ip6';
@@ -44,8 +62,8 @@ const NFPROTO: Readonly<Record<NonNullable<ApplyElementsOptions['family']>, numb
 //   6-7 sport, 8-9 dport (network order)   12-15 timeout ms (LE)   16-31 src   32-47 dst
 const RECORD_BYTES = 48;
 const VERB: Readonly<Record<ElementWrite['op'], number>> = { add: 0, delete: 1, destroy: 2 };
-const IPPROTO: Readonly<Record<ElementWrite['protocol'], number>> = { tcp: 6, udp: 17 };
-const ADDRESS_BYTES: Readonly<Record<ElementWrite['family'], number>> = { ipv4: 4, ipv6: 16 };
+const IPPROTO: Readonly<Record<TupleWrite['protocol'], number>> = { tcp: 6, udp: 17 };
+const ADDRESS_BYTES: Readonly<Record<TupleWrite['family'], number>> = { ipv4: 4, ipv6: 16 };
 const MAX_OPS = 1 << 20; // the addon's bound (native/setwrite.cc)
 const MAX_TIMEOUT_MS = 0xffff_ffff;
 const NAME_MAX = 255; // NFT_NAME_MAXLEN less the NUL
@@ -139,12 +157,28 @@ export function nftApplyElements(table: string, ops: readonly ElementWrite[], op
       sets.push(op.set);
       setIndex.set(op.set, s);
     }
-    const alen = lookup(ADDRESS_BYTES, op.family);
-    if (alen === undefined) throw invalid(i, 'family', `must be 'ipv4' or 'ipv6', got ${JSON.stringify(op.family)}`);
-    const proto = lookup(IPPROTO, op.protocol);
-    if (proto === undefined) throw invalid(i, 'protocol', `must be 'tcp' or 'udp', got ${JSON.stringify(op.protocol)}`);
-    const sport = checkPort(op.sport, i, 'sport');
-    const dport = checkPort(op.dport, i, 'dport');
+    const packed = 'tuple' in op ? op.tuple : undefined;
+    let alen: number | undefined;
+    let proto: number | undefined;
+    let sport: number;
+    let dport: number;
+    if (packed !== undefined) {
+      if (typeof packed !== 'string' || (packed.length !== 13 && packed.length !== 37)) throw invalid(i, 'tuple', `must be a packed 5-tuple of 13 (IPv4) or 37 (IPv6) chars`);
+      alen = packed.length === 13 ? 4 : 16;
+      proto = packed.charCodeAt(0);
+      if (proto !== 6 && proto !== 17) throw invalid(i, 'tuple', `has protocol ${proto}, not tcp (6) or udp (17)`);
+      const a = (packed.charCodeAt(alen + 1) << 8) | packed.charCodeAt(alen + 2);
+      const b = (packed.charCodeAt(2 * alen + 3) << 8) | packed.charCodeAt(2 * alen + 4);
+      [sport, dport] = (op as PackedTupleWrite).reverse ? [b, a] : [a, b];
+    } else {
+      const t = op as TupleWrite;
+      alen = lookup(ADDRESS_BYTES, t.family);
+      if (alen === undefined) throw invalid(i, 'family', `must be 'ipv4' or 'ipv6', got ${JSON.stringify(t.family)}`);
+      proto = lookup(IPPROTO, t.protocol);
+      if (proto === undefined) throw invalid(i, 'protocol', `must be 'tcp' or 'udp', got ${JSON.stringify(t.protocol)}`);
+      sport = checkPort(t.sport, i, 'sport');
+      dport = checkPort(t.dport, i, 'dport');
+    }
     const timeout = op.timeoutMs;
     if (timeout !== undefined) {
       if (verb !== VERB.add) throw invalid(i, 'timeoutMs', `is for 'add' only, not '${op.op}'`);
@@ -169,8 +203,18 @@ export function nftApplyElements(table: string, ops: readonly ElementWrite[], op
     rec[o + 13] = (t >>> 8) & 0xff;
     rec[o + 14] = (t >>> 16) & 0xff;
     rec[o + 15] = t >>> 24;
-    writeAddress(rec, o + 16, op.src, alen, i, 'src', op.family);
-    writeAddress(rec, o + 32, op.dst, alen, i, 'dst', op.family);
+    if (packed !== undefined) {
+      // Chars 1.. and alen+3.. are the two addresses; the source first unless reversed.
+      const [src, dst] = (op as PackedTupleWrite).reverse ? [alen + 3, 1] : [1, alen + 3];
+      for (let b = 0; b < alen; b++) {
+        rec[o + 16 + b] = packed.charCodeAt(src + b);
+        rec[o + 32 + b] = packed.charCodeAt(dst + b);
+      }
+    } else {
+      const t = op as TupleWrite;
+      writeAddress(rec, o + 16, t.src, alen, i, 'src', t.family);
+      writeAddress(rec, o + 32, t.dst, alen, i, 'dst', t.family);
+    }
   }
   addon.nftApplyElements(table, nfproto, sets, rec, count);
 }

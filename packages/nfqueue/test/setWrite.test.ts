@@ -160,6 +160,28 @@ describe('nftApplyElements', () => {
     expect((await nftList('f4')).size).toBe(0);
   });
 
+  it('takes 5-tuples packed in strings (one char per byte), either way round, with the same result as fields', async () => {
+    // tcp, A:3001 then B:443 (A = ${A}, B = ${B}); and an IPv6 one, udp 2001:db8::1:2002 then ::ffff:198.18.71.9:53.
+    const bytes = (text: string) => text.split('.').map(Number);
+    const packed4 = String.fromCharCode(6, ...bytes(A), 3001 >> 8, 3001 & 255, ...bytes(B), 1, 187);
+    const v6a = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const v6b = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 71, 9];
+    const packed6 = String.fromCharCode(17, ...v6a, 2002 >> 8, 2002 & 255, ...v6b, 0, 53);
+    const r = await apply([
+      { op: 'add', set: 'f4', tuple: packed4, timeoutMs: 60_000 },
+      { op: 'add', set: 'f4', tuple: packed4, reverse: true },
+      { op: 'add', set: 'f6', tuple: packed6 },
+    ]);
+    expect(r.error).toBeUndefined();
+    expect(sortedKeys(await dump('f4'))).toEqual([`${A} tcp 3001 ${B} 443`, `${B} tcp 443 ${A} 3001`].sort());
+    expect(sortedKeys(await dump('f6'))).toEqual(['2001:db8::1 udp 2002 ::ffff:198.18.71.9 53']);
+    expect((await apply([{ op: 'add', set: 'f4', tuple: packed4.slice(1) }])).error).toMatchObject({ code: 'NFQ_INVALID_ARGUMENT', index: 0 });
+    expect((await apply([{ op: 'add', set: 'f4', tuple: String.fromCharCode(1) + packed4.slice(1) }])).error.message).toContain('ops[0].tuple has protocol 1');
+    expect((await apply([{ op: 'delete', set: 'f4', tuple: packed4 }, { op: 'delete', set: 'f4', tuple: packed4, reverse: true }, { op: 'delete', set: 'f6', tuple: packed6 }])).error).toBeUndefined();
+    expect(await dump('f4')).toEqual([]);
+    expect(await dump('f6')).toEqual([]);
+  });
+
   it('a table of family ip, and an empty list of ops (nothing sent)', async () => {
     expect((await apply([add(v4(1, { set: 'f' }), 10_000)], 'l7ip', 'ip')).error).toBeUndefined();
     const r = await lab.exec(ns, ['nft', 'list', 'set', 'ip', 'l7ip', 'f']);

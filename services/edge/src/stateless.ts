@@ -178,28 +178,12 @@ export async function startStateless(
   };
 }
 
-/** A flow change's two elements (one per direction), written straight from the canonical key's bytes: no address text. */
+/** A flow change's two elements (one per direction): the canonical key is itself a packed 5-tuple, so no address is copied in JS. */
 function elementsOf(c: FlowChange, setOf: (family: 'ipv4' | 'ipv6', target: ElementTarget) => string): [ElementWrite, ElementWrite] {
-  const k = c.key;
-  const a = k.length === 13 ? 4 : 16;
-  const family = a === 4 ? ('ipv4' as const) : ('ipv6' as const);
-  const low = new Uint8Array(a);
-  const high = new Uint8Array(a);
-  for (let i = 0; i < a; i++) {
-    low[i] = k.charCodeAt(1 + i);
-    high[i] = k.charCodeAt(a + 3 + i);
-  }
-  const lowPort = (k.charCodeAt(a + 1) << 8) | k.charCodeAt(a + 2);
-  const highPort = (k.charCodeAt(2 * a + 3) << 8) | k.charCodeAt(2 * a + 4);
-  const base = {
-    op: c.op,
-    set: setOf(family, c.target),
-    family,
-    protocol: k.charCodeAt(0) === IPPROTO_TCP ? ('tcp' as const) : ('udp' as const),
-    ...(c.op === 'add' && c.timeoutSec !== undefined ? { timeoutMs: c.timeoutSec * 1000 } : {}),
-  };
+  const set = setOf(c.key.length === 13 ? 'ipv4' : 'ipv6', c.target);
+  const timeout = c.op === 'add' && c.timeoutSec !== undefined ? { timeoutMs: c.timeoutSec * 1000 } : {};
   return [
-    { ...base, src: low, sport: lowPort, dst: high, dport: highPort },
-    { ...base, src: high, sport: highPort, dst: low, dport: lowPort },
+    { op: c.op, set, tuple: c.key, ...timeout },
+    { op: c.op, set, tuple: c.key, reverse: true, ...timeout },
   ];
 }
