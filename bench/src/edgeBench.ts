@@ -60,7 +60,7 @@ import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { analyseLatency, type LatencyResult } from './edgeLatency.js';
 import { run, sleep, type Spawned } from '@l7mesh/netns';
 import { si } from './measure.js';
-import { compileHelpers, CONSUMER_CPU, cpuTicks, GEN_CPU, pinned as pinnedWith, processCpu, QueueLab, queueLine as queueLineOf, type GenResult } from './queueLab.js';
+import { compileHelpers, CONSUMER_CPU, cpuTicks, GEN_CPU, pinned as pinnedWith, processCpu, QueueLab, queueLine as queueLineOf, type EdgeStatsJson, type GenResult } from './queueLab.js';
 
 const num = (name: string, dflt: number) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt);
 const SECONDS = num('EDGE_BENCH_SECONDS', 6);
@@ -141,20 +141,7 @@ async function startConsumer(kind: ConsumerKind, configFile: string): Promise<Co
   return { kind, label: `C accept loop (${variant === 'batch' ? 'VERDICT_BATCH per read' : 'one verdict per packet'})`, proc };
 }
 
-interface EdgeStatsJson {
-  packets: { received: number };
-  batches: number;
-  verdicts: { accepted: number; marked: number };
-  flows: { active: number };
-  protocols: { l7: string; flows: number; packets: number }[];
-  live_unset: { flows: number };
-  source?: Record<string, number>;
-}
-
-async function edgeStats(): Promise<EdgeStatsJson> {
-  const r = await q.lab.exec(q.rtr, ['curl', '-s', '-S', '--max-time', '5', `http://127.0.0.1:${METRICS_PORT}/stats`]);
-  return JSON.parse(r.stdout) as EdgeStatsJson;
-}
+const edgeStats = (): Promise<EdgeStatsJson> => q.edgeStats(METRICS_PORT);
 
 interface ThroughputResult {
   consumer: string;

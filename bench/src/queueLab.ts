@@ -124,6 +124,18 @@ export function flowgenTuple(i: number): { src: string; sport: number; dport: nu
 }
 
 /** The lab's namespaces and the flowgen runs in it (each on fresh 5-tuples). */
+/** What the benchmarks read of an edge's /stats. */
+export interface EdgeStatsJson {
+  packets: { received: number };
+  batches: number;
+  verdicts: { accepted: number; marked: number };
+  flows: { active: number };
+  protocols: { l7: string; flows: number; packets: number }[];
+  live_unset: { flows: number };
+  source?: Record<string, number>;
+  stateless?: Record<string, number>;
+}
+
 export class QueueLab {
   readonly lab: NetnsLab;
   cli = '';
@@ -154,6 +166,12 @@ export class QueueLab {
     await lab.route(this.srv, a.sourceNet, a.routerOut);
     await lab.exec(this.rtr, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     await lab.exec(this.srv, ['iptables', '-t', 'raw', '-A', 'PREROUTING', '-j', 'DROP']);
+  }
+
+  /** The /stats of the edge running in the router, on its metrics port. */
+  async edgeStats(port: number): Promise<EdgeStatsJson> {
+    const r = await this.lab.exec(this.rtr, ['curl', '-s', '-S', '--max-time', '10', `http://127.0.0.1:${port}/stats`]);
+    return JSON.parse(r.stdout) as EdgeStatsJson;
   }
 
   async conntrackFlush(): Promise<void> {

@@ -75,7 +75,7 @@ import { run, sleep, type Spawned } from '@l7mesh/netns';
 import { REPO_ROOT } from './benchPatterns.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { envNumber, si } from './measure.js';
-import { compileHelpers, CONSUMER_CPU, cpuTicks, flowgenTuple, GEN_CPU, LAB_ADDRESSES, pinned, processCpu, QueueLab, queueLine, type GenResult } from './queueLab.js';
+import { compileHelpers, CONSUMER_CPU, cpuTicks, flowgenTuple, GEN_CPU, LAB_ADDRESSES, pinned, processCpu, QueueLab, queueLine, type EdgeStatsJson, type GenResult } from './queueLab.js';
 import type { Quantiles } from './quantiles.js';
 
 const SECONDS = envNumber('STATELESS_BENCH_SECONDS', 6);
@@ -158,21 +158,7 @@ async function stopConsumer(c: Consumer): Promise<unknown> {
   }
 }
 
-interface EdgeStatsJson {
-  packets: { received: number };
-  batches: number;
-  verdicts: { accepted: number; marked: number };
-  flows: { active: number };
-  protocols: { l7: string; flows: number; packets: number }[];
-  live_unset: { flows: number };
-  source?: Record<string, number>;
-  stateless?: Record<string, number>;
-}
-
-async function edgeStats(): Promise<EdgeStatsJson> {
-  const r = await q.lab.exec(q.rtr, ['curl', '-s', '-S', '--max-time', '10', `http://127.0.0.1:${METRICS_PORT}/stats`]);
-  return JSON.parse(r.stdout) as EdgeStatsJson;
-}
+const edgeStats = (): Promise<EdgeStatsJson> => q.edgeStats(METRICS_PORT);
 
 interface FlowJson {
   proto: string;

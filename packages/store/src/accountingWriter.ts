@@ -96,16 +96,16 @@ export async function writeAccountingDeltas(db: Db, deltas: readonly AccountingD
     return transaction(client, async () => {
       const horizon = await lockHorizon(client, 'accounting_1m');
       const eventIds = new Set(checked.map((d) => d.eventId));
-      const fresh = await claimEvents(client, 'accounting', eventIds);
+      const taken = await claimEvents(client, 'accounting', eventIds);
       const kept: CheckedDelta[] = [];
       let expired = 0;
       for (const d of checked) {
-        if (!fresh.has(d.eventId)) continue;
+        if (taken.has(d.eventId)) continue;
         if (horizon !== null && d.minute.getTime() < horizon) expired++;
         else kept.push(d);
       }
       const rows = kept.length === 0 ? 0 : await addToMinutes(client, kept);
-      return { events: fresh.size, duplicates: eventIds.size - fresh.size, rows, expired };
+      return { events: eventIds.size - taken.size, duplicates: taken.size, rows, expired };
     });
   });
 }

@@ -2,8 +2,14 @@
  * The flow table's writer: batches of flow records (one when a flow is
  * decided, one when it ends with its final counters) upserted by flow
  * identity, deduplicated by event key, in one transaction per batch.
+ *
+ * The fast path (ingestion's rate is the point): the dedupe keys go in
+ * with one statement that returns only the duplicates, the records of one
+ * flow are merged here, the merged rows are COPYed into a temporary table,
+ * and one INSERT ... ON CONFLICT upserts them from there.
  */
 import type pg from 'pg';
+import { CopyChunks, copyField, copyRows, copyTextArray } from './copyIn.js';
 import { transaction, withClient, type Db } from './db.js';
 import { badParameter } from './errors.js';
 import { checkBatch, checkEventId, claimEvents, daysOf, ensureDays, lockHorizon, type WriteResult } from './ingest.js';
@@ -45,8 +51,17 @@ export interface FlowRecord {
 }
 
 const U32 = 0xffff_ffff;
+const HOUR_MS = 3_600_000;
 
-function checkFlowRecord(r: unknown, i: number): FlowRecord {
+/**
+ * A record as checked: every field in its domain, addresses canonical.
+ * The caller's own object when its addresses were canonical already (all
+ * IPv4, most IPv6): ingestion checks a record per 10 us or so, and a copy
+ * of each would be most of the garbage a batch leaves.
+ */
+type CheckedFlow = FlowRecord;
+
+function checkFlowRecord(r: unknown, i: number): CheckedFlow {
   const at = `records[${i}]`;
   if (typeof r !== 'object' || r === null) throw badParameter(at, 'must be a flow record');
   const x = r as Record<string, unknown>;
@@ -59,27 +74,24 @@ function checkFlowRecord(r: unknown, i: number): FlowRecord {
   if (!Array.isArray(x.edges) || x.edges.length === 0 || x.edges.length > 64) {
     throw badParameter(`${at}.edges`, 'must list 1-64 edges');
   }
-  return {
-    eventId: checkEventId(x.eventId, `${at}.eventId`),
-    zone: checkInteger(x.zone, `${at}.zone`, 0, U32),
-    protocol: checkInteger(x.protocol, `${at}.protocol`, 0, 255),
-    src,
-    srcPort: checkInteger(x.srcPort, `${at}.srcPort`, 0, 65535),
-    dst,
-    dstPort: checkInteger(x.dstPort, `${at}.dstPort`, 0, 65535),
-    firstSeen,
-    lastSeen,
-    state: checkOneOf(x.state, `${at}.state`, FLOW_STATES),
-    origPackets: BigInt(checkCounter(x.origPackets, `${at}.origPackets`)),
-    origBytes: BigInt(checkCounter(x.origBytes, `${at}.origBytes`)),
-    replyPackets: BigInt(checkCounter(x.replyPackets, `${at}.replyPackets`)),
-    replyBytes: BigInt(checkCounter(x.replyBytes, `${at}.replyBytes`)),
-    l7: checkName(x.l7, `${at}.l7`),
-    decidedBy: checkText(x.decidedBy, `${at}.decidedBy`, 128),
-    mark: checkInteger(x.mark, `${at}.mark`, 0, U32),
-    ruleSetVersion: checkInteger(x.ruleSetVersion, `${at}.ruleSetVersion`, 0, U32),
-    edges: x.edges.map((e, j) => checkName(e, `${at}.edges[${j}]`)),
-  };
+  for (let j = 0; j < x.edges.length; j++) checkName(x.edges[j], `${at}.edges[${j}]`);
+  checkEventId(x.eventId, `${at}.eventId`);
+  checkInteger(x.zone, `${at}.zone`, 0, U32);
+  checkInteger(x.protocol, `${at}.protocol`, 0, 255);
+  checkInteger(x.srcPort, `${at}.srcPort`, 0, 65535);
+  checkInteger(x.dstPort, `${at}.dstPort`, 0, 65535);
+  checkOneOf(x.state, `${at}.state`, FLOW_STATES);
+  // Counters go into COPY's text as they print: a safe integer or a bigint prints its digits.
+  checkCounter(x.origPackets, `${at}.origPackets`);
+  checkCounter(x.origBytes, `${at}.origBytes`);
+  checkCounter(x.replyPackets, `${at}.replyPackets`);
+  checkCounter(x.replyBytes, `${at}.replyBytes`);
+  checkName(x.l7, `${at}.l7`);
+  checkText(x.decidedBy, `${at}.decidedBy`, 128);
+  checkInteger(x.mark, `${at}.mark`, 0, U32);
+  checkInteger(x.ruleSetVersion, `${at}.ruleSetVersion`, 0, U32);
+  const record = r as FlowRecord;
+  return src === record.src && dst === record.dst ? record : { ...record, src, dst };
 }
 
 /**
@@ -87,19 +99,19 @@ function checkFlowRecord(r: unknown, i: number): FlowRecord {
  * seen last (a tie goes to `b`, the later write). The SQL upsert below
  * applies the same rule against the stored row.
  */
-function isNewer(b: FlowRecord, a: FlowRecord): boolean {
-  const rank = (r: FlowRecord) => (r.state === 'ended' ? 1 : 0);
+function isNewer(b: CheckedFlow, a: CheckedFlow): boolean {
+  const rank = (r: CheckedFlow) => (r.state === 'ended' ? 1 : 0);
   return rank(b) !== rank(a) ? rank(b) > rank(a) : b.lastSeen >= a.lastSeen;
 }
 
 /** Does the verdict of `b` replace that of `a`? A decided verdict is never replaced by 'unset'; otherwise the newer record's. */
-function takesVerdict(b: FlowRecord, a: FlowRecord): boolean {
+function takesVerdict(b: CheckedFlow, a: CheckedFlow): boolean {
   const bDecided = b.l7 !== UNSET;
   return bDecided !== (a.l7 !== UNSET) ? bDecided : isNewer(b, a);
 }
 
 /** Two records of one flow as one: what the upsert would leave if they were written one after the other. */
-function mergeRecords(a: FlowRecord, b: FlowRecord): FlowRecord {
+function mergeRecords(a: CheckedFlow, b: CheckedFlow): CheckedFlow {
   const newer = isNewer(b, a) ? b : a;
   const verdict = takesVerdict(b, a) ? b : a;
   return {
@@ -113,7 +125,12 @@ function mergeRecords(a: FlowRecord, b: FlowRecord): FlowRecord {
   };
 }
 
-function identityOf(r: FlowRecord): string {
+/** Are these records of one flow, given that they start at the same time? */
+function sameFlow(a: CheckedFlow, b: CheckedFlow): boolean {
+  return a.srcPort === b.srcPort && a.dstPort === b.dstPort && a.src === b.src && a.dst === b.dst && a.zone === b.zone && a.protocol === b.protocol;
+}
+
+function identityOf(r: CheckedFlow): string {
   return `${r.zone}|${r.protocol}|${r.src}|${r.srcPort}|${r.dst}|${r.dstPort}|${r.firstSeen.getTime()}`;
 }
 
@@ -124,30 +141,56 @@ const TAKES_VERDICT = `(CASE WHEN (EXCLUDED.l7_protocol <> '${UNSET}') <> (f.l7_
   THEN EXCLUDED.l7_protocol <> '${UNSET}' ELSE ${NEWER} END)`;
 const FROM_NEWER = ['state', 'orig_packets', 'orig_bytes', 'reply_packets', 'reply_bytes', 'event_id'];
 const FROM_VERDICT = ['l7_protocol', 'decided_by', 'mark', 'rule_set_version'];
+const COLUMNS = `zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen, last_seen, state,
+  orig_packets, orig_bytes, reply_packets, reply_bytes, l7_protocol, decided_by, mark, rule_set_version, edges, event_id`;
+
+/**
+ * A batch's merged rows, COPYed in before the upsert. Temporary (each
+ * session its own; no WAL), emptied at every commit, created once per
+ * connection.
+ */
+const STAGING = 'l7mesh_flow_staging';
+const CREATE_STAGING = `
+CREATE TEMP TABLE IF NOT EXISTS ${STAGING} (
+  zone bigint, protocol smallint, src_addr inet, src_port integer, dst_addr inet, dst_port integer,
+  first_seen timestamptz, last_seen timestamptz, state text,
+  orig_packets bigint, orig_bytes bigint, reply_packets bigint, reply_bytes bigint,
+  l7_protocol text, decided_by text, mark bigint, rule_set_version bigint, edges text[], event_id text
+) ON COMMIT DELETE ROWS`;
+const COPY_STAGING = `COPY ${STAGING} (${COLUMNS}) FROM STDIN`;
 
 const UPSERT_FLOWS = `
-INSERT INTO flows AS f (zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen, last_seen, state,
-                        orig_packets, orig_bytes, reply_packets, reply_bytes,
-                        l7_protocol, decided_by, mark, rule_set_version, edges, event_id)
+INSERT INTO flows AS f (${COLUMNS})
 SELECT r.zone, r.protocol, r.src_addr, r.src_port, r.dst_addr, r.dst_port, r.first_seen, r.last_seen, r.state,
        r.orig_packets, r.orig_bytes, r.reply_packets, r.reply_bytes,
        r.l7_protocol, r.decided_by, r.mark, r.rule_set_version,
-       ARRAY(SELECT DISTINCT e FROM jsonb_array_elements_text(r.edges) AS e ORDER BY e), r.event_id
-  FROM unnest($1::bigint[], $2::smallint[], $3::inet[], $4::integer[], $5::inet[], $6::integer[],
-              $7::timestamptz[], $8::timestamptz[], $9::text[],
-              $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
-              $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::jsonb[], $19::text[])
-       AS r(zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen, last_seen, state,
-            orig_packets, orig_bytes, reply_packets, reply_bytes,
-            l7_protocol, decided_by, mark, rule_set_version, edges, event_id)
+       CASE WHEN cardinality(r.edges) = 1 THEN r.edges ELSE ARRAY(SELECT DISTINCT e FROM unnest(r.edges) AS e ORDER BY e) END,
+       r.event_id
+  FROM ${STAGING} AS r
  -- Rows locked in key order, so concurrent batches cannot deadlock.
  ORDER BY r.zone, r.protocol, r.src_addr, r.src_port, r.dst_addr, r.dst_port, r.first_seen
 ON CONFLICT (zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen) DO UPDATE SET
   ${FROM_NEWER.map((c) => `${c} = CASE WHEN ${NEWER} THEN EXCLUDED.${c} ELSE f.${c} END`).join(',\n  ')},
   ${FROM_VERDICT.map((c) => `${c} = CASE WHEN ${TAKES_VERDICT} THEN EXCLUDED.${c} ELSE f.${c} END`).join(',\n  ')},
   last_seen = greatest(f.last_seen, EXCLUDED.last_seen),
-  edges = ARRAY(SELECT DISTINCT e FROM unnest(f.edges || EXCLUDED.edges) AS e ORDER BY e),
+  edges = CASE WHEN EXCLUDED.edges <@ f.edges THEN f.edges
+          ELSE ARRAY(SELECT DISTINCT e FROM unnest(f.edges || EXCLUDED.edges) AS e ORDER BY e) END,
   updated_at = now()`;
+
+// The row lock of DO UPDATE is the point: see flow_dirty_hours in 007_host_rollups.sql.
+const MARK_DIRTY = `
+INSERT INTO flow_dirty_hours (bucket)
+SELECT h FROM unnest($1::timestamptz[]) AS h ORDER BY 1
+ON CONFLICT (bucket) DO UPDATE SET marked_at = now()`;
+
+/** Connections whose session has the staging table (created outside any transaction, so a rollback cannot take it away). */
+const staged = new WeakSet<pg.ClientBase>();
+
+async function ensureStaging(client: pg.ClientBase): Promise<void> {
+  if (staged.has(client)) return;
+  await client.query(CREATE_STAGING);
+  staged.add(client);
+}
 
 /**
  * Writes a batch of flow records in one transaction: the batch's dedupe
@@ -157,60 +200,74 @@ ON CONFLICT (zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen)
  * and counters (final counters replace, they are not added), a decided
  * verdict is never replaced by 'unset', last_seen only grows, and the edges
  * are the union of all records' (a sorted set). Writing the same batch again changes
- * nothing. Records older than the retention horizon are skipped (counted
+ * nothing. The hours the flows started in are marked for the host rollup.
+ * Records older than the retention horizon are skipped (counted
  * as expired). A bad record rejects the batch with STORE_BAD_PARAMETER
  * naming it; nothing is written then.
  */
 export async function writeFlowRecords(db: Db, records: readonly FlowRecord[]): Promise<WriteResult> {
-  const checked = checkBatch(records, 'records').map(checkFlowRecord);
+  const items = checkBatch(records, 'records');
+  const checked: CheckedFlow[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) checked[i] = checkFlowRecord(items[i], i);
   const empty: WriteResult = { events: 0, duplicates: 0, rows: 0, expired: 0 };
   if (checked.length === 0) return empty;
   return withClient(db, async (client) => {
     await ensureDays(client, 'flows', daysOf(checked.map((r) => r.firstSeen)));
-    return transaction(client, async () => {
-      const horizon = await lockHorizon(client, 'flows');
-      const eventIds = new Set(checked.map((r) => r.eventId));
-      const fresh = await claimEvents(client, 'flows', eventIds);
-      const byFlow = new Map<string, FlowRecord>();
-      let expired = 0;
-      for (const r of checked) {
-        if (!fresh.has(r.eventId)) continue;
-        if (horizon !== null && r.firstSeen.getTime() < horizon) {
-          expired++;
-          continue;
+    await ensureStaging(client);
+    try {
+      return await transaction(client, async () => {
+        // The upsert sorts the batch by flow key: in memory, not in files (the default 4 MB is a tenth of a full batch).
+        await client.query(`SET LOCAL work_mem = '64MB'`);
+        const horizon = await lockHorizon(client, 'flows');
+        const eventIds = new Set<string>();
+        for (const r of checked) eventIds.add(r.eventId);
+        const taken = await claimEvents(client, 'flows', eventIds);
+        // Records of one flow merged, in batch order. Flows are found by their start (ms) first, a number a Map hashes
+        // for free; the few flows of a batch that share a start with another go by their whole identity.
+        const byStart = new Map<number, CheckedFlow>();
+        const sharingStart = new Map<string, CheckedFlow>();
+        let expired = 0;
+        for (const r of checked) {
+          if (taken.size > 0 && taken.has(r.eventId)) continue;
+          const start = r.firstSeen.getTime();
+          if (horizon !== null && start < horizon) {
+            expired++;
+            continue;
+          }
+          const first = byStart.get(start);
+          if (first === undefined) byStart.set(start, r);
+          else if (sameFlow(first, r)) byStart.set(start, mergeRecords(first, r));
+          else {
+            const id = identityOf(r);
+            const before = sharingStart.get(id);
+            sharingStart.set(id, before === undefined ? r : mergeRecords(before, r));
+          }
         }
-        const id = identityOf(r);
-        const before = byFlow.get(id);
-        byFlow.set(id, before === undefined ? r : mergeRecords(before, r));
-      }
-      const rows = byFlow.size === 0 ? 0 : await upsertFlows(client, [...byFlow.values()]);
-      return { events: fresh.size, duplicates: eventIds.size - fresh.size, rows, expired };
-    });
+        const merged = [...byStart.values(), ...sharingStart.values()];
+        const rows = merged.length === 0 ? 0 : await upsertFlows(client, merged);
+        return { events: eventIds.size - taken.size, duplicates: taken.size, rows, expired };
+      });
+    } catch (err) {
+      // The staging table gone (DISCARD TEMP on this connection): made again next time.
+      if ((err as { code?: unknown }).code === '42P01') staged.delete(client);
+      throw err;
+    }
   });
 }
 
-async function upsertFlows(client: pg.ClientBase, rs: FlowRecord[]): Promise<number> {
-  const column = <T>(f: (r: FlowRecord) => T): T[] => rs.map(f);
-  const result = await client.query(UPSERT_FLOWS, [
-    column((r) => r.zone),
-    column((r) => r.protocol),
-    column((r) => r.src),
-    column((r) => r.srcPort),
-    column((r) => r.dst),
-    column((r) => r.dstPort),
-    column((r) => r.firstSeen),
-    column((r) => r.lastSeen),
-    column((r) => r.state),
-    column((r) => r.origPackets.toString()),
-    column((r) => r.origBytes.toString()),
-    column((r) => r.replyPackets.toString()),
-    column((r) => r.replyBytes.toString()),
-    column((r) => r.l7),
-    column((r) => r.decidedBy),
-    column((r) => r.mark),
-    column((r) => r.ruleSetVersion),
-    column((r) => JSON.stringify(r.edges)),
-    column((r) => r.eventId),
-  ]);
+async function upsertFlows(client: pg.ClientBase, rows: CheckedFlow[]): Promise<number> {
+  const data = new CopyChunks();
+  const hours = new Set<number>();
+  for (const r of rows) {
+    hours.add(Math.floor(r.firstSeen.getTime() / HOUR_MS) * HOUR_MS);
+    data.add(
+      `${r.zone}\t${r.protocol}\t${r.src}\t${r.srcPort}\t${r.dst}\t${r.dstPort}\t${r.firstSeen.toISOString()}\t${r.lastSeen.toISOString()}\t${r.state}\t` +
+        `${r.origPackets}\t${r.origBytes}\t${r.replyPackets}\t${r.replyBytes}\t${copyField(r.l7)}\t${copyField(r.decidedBy)}\t${r.mark}\t${r.ruleSetVersion}\t` +
+        `${copyTextArray(r.edges)}\t${copyField(r.eventId)}\n`,
+    );
+  }
+  await copyRows(client, COPY_STAGING, data);
+  const result = await client.query(UPSERT_FLOWS);
+  await client.query(MARK_DIRTY, [[...hours].sort((a, b) => a - b).map((h) => new Date(h))]);
   return result.rowCount ?? 0;
 }

@@ -30,7 +30,7 @@ export { upsertNode, listNodes, type NodeKind, type NodeInfo, type NodeSighting 
 export { MAX_BATCH, type WriteResult } from './ingest.js';
 export { writeFlowRecords, UNSET, type FlowRecord, type FlowState } from './flowWriter.js';
 export { writeAccountingDeltas, TRAFFIC_DIRECTIONS, type AccountingDelta, type TrafficDirection } from './accountingWriter.js';
-export { rollupAccounting } from './rollup.js';
+export { rollupAccounting, rollupHosts } from './rollup.js';
 export { STORE_LIMITS, type Resolution } from './queryBounds.js';
 export { topTalkers, type TopBy, type TopTalker, type TopTalkersQuery } from './topTalkers.js';
 export { listFlows, type FlowRow, type ListFlowsQuery } from './listFlows.js';

@@ -3,6 +3,7 @@
  * horizon, and the partitions a batch needs.
  */
 import type pg from 'pg';
+import { CopyChunks, copyField, copyRows } from './copyIn.js';
 import { badParameter } from './errors.js';
 import type { PartitionedTable } from './partitions.js';
 import { checkText } from './validate.js';
@@ -63,19 +64,40 @@ export async function lockHorizon(client: pg.ClientBase, table: PartitionedTable
 
 /**
  * Inside the write's transaction: records the batch's dedupe keys and
- * returns those that were new. A key another transaction is writing at the
- * same moment waits for it, and is then a duplicate if that one committed.
- * Keys go in sorted, so two batches sharing keys lock them in one order and
- * cannot deadlock.
+ * returns those that were taken already (duplicates).
+ *
+ * Duplicates are rare (a redelivery), so the keys are first COPYed in
+ * plainly, under a savepoint: about half the cost of an INSERT ... ON
+ * CONFLICT, which ingestion pays once per record. Only when that meets a
+ * key already there (unique_violation) is the savepoint rolled back and the
+ * careful statement run, which skips the taken keys and names them. A key
+ * another transaction is writing at the same moment waits for it either
+ * way, and is then a duplicate if that one committed. Keys go in sorted, so
+ * two batches sharing keys lock them in one order and cannot deadlock.
  */
-export async function claimEvents(client: pg.ClientBase, kind: EventKind, eventIds: Iterable<string>): Promise<Set<string>> {
-  const ids = [...new Set(eventIds)].sort();
+export async function claimEvents(client: pg.ClientBase, kind: EventKind, eventIds: ReadonlySet<string>): Promise<Set<string>> {
+  const ids = [...eventIds].sort();
+  const data = new CopyChunks();
+  for (const id of ids) data.add(`${copyField(id)}\t${kind}\n`);
+  await client.query('SAVEPOINT l7mesh_claim');
+  try {
+    await copyRows(client, 'COPY ingested_events (event_id, kind) FROM STDIN', data);
+    await client.query('RELEASE SAVEPOINT l7mesh_claim');
+    return new Set();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
+    await client.query('ROLLBACK TO SAVEPOINT l7mesh_claim');
+  }
   const { rows } = await client.query<{ event_id: string }>(
-    `INSERT INTO ingested_events (event_id, kind)
-     SELECT e, $2 FROM unnest($1::text[]) AS e ORDER BY e
-     ON CONFLICT (event_id, kind) DO NOTHING
-     RETURNING event_id`,
+    `WITH ids AS (SELECT e, o FROM unnest($1::text[]) WITH ORDINALITY AS u(e, o)),
+          fresh AS (INSERT INTO ingested_events (event_id, kind)
+                    SELECT e, $2 FROM ids ORDER BY o
+                    ON CONFLICT (event_id, kind) DO NOTHING
+                    RETURNING event_id)
+     SELECT e AS event_id FROM ids WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.event_id = ids.e)`,
     [ids, kind],
   );
   return new Set(rows.map((r) => r.event_id));
 }
+
+const UNIQUE_VIOLATION = '23505';

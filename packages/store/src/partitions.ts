@@ -42,7 +42,7 @@ export interface RetentionResult {
  * Drops the daily partitions of flows (and of 1-minute accounting) that lie
  * wholly before the start of the UTC day `days` days ago, and the dedupe
  * keys ingested before that time. Hours are rolled up first, so the
- * rollups keep what the dropped minutes held. JetStream's redelivery window
+ * rollups keep what the dropped minutes and flows held. JetStream's redelivery window
  * must be shorter than the retention, since a redelivered event whose key
  * was deleted here would be counted again.
  */
@@ -56,8 +56,9 @@ export async function applyRetention(db: Db, days: number, options: RetentionOpt
   const flowsBefore = new Date(now.getTime() - days * DAY_MS);
   const minutesBefore = new Date(now.getTime() - minuteDays * DAY_MS);
   return withClient(db, async (client) => {
-    // Whatever minutes are about to go must be in the hourly rollup first.
+    // Whatever minutes and flows are about to go must be in the rollups first.
     await client.query('SELECT rollup_accounting_dirty()');
+    await client.query('SELECT rollup_hosts_dirty()');
     const dropped: string[] = [];
     for (const [table, before] of [
       ['flows', flowsBefore],

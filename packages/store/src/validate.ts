@@ -50,7 +50,9 @@ export function checkAddress(value: unknown, field: string): string {
   const family = typeof value === 'string' ? isIP(value) : 0;
   // isIP takes an IPv6 zone ('fe80::1%eth0'), which PostgreSQL's inet does not.
   if (family === 0 || (value as string).includes('%')) throw badParameter(field, 'must be an IPv4 or IPv6 address');
-  return new SocketAddress({ address: value as string, family: family === 4 ? 'ipv4' : 'ipv6' }).address;
+  // A dotted quad isIP takes is canonical already (it refuses leading zeros); only IPv6 has spellings to fold.
+  if (family === 4) return value as string;
+  return new SocketAddress({ address: value as string, family: 'ipv6' }).address;
 }
 
 /** An address or a prefix (`198.18.0.0/15`, `2001:db8::/32`). */

@@ -88,6 +88,31 @@ describe('writeFlowRecords', () => {
     expect(first.find((r) => r.srcPort === 1001)?.family).toBe(6);
   });
 
+  it('writes the new events of a batch that mixes them with ones already written', async () => {
+    await writeFlowRecords(db.pool, [flowRecord({ eventId: 'old', srcPort: 1000 })]);
+    const batch = [
+      flowRecord({ eventId: 'old', srcPort: 1000 }),
+      flowRecord({ eventId: 'new', srcPort: 1001 }),
+      flowRecord({ eventId: 'old', srcPort: 1002 }),
+    ];
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 1, duplicates: 1, rows: 1, expired: 0 });
+    expect((await listFlows(db.pool, window)).map((r) => r.srcPort).sort()).toEqual([1000, 1001]);
+    expect((await db.pool.query('SELECT event_id FROM ingested_events ORDER BY 1')).rows).toEqual([{ event_id: 'new' }, { event_id: 'old' }]);
+  });
+
+  it('stores any text exactly (the records go through COPY)', async () => {
+    const odd = flowRecord({
+      eventId: 'ev\\t\t"x"\n',
+      decidedBy: 'a\tb\nc\\d\r"e"',
+      l7: 'x{y},"z"\\',
+      edges: ['edge "b"', 'edge,a', '{c}', 'back\\slash', 'ünï'],
+    });
+    await writeFlowRecords(db.pool, [odd]);
+    const [row] = await listFlows(db.pool, window);
+    expect(row).toMatchObject({ eventId: odd.eventId, decidedBy: odd.decidedBy, l7: odd.l7 });
+    expect(row!.edges).toEqual([...odd.edges].sort());
+  });
+
   it('keeps the final record when an earlier one arrives late, and never lets unset replace a verdict', async () => {
     const end = flowRecord({ eventId: 'e', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 5000), origBytes: 7777, l7: 'unset', decidedBy: '' });
     const lateVerdict = flowRecord({ eventId: 'v', origBytes: 400, edges: ['edge-c'] });
@@ -119,6 +144,23 @@ describe('writeFlowRecords', () => {
       flowRecord({ ...v6, src: '2001:DB8:0:0:0:0:0:10', eventId: 's2', state: 'ended', lastSeen: at(DAY0 + 11 * HOUR) }),
     ]);
     expect(await listFlows(db.pool, window)).toMatchObject([{ src: '2001:db8::10', state: 'ended' }]);
+    // Flows that start in the same millisecond stay apart, each merged with its own records.
+    await db.pool.query('TRUNCATE flows, ingested_events');
+    const ended = { state: 'ended' as const, lastSeen: at(DAY0 + 10 * HOUR + 5000) };
+    await writeFlowRecords(db.pool, [
+      flowRecord({ eventId: 'a1', srcPort: 1 }),
+      flowRecord({ eventId: 'b1', srcPort: 2 }),
+      flowRecord({ eventId: 'c1', srcPort: 3, zone: 9 }),
+      flowRecord({ eventId: 'b2', srcPort: 2, ...ended, origBytes: 22 }),
+      flowRecord({ eventId: 'a2', srcPort: 1, ...ended, origBytes: 11 }),
+      flowRecord({ eventId: 'c2', srcPort: 3, zone: 9, ...ended, origBytes: 33 }),
+    ]);
+    const rows = await listFlows(db.pool, window);
+    expect(rows.map((r) => [r.zone, r.srcPort, r.state, r.origBytes, r.eventId]).sort()).toEqual([
+      [0, 1, 'ended', 11n, 'a2'],
+      [0, 2, 'ended', 22n, 'b2'],
+      [9, 3, 'ended', 33n, 'c2'],
+    ]);
   });
 
   it('counts a batch written by two connections at once only once', async () => {

@@ -1,12 +1,12 @@
 /**
  * The control process: migrations at start, ingestion of the records
- * stream, the periodic accounting rollup (and retention, when asked), and
+ * stream, the periodic accounting and host rollups (and retention, when asked), and
  * the HTTP API. `l7mesh control run` and `l7mesh up` run it.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { busNames, connectBus, ensureRecordsStream, RECORDS_MAX_AGE_SEC, type Bus, type BusNames, type BusOptions, type RecordsStreamOptions } from '@l7mesh/bus';
-import { applyRetention, migrate, rollupAccounting } from '@l7mesh/store';
+import { applyRetention, migrate, rollupAccounting, rollupHosts } from '@l7mesh/store';
 import { startApi, type RunningApi } from './api.js';
 import { badOption } from './errors.js';
 import { RecordIngest, type IngestCounters } from './ingest.js';
@@ -23,7 +23,7 @@ export interface ControlOptions {
   durable?: string;
   /** The HTTP API: listen address and port (default 127.0.0.1, 0 = any free port), and its bearer token (default: a random one, see `token`). false: no API. */
   api?: { host?: string; port?: number; token?: string } | false;
-  /** How often the dirty accounting hours are rolled up (ms, default 60 000). */
+  /** How often the dirty accounting and host hours are rolled up (ms, default 60 000). */
   rollupMs?: number;
   /** Keep flows and 1-minute accounting this many days (the rollups stay); default: keep everything. At least 8 (the records stream keeps 7). */
   retentionDays?: number;
@@ -40,7 +40,7 @@ export interface RunningControl {
   /** The API token in force (generated when none was given). */
   readonly token: string | undefined;
   readonly ingest: { readonly counters: IngestCounters; readonly writing: boolean };
-  /** Runs the dirty-hour rollup now (also done every rollupMs). */
+  /** Runs the dirty-hour rollups now, accounting's and the hosts' (also done every rollupMs); returns the hours recomputed. */
   rollup(): Promise<number>;
   /** Stops the API, the ingestion (what is unacknowledged stays in the stream), and closes NATS and the pool. */
   stop(): Promise<void>;
@@ -71,7 +71,8 @@ export async function startControl(options: ControlOptions): Promise<RunningCont
     const ingest = new RecordIngest({ bus, pool, consumer: options.durable === undefined ? {} : { durable: options.durable }, log });
     await ingest.start();
     cleanups.push(() => ingest.stop());
-    const rollup = () => rollupAccounting(pool);
+    // Accounting hours and days, then the host rollup (top talkers by src/dst).
+    const rollup = async () => (await rollupAccounting(pool)) + (await rollupHosts(pool));
     const rollupTimer = setInterval(() => {
       rollup().catch((err: unknown) => log(`control: rollup failed (tried again later): ${(err as Error).message}`));
     }, options.rollupMs ?? 60_000);

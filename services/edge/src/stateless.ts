@@ -6,7 +6,7 @@ import type { MarkPolicy } from './markPolicy.js';
 import { VerdictMap, type FlowChange, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
 
 type Netfilter = typeof import('@l7mesh/netfilter');
-/** The nfqueue addon's nftables access: libnftables for changes, netlink dumps for reading sets. */
+/** The nfqueue addon's nftables access: netlink batches for changes, netlink dumps for reading sets. */
 type Nft = Pick<typeof import('@l7mesh/nfqueue'), 'nftApplyElements' | 'nftSetElements'>;
 type ElementWrite = Parameters<Nft['nftApplyElements']>[1][number];
 
@@ -95,7 +95,7 @@ export async function startStateless(
     elements: async () =>
       (
         await Promise.all(
-          families.flatMap((f) => targets.map(async (target) => (await dump(netfilter.statelessTargetSet(f, target))).map((e) => ({ key: e, target, packets: e.packets, bytes: e.bytes })))),
+          families.flatMap((f) => targets.map(async (target) => (await dump(setOf(f, target))).map((e) => ({ key: e, target, packets: e.packets, bytes: e.bytes })))),
         )
       ).flat(),
   };
