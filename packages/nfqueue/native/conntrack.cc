@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common.h"
+#include "ctnetlink.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -127,21 +128,7 @@ size_t BuildUpdate(Napi::Env env, char* at, const CtEntry& e, uint32_t mark, uin
 
   std::unique_ptr<struct nf_conntrack, void (*)(struct nf_conntrack*)> ct(nfct_new(), nfct_destroy);
   if (!ct) Fail(env, "CT_UPDATE", "nfct_new failed: out of memory", {ENOMEM});
-  nfct_set_attr_u8(ct.get(), ATTR_L3PROTO, e.family);
-  if (e.family == AF_INET) {
-    uint32_t s, d;
-    memcpy(&s, e.src, 4);
-    memcpy(&d, e.dst, 4);
-    nfct_set_attr_u32(ct.get(), ATTR_IPV4_SRC, s);
-    nfct_set_attr_u32(ct.get(), ATTR_IPV4_DST, d);
-  } else {
-    nfct_set_attr(ct.get(), ATTR_IPV6_SRC, e.src);
-    nfct_set_attr(ct.get(), ATTR_IPV6_DST, e.dst);
-  }
-  nfct_set_attr_u8(ct.get(), ATTR_L4PROTO, e.proto);
-  nfct_set_attr_u16(ct.get(), ATTR_PORT_SRC, htons(e.sport));
-  nfct_set_attr_u16(ct.get(), ATTR_PORT_DST, htons(e.dport));
-  if (e.hasZone) nfct_set_attr_u16(ct.get(), ATTR_ZONE, e.zone);
+  SetOriginalTuple(ct.get(), e);
   nfct_set_attr_u32(ct.get(), ATTR_MARK, mark & mask);
   if (nfct_nlmsg_build(nlh, ct.get()) < 0) {
     const int err = errno;

@@ -6,10 +6,14 @@
 // src/conntrackEntry.ts, turns them into objects).
 #pragma once
 
+#include <arpa/inet.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <napi.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -108,6 +112,28 @@ struct CtTuple {
 CtTuple ReadCtTuple(Napi::Env env, Napi::Value v, const std::string& what);
 // "tcp 198.18.0.1:40000 -> 198.18.0.2:80" (zone appended when set).
 std::string DescribeCtTuple(const CtTuple& t);
+
+// Sets a tuple's original direction (and zone) on a libnetfilter_conntrack
+// object: for the mark updates (conntrack.cc) and the reply lookups
+// (ctquery.cc), whose tuples have these fields.
+template <class Tuple>
+void SetOriginalTuple(struct nf_conntrack* ct, const Tuple& t) {
+  nfct_set_attr_u8(ct, ATTR_L3PROTO, t.family);
+  if (t.family == AF_INET) {
+    uint32_t s, d;
+    memcpy(&s, t.src, 4);
+    memcpy(&d, t.dst, 4);
+    nfct_set_attr_u32(ct, ATTR_IPV4_SRC, s);
+    nfct_set_attr_u32(ct, ATTR_IPV4_DST, d);
+  } else {
+    nfct_set_attr(ct, ATTR_IPV6_SRC, t.src);
+    nfct_set_attr(ct, ATTR_IPV6_DST, t.dst);
+  }
+  nfct_set_attr_u8(ct, ATTR_L4PROTO, t.proto);
+  nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(t.sport));
+  nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(t.dport));
+  if (t.hasZone) nfct_set_attr_u16(ct, ATTR_ZONE, t.zone);
+}
 
 // Address text: dotted quad (without printf) or inet_ntop's IPv6 form.
 void AppendCtAddress(std::string& out, const uint8_t* a, bool v6);

@@ -136,21 +136,7 @@ static Napi::Value ConntrackReply(const Napi::CallbackInfo& info) {
   nfg->res_id = 0;
   std::unique_ptr<struct nf_conntrack, void (*)(struct nf_conntrack*)> ct(nfct_new(), nfct_destroy);
   if (!ct) Fail(env, "CT_QUERY", "conntrackReply: " + what + ": out of memory", {ENOMEM});
-  nfct_set_attr_u8(ct.get(), ATTR_L3PROTO, t.family);
-  if (t.family == AF_INET) {
-    uint32_t s, d;
-    memcpy(&s, t.src, 4);
-    memcpy(&d, t.dst, 4);
-    nfct_set_attr_u32(ct.get(), ATTR_IPV4_SRC, s);
-    nfct_set_attr_u32(ct.get(), ATTR_IPV4_DST, d);
-  } else {
-    nfct_set_attr(ct.get(), ATTR_IPV6_SRC, t.src);
-    nfct_set_attr(ct.get(), ATTR_IPV6_DST, t.dst);
-  }
-  nfct_set_attr_u8(ct.get(), ATTR_L4PROTO, t.proto);
-  nfct_set_attr_u16(ct.get(), ATTR_PORT_SRC, htons(t.sport));
-  nfct_set_attr_u16(ct.get(), ATTR_PORT_DST, htons(t.dport));
-  if (t.hasZone) nfct_set_attr_u16(ct.get(), ATTR_ZONE, t.zone);
+  SetOriginalTuple(ct.get(), t);
   if (nfct_nlmsg_build(nlh, ct.get()) < 0) {
     const int e = errno;
     Fail(env, "CT_QUERY", "conntrackReply: " + what + ": building the request failed: " + ErrnoText(e), {e});
