@@ -368,18 +368,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  let interrupted = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`edge bench: ${sig}: cleaning up\n`);
-    void q.cleanup().finally(() => {
-      rmSync(scratch, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupted = q.cleanupOnSignal('edge bench', scratch);
 
   const throughput: ThroughputResult[] = [];
   const latency: LatencyRun[] = [];
@@ -421,13 +410,13 @@ async function main(): Promise<void> {
     await q.cleanup();
   }
 
-  if (interrupted) return;
+  if (interrupted()) return;
   const profile = PROFILE ? profileSummary(join(scratch, 'profile')) : undefined;
   log(`memory: ${MEMORY_FLOWS} flows per scenario`);
   const memory: MemoryResult[] = [];
   for (const s of ['classifier-decided', 'edge-decided', 'classifier-open', 'edge-open']) memory.push(await memoryRun(s, patternDir));
   rmSync(scratch, { recursive: true, force: true });
-  if (interrupted) return;
+  if (interrupted()) return;
 
   // ---------------------------------------------------------------- report
   const style = { head: [], border: [] };

@@ -8,7 +8,7 @@
  * a CPU's busy ticks, a queue's line of nfnetlink_queue.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { NetnsLab, sleep } from '@l7mesh/netns';
@@ -218,6 +218,23 @@ export class QueueLab {
       await sleep(5);
     }
     return (performance.now() - t0) / 1000;
+  }
+
+  /** On SIGINT/SIGTERM: the lab and `scratch` removed, then exit 130 (once, however many signals come). Returns: was a signal received? */
+  cleanupOnSignal(name: string, scratch: string): () => boolean {
+    let interrupted = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (interrupted) return;
+      interrupted = true;
+      process.stderr.write(`${name}: ${sig}: cleaning up\n`);
+      void this.cleanup().finally(() => {
+        rmSync(scratch, { recursive: true, force: true });
+        process.exit(130);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    return () => interrupted;
   }
 
   cleanup(): Promise<void> {

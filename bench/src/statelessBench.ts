@@ -511,18 +511,7 @@ async function main(): Promise<void> {
   const configs = { conntrack: loadEdgeConfig(configFiles.conntrack), stateless: loadEdgeConfig(configFiles.stateless) };
   const budget = configs.stateless.netfilter.maxPackets;
 
-  let interrupted = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`stateless bench: ${sig}: cleaning up\n`);
-    void q.cleanup().finally(() => {
-      rmSync(scratch, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupted = q.cleanupOnSignal('stateless bench', scratch);
 
   const throughput: ThroughputResult[] = [];
   const perFlow: QueuedPerFlowResult[] = [];
@@ -569,7 +558,7 @@ async function main(): Promise<void> {
   } finally {
     await q.cleanup();
   }
-  if (interrupted) return;
+  if (interrupted()) return;
   const profiles: Record<string, { function: string; share: number }[]> = {};
   if (PROFILE) {
     for (const kind of ['edge-conntrack', 'edge-stateless'] as const) {
@@ -595,7 +584,7 @@ async function main(): Promise<void> {
   }
   memory.push({ ...(await child<MemoryResult>(['--expose-gc', join(REPO_ROOT, 'bench/dist/edgeMemory.js'), 'edge-decided', String(MEMORY_FLOWS), patternDir], 120_000)), scenario: 'flow table (EdgeCore), decided' });
   rmSync(scratch, { recursive: true, force: true });
-  if (interrupted) return;
+  if (interrupted()) return;
 
   // ---------------------------------------------------------------- report
   const style = { head: [], border: [] };
