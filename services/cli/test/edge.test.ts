@@ -60,6 +60,12 @@ describe('l7mesh edge rules', () => {
     expect(r.stdout).not.toContain('*mangle');
   });
 
+  it('refuses --no-rules in stateless mode (its verdicts live in its own table), naming the file, exit status 1', async () => {
+    const r = await l7mesh('edge', 'run', '--no-rules', '--config', writeConfig('stateless-norules.yaml', `${CONFIG}netfilter: { mode: stateless }\n`));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stateless-norules\.yaml: --no-rules cannot be used with netfilter\.mode stateless/);
+  });
+
   it('names the file and the key of a configuration error, exit status 2', async () => {
     const r = await l7mesh('edge', 'rules', '--config', writeConfig('bad.yaml', 'marks:\n  unknown: 0x0f00\n  groups:\n    p2p: { mark: 0x10000, protocols: [bittorrent] }\n'));
     expect(r.code).toBe(2);

@@ -64,6 +64,10 @@ const HOOK_INPUT = 1;
  * packet mark set for packets of decided flows.
  */
 export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = {}): Promise<RunningEdge> {
+  // The flow sets are the edge's own table: without it there is nothing to put verdicts in.
+  if (config.netfilter.mode === 'stateless' && options.installRules === false) {
+    throw new Error(`${config.file}: --no-rules cannot be used with netfilter.mode stateless: the edge keeps its verdicts in its own nftables table, which it installs and removes`);
+  }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const policy = new MarkPolicy(config.marks);
   const { set, warnings, notices } = loadEdgePatterns(config, policy.markedProtocols);
@@ -242,7 +246,6 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       },
     });
     if (stateless) {
-      // Without its table the stateless edge has nothing to feed (the map is the table's), so --no-rules does not apply.
       // Element counters count the packets after the flow got elements: the edge's own counts at the verdict come on top.
       const counted = records && ((key: string, c: KernelCounters, ended: boolean) => records.flowCounters(key, c, { final: ended, scope: 'since-verdict' }));
       statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log, counted);
