@@ -14,7 +14,9 @@
         "native/nft.cc",
         "native/setdump.cc",
         "native/commitwatch.cc",
-        "native/setwrite.cc"
+        "native/setelem.cc",
+        "native/setwrite.cc",
+        "native/setread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8"],

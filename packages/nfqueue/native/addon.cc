@@ -1,7 +1,9 @@
 // Module entry: per-environment data, the error factory, the queue class,
-// the conntrack functions, the libnftables runner and the set-element dump.
+// the conntrack functions, the libnftables runner, and the set-element dump,
+// writes and reads.
 #include "common.h"
 #include "ctnetlink.h"
+#include "setread.h"
 #include "setwrite.h"
 
 namespace l7nfq {
@@ -16,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNft(env, exports);
   InitSetDump(env, exports);
   InitSetWrite(env, exports);
+  InitSetRead(env, exports);
   return exports;
 }
 

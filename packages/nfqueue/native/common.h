@@ -13,12 +13,15 @@ struct nft_ctx;
 
 namespace l7nfq {
 
+class ElementSocket;  // setelem.h
+
 // Per-environment state (each worker thread loads its own copy).
 struct AddonData {
   Napi::FunctionReference errorFactory;  // (code, message, errno?, queue?, index?) => NfqueueError
   struct mnl_socket* ct = nullptr;       // lazily opened ctnetlink socket
   uint32_t ctSeq = 0;
   struct nft_ctx* nft = nullptr;         // lazily created libnftables context (nft.cc)
+  ElementSocket* elementSocket = nullptr;  // lazily created socket of nftApplyElements and nftGetElements (setelem.h)
   ~AddonData();
 };
 
@@ -47,5 +50,6 @@ void InitConntrack(Napi::Env env, Napi::Object exports);
 void InitNft(Napi::Env env, Napi::Object exports);
 void InitSetDump(Napi::Env env, Napi::Object exports);
 void FreeNftContext(struct nft_ctx* ctx);
+void FreeElementSocket(ElementSocket* s);
 
 }  // namespace l7nfq

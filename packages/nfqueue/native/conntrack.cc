@@ -38,6 +38,7 @@ namespace l7nfq {
 AddonData::~AddonData() {
   if (ct != nullptr) mnl_socket_close(ct);
   FreeNftContext(nft);
+  FreeElementSocket(elementSocket);
 }
 
 namespace {

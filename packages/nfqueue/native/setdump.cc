@@ -8,7 +8,9 @@
 // The kernel dumps the same set in a fraction of that, so this asks it
 // directly: NFT_MSG_GETSET (key type and length, checked before anything
 // is decoded), then an NFT_MSG_GETSETELEM dump, each reply message parsed
-// with libnftnl and turned into fixed-size numbers right away.
+// (ParseElement, setelem.h) and turned into fixed-size numbers right away.
+// Reading single elements by key (nftGetElements, setread.cc) avoids the
+// dump's cost, which grows with the square of the set's size.
 //
 // Threading: the call's two netlink sockets (the dump's and CommitWatch's)
 // are opened on the calling (JS) thread, so the dump reads the network
@@ -40,7 +42,6 @@
 // README: "nftSetElements".
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/set.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -50,7 +51,6 @@
 #include <sys/time.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -59,6 +59,7 @@
 
 #include "commitwatch.h"
 #include "common.h"
+#include "setelem.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -77,24 +78,13 @@ constexpr uint32_t Concat5(uint32_t addr) {
 constexpr uint32_t kKeyTypeV4 = Concat5(kTypeIpv4Addr);
 constexpr uint32_t kKeyTypeV6 = Concat5(kTypeIpv6Addr);
 
-// The kernel stores a concatenation with every field padded to 4 bytes:
-//   addr (4 or 16) . proto (1, +3 pad) . port (2, network order, +2 pad) . addr . port
-constexpr uint32_t kKeyLenV4 = 4 + 4 + 4 + 4 + 4;     // 20
-constexpr uint32_t kKeyLenV6 = 16 + 4 + 4 + 16 + 4;   // 44
+// Keys: kKeyLenV4 and kKeyLenV6 (setelem.h), the concatenation as the
+// kernel stores it.
 
 constexpr int kMaxAttempts = 5;            // dumps of one call, the redone ones included
 constexpr int kRecvTimeoutSeconds = 5;     // a kernel that stops answering fails the call, never hangs it
 constexpr int kAnnounceWaitMs = 1000;      // for the notifications of a commit seen in the dump
 constexpr size_t kRecvBufBytes = 64 * 1024;  // > the kernel's 32 KiB dump chunk
-
-const char* FamilyName(uint8_t family) {
-  switch (family) {
-    case NFPROTO_INET: return "inet";
-    case NFPROTO_IPV4: return "ip";
-    case NFPROTO_IPV6: return "ip6";
-    default: return "?";
-  }
-}
 
 struct NftnlSetFree {
   void operator()(struct nftnl_set* s) const { nftnl_set_free(s); }
@@ -155,24 +145,6 @@ class KeySet {
   size_t count_ = 0;
 };
 
-// Dotted quad without printf (glibc's inet_ntop formats IPv4 with sprintf).
-void AppendIpv4(std::string& out, const uint8_t* a) {
-  for (int i = 0; i < 4; i++) {
-    if (i > 0) out += '.';
-    const unsigned v = a[i];
-    if (v >= 100) out += static_cast<char>('0' + v / 100);
-    if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
-    out += static_cast<char>('0' + v % 10);
-  }
-}
-
-void AppendAddress(std::string& out, const uint8_t* a, bool v6) {
-  if (!v6) return AppendIpv4(out, a);
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, a, text, sizeof text);
-  out += text;
-}
-
 struct Failure {
   std::string message;
   int err = 0;
@@ -216,7 +188,7 @@ class SetDumpWorker : public Napi::AsyncWorker {
         set_(std::move(set)),
         family_(family),
         watch_(table_, set_, family_) {
-    what_ = std::string("set ") + FamilyName(family_) + " " + table_ + " " + set_;
+    what_ = std::string("set ") + NftFamilyName(family_) + " " + table_ + " " + set_;
     // Both sockets are opened here, on the caller's thread: a netlink socket
     // belongs to the network namespace of the thread that creates it. The
     // watch subscribes before the first dump request, so it hears of every
@@ -324,35 +296,14 @@ class SetDumpWorker : public Napi::AsyncWorker {
   // refused comes from the extended ack (NLMSGERR_ATTR_OFFS: the offset of
   // the attribute in the request, compared with where we put each).
   void FailFromAck(const struct nlmsghdr* nlh, int tableAttrOffset, int setAttrOffset) {
-    const auto* e = static_cast<const struct nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    const int err = -e->error;
+    const NlAck ack = ParseAck(nlh);
     std::string what;
-    std::string kernelText;
-    if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-      size_t off = sizeof(struct nlmsgerr);
-      if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-      const char* base = static_cast<const char*>(mnl_nlmsg_get_payload(nlh));
-      const size_t total = nlh->nlmsg_len - NLMSG_HDRLEN;
-      if (off < total) {
-        const auto* attr = reinterpret_cast<const struct nlattr*>(base + off);
-        int len = static_cast<int>(total - off);
-        while (mnl_attr_ok(attr, len)) {
-          if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(attr) >= 4) {
-            const int at = static_cast<int>(mnl_attr_get_u32(attr));
-            if (at == tableAttrOffset) what = std::string("no table ") + FamilyName(family_) + " " + table_;
-            if (at == setAttrOffset) what = std::string("table ") + FamilyName(family_) + " " + table_ + " has no set " + set_;
-          } else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) {
-            kernelText = mnl_attr_get_str(attr);
-          }
-          attr = mnl_attr_next(attr);
-          len = static_cast<int>(total - (reinterpret_cast<const char*>(attr) - base));
-        }
-      }
-    }
-    if (what.empty() && err == ENOENT) what = std::string("no table ") + FamilyName(family_) + " " + table_ + " or no set " + set_ + " in it";
+    if (ack.attrAt == tableAttrOffset) what = std::string("no table ") + NftFamilyName(family_) + " " + table_;
+    if (ack.attrAt == setAttrOffset) what = std::string("table ") + NftFamilyName(family_) + " " + table_ + " has no set " + set_;
+    if (what.empty() && ack.err == ENOENT) what = std::string("no table ") + NftFamilyName(family_) + " " + table_ + " or no set " + set_ + " in it";
     if (what.empty()) what = "the kernel refused the request";
-    if (!kernelText.empty()) what += " (" + kernelText + ")";
-    Fail(err, what);
+    if (!ack.kernelText.empty()) what += " (" + ack.kernelText + ")";
+    Fail(ack.err, what);
   }
 
   // NFT_MSG_GETSET: the set exists, and its key is a 5-tuple this code decodes.
@@ -497,7 +448,7 @@ class SetDumpWorker : public Napi::AsyncWorker {
           case NLMSG_OVERRUN:
             break;
           default: {
-            if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM)) break;
+            if (!IsNewSetElem(nlh)) break;
             const auto* nfg = static_cast<const struct nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
             lastGen = ntohs(nfg->res_id);
             if (!haveGen) firstGen = lastGen;
@@ -512,14 +463,22 @@ class SetDumpWorker : public Napi::AsyncWorker {
 
   // One message = one chunk of the kernel's walk.
   bool ParseChunk(const struct nlmsghdr* nlh) {
-    NftnlSet s(nftnl_set_alloc());
-    if (!s || nftnl_set_elems_nlmsg_parse(nlh, s.get()) < 0) {
-      Fail(EINVAL, "cannot parse a set element message from the kernel");
-      return false;
-    }
     chunk_.clear();
     leadingRepeats_ = 0;
-    if (nftnl_set_elem_foreach(s.get(), &SetDumpWorker::OnElementCb, this) != 0) return false;
+    if (const struct nlattr* list = ElementList(nlh)) {
+      bool ok = true;
+      ForEachNested(list, [&](const struct nlattr* a) {
+        if (!ok || mnl_attr_get_type(a) != NFTA_LIST_ELEM) return;
+        ElementAttrs el;
+        if (!ParseElement(a, &el)) {
+          Fail(EINVAL, "cannot parse a set element message from the kernel");
+          ok = false;
+          return;
+        }
+        ok = OnElement(el);
+      });
+      if (!ok) return false;
+    }
     CheckRepeats();
     prevChunk_.swap(chunk_);
     return true;
@@ -538,28 +497,11 @@ class SetDumpWorker : public Napi::AsyncWorker {
     if (m > prevChunk_.size() || !std::equal(chunk_.begin(), chunk_.begin() + m, prevChunk_.end() - m)) reordered_ = true;
   }
 
-  static int OnElementCb(struct nftnl_set_elem* e, void* self) {
-    return static_cast<SetDumpWorker*>(self)->OnElement(e) ? 0 : -1;
-  }
-
-  static int OnExprCb(struct nftnl_expr* x, void* data) {
-    auto* counters = static_cast<std::array<uint64_t, 2>*>(data);
-    const char* name = nftnl_expr_get_str(x, NFTNL_EXPR_NAME);
-    if (name != nullptr && strcmp(name, "counter") == 0) {
-      (*counters)[0] = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_PACKETS);
-      (*counters)[1] = nftnl_expr_get_u64(x, NFTNL_EXPR_CTR_BYTES);
-    }
-    return 0;
-  }
-
-  bool OnElement(struct nftnl_set_elem* e) {
+  bool OnElement(const ElementAttrs& e) {
     // The catch-all element (`*`) has no key: not a flow.
-    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-        (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_CATCHALL)) {
-      return true;
-    }
-    uint32_t len = 0;
-    const auto* key = static_cast<const uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+    if (e.flags & NFT_SET_ELEM_CATCHALL) return true;
+    const uint8_t* key = e.key;
+    const uint32_t len = e.keyLen;
     if (key == nullptr || len != keyLen_) {
       Fail(EPROTO, "an element has a key of " + std::to_string(key == nullptr ? 0 : len) + " bytes, the set " +
                        std::to_string(keyLen_));
@@ -599,10 +541,6 @@ class SetDumpWorker : public Napi::AsyncWorker {
       return false;
     }
 
-    std::array<uint64_t, 2> counters = {0, 0};
-    nftnl_set_elem_expr_foreach(e, &SetDumpWorker::OnExprCb, &counters);
-    const bool hasExpiry = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION);
-
     AppendAddress(result_.addrs, src, v6);
     result_.offsets.push_back(static_cast<uint32_t>(result_.addrs.size()));
     AppendAddress(result_.addrs, dst, v6);
@@ -612,9 +550,9 @@ class SetDumpWorker : public Napi::AsyncWorker {
         static_cast<double>(proto),
         static_cast<double>(sport),
         static_cast<double>(dport),
-        static_cast<double>(counters[0]),
-        static_cast<double>(counters[1]),
-        hasExpiry ? static_cast<double>(nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_EXPIRATION)) : -1.0,
+        static_cast<double>(e.packets),
+        static_cast<double>(e.bytes),
+        e.hasExpiration ? static_cast<double>(e.expirationMs) : -1.0,
     });
     result_.count++;
     return true;
@@ -639,18 +577,6 @@ class SetDumpWorker : public Napi::AsyncWorker {
   bool reordered_ = false;                  // a repeat the walk's order cannot explain
 };
 
-std::string ReadName(Napi::Env env, Napi::Value v, const char* what) {
-  if (!v.IsString()) Fail(env, "NFQ_INVALID_ARGUMENT", std::string("nftSetElements: ") + what + " must be a string");
-  std::string s = v.As<Napi::String>().Utf8Value();
-  // NFT_NAME_MAXLEN (256) includes the terminating NUL.
-  if (s.empty() || s.size() > NFT_NAME_MAXLEN - 1 || s.find('\0') != std::string::npos) {
-    Fail(env, "NFQ_INVALID_ARGUMENT",
-         std::string("nftSetElements: ") + what + " must be 1.." + std::to_string(NFT_NAME_MAXLEN - 1) +
-             " characters without NUL");
-  }
-  return s;
-}
-
 }  // namespace
 
 // nftSetElements(table: string, set: string, family: number) -> Promise<{ count, nums, addrs, offsets, attempts }>
@@ -658,13 +584,10 @@ std::string ReadName(Napi::Env env, Napi::Value v, const char* what) {
 // 5-tuple set, or no consistent dump could be read.
 static Napi::Value NftSetElements(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string table = ReadName(env, info[0], "table");
-  const std::string set = ReadName(env, info[1], "set");
-  const uint32_t family = ReadU32(env, info[2], "nftSetElements: family", 0, 255);
-  if (family != NFPROTO_INET && family != NFPROTO_IPV4 && family != NFPROTO_IPV6) {
-    Fail(env, "NFQ_INVALID_ARGUMENT", "nftSetElements: family must be NFPROTO_INET, NFPROTO_IPV4 or NFPROTO_IPV6");
-  }
-  auto* worker = new SetDumpWorker(env, table, set, static_cast<uint8_t>(family));
+  const std::string table = ReadNftName(env, info[0], "nftSetElements", "table");
+  const std::string set = ReadNftName(env, info[1], "nftSetElements", "set");
+  const uint8_t family = ReadNftFamily(env, info[2], "nftSetElements");
+  auto* worker = new SetDumpWorker(env, table, set, family);
   Napi::Promise p = worker->Promise();
   worker->Queue();  // the worker deletes itself when done
   return p;

@@ -17,6 +17,9 @@ export { readQueueProcStats, parseQueueProcStats, PROC_NFQUEUE } from './procsta
 export type { QueueProcStats } from './procstats.js';
 export { nftApplyElements } from './setWrite.js';
 export type { ElementWrite, TupleWrite, PackedTupleWrite, ApplyElementsOptions } from './setWrite.js';
+export { nftGetElements, ELEMENT_READ_FIELDS } from './setRead.js';
+export type { ElementRead, TupleRead, PackedTupleRead, GetElementsOptions } from './setRead.js';
+export type { TupleFields, PackedTuple, TableFamily } from './setRecord.js';
 export { conntrackReply, conntrackDump, conntrackDumpEach } from './conntrackQuery.js';
 export type { ConntrackDumpOptions } from './conntrackQuery.js';
 export { ConntrackEvents } from './conntrackEvents.js';

@@ -3,7 +3,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { mtimeMs, NetnsLab, newestMtimeMs } from '@l7mesh/netns';
+import { mtimeMs, NetnsLab, newestMtimeMs, sleep } from '@l7mesh/netns';
 
 export const pkgDir = fileURLToPath(new URL('..', import.meta.url));
 export const repoDir = fileURLToPath(new URL('../../..', import.meta.url));
@@ -23,6 +23,19 @@ export function ensureBuilt(): void {
   }
   if (mtimeMs(`${pkgDir}dist/index.js`) < newestMtimeMs(`${pkgDir}src`, '.ts')) {
     execFileSync('npx', ['tsc', '-p', 'packages/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 120_000 });
+  }
+}
+
+/**
+ * ensureBuilt, then waits until build/ has the addon: a build not taken
+ * under the lock may have wiped it meanwhile.
+ */
+export async function ensureBuiltLocked(): Promise<void> {
+  ensureBuilt();
+  const addon = `${pkgDir}build/Release/l7nfq.node`;
+  for (let waited = 0; mtimeMs(addon) === 0; waited += 1000) {
+    if (waited > 180_000) throw new Error(`${addon} missing`);
+    await sleep(1000);
   }
 }
 

@@ -2,10 +2,9 @@
 // inet table of 5-tuple sets (made with nftRun), the writes done by a child
 // process inside it (fixtures/setwrite.mjs, using the built package), and
 // the result read back with `nft -j list set` and nftSetElements.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mtimeMs, NetnsLab, newestMtimeMs, sleep } from '@l7mesh/netns';
-import { fixture, pkgDir, Proc, repoDir, type Json } from './helpers.js';
+import { NetnsLab, sleep } from '@l7mesh/netns';
+import { ensureBuiltLocked, fixture, Proc, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7write');
 let ns = '';
@@ -19,28 +18,6 @@ const V4 = 'ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service';
 const V6 = 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service';
 const A = '198.18.71.1';
 const B = '198.18.71.2';
-const BUILD_LOCK = '/tmp/l7mesh-nfqueue-build.lock';
-
-/**
- * Like helpers' ensureBuilt, but builds under the lock every build of the
- * addon takes (a build wipes build/), and waits for a build in progress.
- */
-async function ensureBuiltLocked(): Promise<void> {
-  const addon = `${pkgDir}build/Release/l7nfq.node`;
-  const sources = () => Math.max(newestMtimeMs(`${pkgDir}native`, '.cc'), newestMtimeMs(`${pkgDir}native`, '.h'), mtimeMs(`${pkgDir}binding.gyp`));
-  execFileSync('flock', [BUILD_LOCK, 'true'], { timeout: 300_000 }); // a locked build in progress
-  if (mtimeMs(addon) < sources()) {
-    execFileSync('flock', [BUILD_LOCK, 'npm', 'run', 'build', '--workspace', '@l7mesh/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 300_000 });
-  }
-  if (mtimeMs(`${pkgDir}dist/index.js`) < newestMtimeMs(`${pkgDir}src`, '.ts')) {
-    execFileSync('npx', ['tsc', '-p', 'packages/nfqueue'], { cwd: repoDir, stdio: 'pipe', timeout: 120_000 });
-  }
-  // Another build (not under the lock) may have wiped build/ meanwhile.
-  for (let waited = 0; mtimeMs(addon) === 0; waited += 1000) {
-    if (waited > 180_000) throw new Error(`${addon} missing`);
-    await sleep(1000);
-  }
-}
 
 const request = (cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> => proc.request(cmd, extra, timeoutMs);
 
