@@ -17,8 +17,9 @@
  *        the bare C accept loop: it adds no elements, so every packet of
  *        every flow is queued (the same queue rule the edge has, and more
  *        packets per flow than the edge lets through);
- *        `l7mesh edge run` in stateless mode (it installs the same table,
- *        adds hold and mark elements, sweeps the live sets).
+ *        `l7mesh edge run` in stateless mode (it installs the same table;
+ *        its verdicts' packets add the flows' hold and mark elements; its
+ *        sweeps read the due flows' elements and delete the ended ones).
  *    Measured as edgeBench.ts does: queued packets handled per second
  *    (the queue's id sequence over the generator's run plus the drain),
  *    packets the full queue let through (FAIL_OPEN), CPU µs per packet and

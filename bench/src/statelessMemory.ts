@@ -19,7 +19,7 @@
 import { flowKeyOfEndpoints, IPPROTO_UDP } from '@l7mesh/flow';
 // VerdictMap is not exported by @l7mesh/edge (the live edge builds it in
 // stateless.ts); the benchmark reads the compiled module directly.
-import { VerdictMap } from '../../services/edge/dist/verdictMap.js';
+import { READ_FIELDS, VerdictMap } from '../../services/edge/dist/verdictMap.js';
 
 const [scenario = 'decided', flowsArg = '200000'] = process.argv.slice(2);
 const FLOWS = Number(flowsArg);
@@ -45,8 +45,7 @@ const map = new VerdictMap({
       transactions++;
       ops += batch.length;
     },
-    live: async () => [],
-    elements: async () => [],
+    read: (reads) => new Float64Array(reads.length * READ_FIELDS),
   },
   maxFlows: FLOWS + WARMUP + 1024,
   liveTimeoutSec: 30,

@@ -55,6 +55,8 @@ export interface StatelessRulesConfig {
   readonly mapSize?: number;
   /** A flow stays in the live set this long after its last packet (default 30 s). */
   readonly liveTimeoutSec?: number;
+  /** The expiry of the elements the kernel adds itself from a verdict's packet (default 3600 s; see `statelessLearnChains`). */
+  readonly elementTimeoutSec?: number;
   /** Unknown packets per source address above this rate pass unqueued (default 2000/s, burst 4000). */
   readonly perSourceRate?: { readonly packets: number; readonly burst: number };
   /** Only packets arriving on these interfaces (iifname); absent = all. */
@@ -71,9 +73,16 @@ export interface ResolvedStatelessRules {
   /** `auto`: not given; apply decides. */
   readonly queueVia: QueueVia | 'auto';
   readonly queueMark: number;
+  /**
+   * The l7 bits of a verdict that holds its flow (no verdict yet, stop
+   * queueing it): the highest value under the mask that is neither a
+   * verdict mark nor queueMark.
+   */
+  readonly holdMark: number;
   readonly priority: number;
   readonly mapSize: number;
   readonly liveTimeoutSec: number;
+  readonly elementTimeoutSec: number;
   readonly perSourceRate: { readonly packets: number; readonly burst: number };
   /** Undefined: every interface. */
   readonly interfaces: readonly string[] | undefined;
@@ -83,6 +92,7 @@ export const DEFAULT_STATELESS_TABLE = 'l7mesh';
 export const DEFAULT_STATELESS_PRIORITY = -160;
 export const DEFAULT_MAP_SIZE = 262_144;
 export const DEFAULT_LIVE_TIMEOUT_SEC = 30;
+export const DEFAULT_ELEMENT_TIMEOUT_SEC = 3600;
 export const DEFAULT_PER_SOURCE_RATE = { packets: 2000, burst: 4000 } as const;
 
 /** iptables' mangle PREROUTING priority: with `queueVia: 'iptables'` our chain must come before it. */
@@ -177,6 +187,9 @@ export function resolveStatelessRules(config: StatelessRulesConfig): ResolvedSta
   const queueMark = config.queueMark === undefined ? mask : checkL7Mark(config.queueMark, mask, 'queueMark');
   if (marks.has(queueMark)) throw invalidConfig('queueMark', `${hex(queueMark)} is also a verdict mark (marks); the tag must differ from every verdict`);
 
+  const holdMark = highestFreeValue(mask, [...marks, queueMark]);
+  if (holdMark === undefined) throw invalidConfig('marks', `the mask ${hex(mask)} has no value left for the hold code beside the marks and queueMark`);
+
   const priority = checkInteger(config.priority ?? DEFAULT_STATELESS_PRIORITY, 'priority', -1000, 1000, 'a hook priority');
   // A chain at iptables' own priority would run before or after it depending
   // on which was registered first.
@@ -185,6 +198,7 @@ export function resolveStatelessRules(config: StatelessRulesConfig): ResolvedSta
   }
   const mapSize = checkInteger(config.mapSize ?? DEFAULT_MAP_SIZE, 'mapSize', 1, MAX_MAP_SIZE, 'a map size');
   const liveTimeoutSec = checkInteger(config.liveTimeoutSec ?? DEFAULT_LIVE_TIMEOUT_SEC, 'liveTimeoutSec', 1, 86_400, 'a timeout in seconds');
+  const elementTimeoutSec = checkInteger(config.elementTimeoutSec ?? DEFAULT_ELEMENT_TIMEOUT_SEC, 'elementTimeoutSec', 1, 86_400, 'a timeout in seconds');
 
   const rate: unknown = config.perSourceRate ?? DEFAULT_PER_SOURCE_RATE;
   if (typeof rate !== 'object' || rate === null) throw invalidConfig('perSourceRate', 'must be { packets, burst }');
@@ -215,10 +229,27 @@ export function resolveStatelessRules(config: StatelessRulesConfig): ResolvedSta
     queue,
     queueVia,
     queueMark,
+    holdMark,
     priority,
     mapSize,
     liveTimeoutSec,
+    elementTimeoutSec,
     perSourceRate,
     interfaces,
   };
+}
+
+/**
+ * The highest non-zero value under `mask` (its bits only) not in `taken`:
+ * counting down through the mask's values, so with 0xff00 that is 0xfe00
+ * when 0xff00 is the tag.
+ */
+function highestFreeValue(mask: number, taken: readonly number[]): number | undefined {
+  const used = new Set(taken);
+  const low = (mask & -mask) >>> 0;
+  // Values under a mask with gaps are not consecutive: step down and keep the mask's bits.
+  for (let v = mask; v > 0; v = ((v - low) & mask) >>> 0) {
+    if (!used.has(v)) return v;
+  }
+  return undefined;
 }

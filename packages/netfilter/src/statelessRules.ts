@@ -23,7 +23,9 @@ import {
  * - watched: packets of flows in a watch set (queued, or tagged, like
  *   unknown ones);
  * - no_verdict (`queueVia: 'iptables'` only): tagged packets that came back
- *   without l7 bits (no listener, or the edge had no verdict yet).
+ *   without l7 bits (no listener, or the edge had no verdict yet);
+ * - learned: packets that came back from the edge with a verdict (a mark,
+ *   or the hold code) and added their flow's two elements themselves.
  */
 export const STATELESS_COUNTERS = {
   queued: 'queued',
@@ -31,13 +33,15 @@ export const STATELESS_COUNTERS = {
   held: 'held',
   watched: 'watched',
   noVerdict: 'no_verdict',
+  learned: 'learned',
 } as const;
 
 /** Packets of flows in no flow set: rate check, then the queue. */
 const UNKNOWN_CHAIN = 'unknown';
 const BASE_CHAIN = 'prerouting';
-/** queueVia iptables: removes the queue tag from packets that come back without a verdict. */
+/** Packets back from the queue: the verdict's elements are added here (and with queueVia iptables the tag of those without one is removed). */
 const AFTER_QUEUE_CHAIN = 'after_queue';
+const LEARN_HOLD_CHAIN = 'learn_hold';
 
 const FAMILY = {
   ipv4: { addr: 'ipv4_addr', ip: 'ip', nfproto: 'ipv4', rateSet: 'rate4' },
@@ -51,6 +55,12 @@ const RATE_SET_SIZE = 65_536;
 function tupleExpr(family: IpFamily): string {
   const ip = FAMILY[family].ip;
   return `${ip} saddr . meta l4proto . th sport . ${ip} daddr . th dport`;
+}
+
+/** The tuple of the packet's other direction (the flow's reply, or its request). */
+function reverseTupleExpr(family: IpFamily): string {
+  const ip = FAMILY[family].ip;
+  return `${ip} daddr . meta l4proto . th dport . ${ip} saddr . th sport`;
 }
 
 function keyType(family: IpFamily): string {
@@ -94,7 +104,7 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
     `delete table inet ${t}`,
     `table inet ${t} {`,
   ];
-  const counters: string[] = [STATELESS_COUNTERS.queued, STATELESS_COUNTERS.overRate, STATELESS_COUNTERS.held, STATELESS_COUNTERS.watched];
+  const counters: string[] = [STATELESS_COUNTERS.queued, STATELESS_COUNTERS.overRate, STATELESS_COUNTERS.held, STATELESS_COUNTERS.watched, STATELESS_COUNTERS.learned];
   if (via === 'iptables') counters.push(STATELESS_COUNTERS.noVerdict);
   counters.push(...r.marks.map(statelessMarkChain));
   for (const c of counters) lines.push(`\tcounter ${c} {}`);
@@ -106,7 +116,8 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
     // set's add costs the same at any size. `counter` gives every element
     // its own packet and byte counters.
     for (const { target } of targets(r)) {
-      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags timeout; size ${r.mapSize}; counter; }`);
+      // dynamic: the after-queue chain adds elements from the packet path too.
+      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags dynamic,timeout; size ${r.mapSize}; counter; }`);
     }
     lines.push(
       `\tset ${statelessLiveSetName(f)} { type ${keyType(f)}; flags dynamic,timeout; timeout ${r.liveTimeoutSec}s; size ${r.mapSize}; }`,
@@ -159,17 +170,51 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
   }
   lines.push(`\t\tgoto ${UNKNOWN_CHAIN}`, '\t}');
 
-  if (via === 'iptables') {
-    const m = hex32(r.mask);
-    lines.push(
-      `\tchain ${AFTER_QUEUE_CHAIN} {`,
-      `\t\ttype filter hook prerouting priority ${IPTABLES_MANGLE_PRIORITY + 1}; policy accept;`,
-      `\t\tmeta mark and ${m} == ${hex32(r.queueMark)} meta mark set meta mark and ${hex32(~r.mask >>> 0)} counter name ${STATELESS_COUNTERS.noVerdict}`,
-      '\t}',
-    );
-  }
-  lines.push('}');
+  lines.push(...afterQueueChains(r, via), '}');
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Where a queued packet goes on after the edge's verdict: its flow's
+ * elements are added right here by the kernel, from the verdict's l7 bits
+ * (a mark: that mark's set; holdMark: the hold set, and the code is
+ * cleared), so a flow decided in a packet batch costs the edge no netlink
+ * transaction, and its next packet already meets them. Only flows in no
+ * set yet are added (inverted lookups, which leave element counters alone),
+ * never an FTP control connection in the watch set, which stays queued.
+ * A new element's counters count the packet that adds it, one per
+ * direction: the edge subtracts that packet (VerdictMap). Marked packets
+ * of flows with elements pass here too and cost one lookup.
+ * Runs after the queue: iptables' mangle + 1 with the tag, our own chain + 1
+ * with nft's queue statement (re-injection continues at the next hook).
+ */
+function afterQueueChains(r: ResolvedStatelessRules, via: QueueVia): string[] {
+  const clear = `meta mark set meta mark and ${hex32(~r.mask >>> 0)}`;
+  const priority = via === 'iptables' ? IPTABLES_MANGLE_PRIORITY + 1 : r.priority + 1;
+  const lines = [`\tchain ${AFTER_QUEUE_CHAIN} {`, `\t\ttype filter hook prerouting priority ${priority}; policy accept;`];
+  if (via === 'iptables') lines.push(`\t\tmeta mark and ${hex32(r.mask)} == ${hex32(r.queueMark)} ${clear} counter name ${STATELESS_COUNTERS.noVerdict} return`);
+  const codes = [`${hex32(r.holdMark)} : jump ${LEARN_HOLD_CHAIN}`, ...r.marks.map((mark) => `${hex32(mark)} : jump ${learnChain(mark)}`)];
+  lines.push(`\t\tmeta mark and ${hex32(r.mask)} vmap { ${codes.join(', ')} }`, '\t}');
+
+  const learn = (f: IpFamily, target: ElementTarget, guard: string): string => {
+    const set = statelessTargetSet(f, target);
+    const timeout = `timeout ${r.elementTimeoutSec}s`;
+    return (
+      `\t\t${tupleExpr(f)} != @${set}${guard} add @${set} { ${tupleExpr(f)} ${timeout} }` +
+      ` add @${set} { ${reverseTupleExpr(f)} ${timeout} } counter name ${STATELESS_COUNTERS.learned}`
+    );
+  };
+  lines.push(`\tchain ${LEARN_HOLD_CHAIN} {`, `\t\t${clear}`, ...r.families.map((f) => learn(f, 'hold', '')), '\t}');
+  for (const mark of r.marks) {
+    const rules = r.families.map((f) => learn(f, { mark }, ` ${tupleExpr(f)} != @${statelessTargetSet(f, 'watch')}`));
+    lines.push(`\tchain ${learnChain(mark)} {`, ...rules, '\t}');
+  }
+  return lines;
+}
+
+/** The after-queue chain that adds a mark's elements (`learn_0x100`). */
+function learnChain(mark: number): string {
+  return `learn_${hex(mark)}`;
 }
 
 /** The nft script that removes table `table` (harmless when it is absent). */

@@ -59,8 +59,9 @@ setTimeout(() => process.exit(0), 120000);
 
 /**
  * An edge stand-in on queue 0: ACCEPTs every packet with l7 bits 0x100 under
- * 0xff00, the other bits as they came; on a stdin line prints what it saw
- * since the last one, as {"report":"<line>",seen,tagged}.
+ * 0xff00 (those of UDP port 40008: the hold code, 0xfe00), the other bits as
+ * they came; on a stdin line prints what it saw since the last one, as
+ * {"report":"<line>",seen,tagged}.
  */
 const LISTENER = `
 const { NfQueue, Verdict } = await import('@l7mesh/nfqueue');
@@ -71,7 +72,9 @@ const q = NfQueue.open({ queues: 0, onBatch(b, queue) {
   for (let i = 0; i < b.count; i++) {
     seen++;
     if ((b.marks[i] & 0xff00) === 0xff00) tagged++;
-    marks[i] = ((b.marks[i] & ~0xff00) | 0x100) >>> 0;
+    const o = b.offsets[i], l4 = o + (b.data[o] & 15) * 4;
+    const hold = ((b.data[l4] << 8) | b.data[l4 + 1]) === 40008 || ((b.data[l4 + 2] << 8) | b.data[l4 + 3]) === 40008;
+    marks[i] = ((b.marks[i] & ~0xff00) | (hold ? 0xfe00 : 0x100)) >>> 0;
   }
   queue.verdictBatch(b.queues, b.ids, new Uint8Array(b.count).fill(Verdict.ACCEPT), marks);
 } });
@@ -154,6 +157,7 @@ const OPERATOR_TABLE = `table inet operator {
 	counter obs_marked_c2s {}
 	counter obs_marked_s2c {}
 	counter obs_unknown_c2s {}
+	counter obs_hold_code {}
 	counter syn_c2s {}
 	counter rst_s2c {}
 	counter asym_fwd {}
@@ -169,6 +173,7 @@ const OPERATOR_TABLE = `table inet operator {
 		udp sport 40002 meta mark 0x00010101 counter name obs_marked_c2s
 		udp dport 40002 meta mark 0x00000100 counter name obs_marked_s2c
 		udp sport 40001 meta mark 0x00010001 counter name obs_unknown_c2s
+		meta mark & 0x0000ff00 == 0x0000fe00 counter name obs_hold_code
 		ip saddr ${CLIENT} tcp dport 9 tcp flags & (syn | ack) == syn counter name syn_c2s
 		ip daddr ${CLIENT} tcp sport 9 tcp flags rst counter name rst_s2c
 	}
@@ -381,45 +386,73 @@ describe('the stateless edge table on real traffic', () => {
     expect((await manglePrerouting()).filter((r) => r.includes('l7mesh-stateless'))).toHaveLength(1);
   });
 
-  it('with a queue listener, unknown packets and those of watched flows reach it, its verdict mark is kept and routes them, and watched flows are live', async () => {
+  it('with a queue listener: an unknown flow reaches it until its verdict, whose packet adds the flow to its set (or to hold); watched flows keep reaching it; the mark routes them', async () => {
     const listener = lab.spawn(rtr, [process.execPath, '--input-type=module', '-e', LISTENER], { cwd: REPO, stdin: true });
     await listener.waitFor('ready', 10_000);
-    const report = async (name: string) => {
-      listener.child.stdin!.write(`${name}\n`);
-      await listener.waitFor(`"report":"${name}"`, 5_000);
-      return JSON.parse(listener.stdout.split('\n').find((l) => l.includes(`"report":"${name}"`))!) as { seen: number; tagged: number };
-    };
-    // with queueVia iptables the edge sees the tag (queueMark under the mask) on queued packets
-    const tagged = (n: number) => (queueVia === 'iptables' ? n : 0);
+    // a failed assertion must not leave the listener giving verdicts to the later tests
+    try {
+      const report = async (name: string) => {
+        listener.child.stdin!.write(`${name}\n`);
+        await listener.waitFor(`"report":"${name}"`, 5_000);
+        return JSON.parse(listener.stdout.split('\n').find((l) => l.includes(`"report":"${name}"`))!) as { seen: number; tagged: number };
+      };
+      // with queueVia iptables the edge sees the tag (queueMark under the mask) on queued packets
+      const tagged = (n: number) => (queueVia === 'iptables' ? n : 0);
 
-    let ours = await packets(rtr, 'l7mesh');
-    const unknown = JSON.parse(await runNode(cli, udpClient(40005, 4))) as { replies: number };
-    expect(unknown.replies).toBe(4);
-    expect(await report('unknown')).toEqual({ report: 'unknown', seen: 8, tagged: tagged(8) });
-    let oursAfter = await packets(rtr, 'l7mesh');
-    expect(delta(ours, oursAfter, 'queued')).toBe(8);
-    if (queueVia === 'iptables') expect(delta(ours, oursAfter, 'no_verdict')).toBe(0);
+      let ours = await packets(rtr, 'l7mesh');
+      const unknown = JSON.parse(await runNode(cli, udpClient(40005, 4))) as { replies: number };
+      expect(unknown.replies).toBe(4);
+      // the first packet's verdict (0x100) added both directions to the mark's set: the other 7 are marked by the table
+      expect(await report('unknown')).toEqual({ report: 'unknown', seen: 1, tagged: tagged(1) });
+      let oursAfter = await packets(rtr, 'l7mesh');
+      expect(delta(ours, oursAfter, 'queued')).toBe(1);
+      expect(delta(ours, oursAfter, 'learned')).toBe(1);
+      expect(delta(ours, oursAfter, 'mark_0x100')).toBe(7);
+      if (queueVia === 'iptables') expect(delta(ours, oursAfter, 'no_verdict')).toBe(0);
+      // each new element counted the packet that added it, the reply's too (the edge takes that packet off)
+      const learnedSets = (await flowSets()).filter((e) => e.key.sport === 40005 || e.key.dport === 40005);
+      expect(learnedSets.map((e) => [e.target, e.key.sport, e.packets])).toEqual(
+        expect.arrayContaining([
+          [{ mark: 0x100 }, 40005, 4],
+          [{ mark: 0x100 }, 5000, 5],
+        ]),
+      );
+      expect(learnedSets).toHaveLength(2);
 
-    // an FTP-control-like flow after its verdict: still queued, counted as watched, not as unknown
-    const watched = bothWays('udp', 40006, 5000);
-    await addElements(watched.map((key) => ({ op: 'add', key, target: 'watch', timeoutSec: 60 })));
-    ours = await packets(rtr, 'l7mesh');
-    const watch = JSON.parse(await runNode(cli, udpClient(40006, 5))) as { replies: number };
-    expect(watch.replies).toBe(5);
-    expect(await report('watch')).toEqual({ report: 'watch', seen: 10, tagged: tagged(10) });
-    oursAfter = await packets(rtr, 'l7mesh');
-    expect(delta(ours, oursAfter, 'watched')).toBe(10);
-    expect(delta(ours, oursAfter, 'queued')).toBe(0);
-    expect(delta(ours, oursAfter, 'mark_0x100')).toBe(0);
-    if (queueVia === 'iptables') expect(delta(ours, oursAfter, 'no_verdict')).toBe(0);
-    expect(await liveSet()).toEqual(expect.arrayContaining(watched));
-    expect((await flowSets()).filter((e) => e.target === 'watch').map((e) => e.packets)).toEqual([5, 5]);
+      // the hold code: the flow goes to the hold set, and the code is gone before anything else sees the packet
+      const opBefore = await packets(rtr, 'operator');
+      ours = await packets(rtr, 'l7mesh');
+      const held = JSON.parse(await runNode(cli, udpClient(40008, 3))) as { replies: number };
+      expect(held.replies).toBe(3);
+      expect(await report('hold')).toEqual({ report: 'hold', seen: 1, tagged: tagged(1) });
+      oursAfter = await packets(rtr, 'l7mesh');
+      expect(delta(ours, oursAfter, 'learned')).toBe(1);
+      expect(delta(ours, oursAfter, 'held')).toBe(5);
+      expect(delta(opBefore, await packets(rtr, 'operator'), 'obs_hold_code')).toBe(0);
+      expect((await flowSets()).filter((e) => e.target === 'hold' && (e.key.sport === 40008 || e.key.dport === 40008)).map((e) => e.key.sport).sort()).toEqual([40008, 5000]);
 
-    // the verdict's l7 bits 0x100 chose the second link, for both flows
-    const probe = await packets(srv, 'probe');
-    expect([probe.via1_40005, probe.via2_40005, probe.via1_40006, probe.via2_40006]).toEqual([0, 4, 0, 5]);
-    listener.child.stdin!.write('exit\n');
-    await listener.exit(5_000);
+      // an FTP-control-like flow after its verdict: still queued, counted as watched, not as unknown
+      const watched = bothWays('udp', 40006, 5000);
+      await addElements(watched.map((key) => ({ op: 'add', key, target: 'watch', timeoutSec: 60 })));
+      ours = await packets(rtr, 'l7mesh');
+      const watch = JSON.parse(await runNode(cli, udpClient(40006, 5))) as { replies: number };
+      expect(watch.replies).toBe(5);
+      expect(await report('watch')).toEqual({ report: 'watch', seen: 10, tagged: tagged(10) });
+      oursAfter = await packets(rtr, 'l7mesh');
+      expect(delta(ours, oursAfter, 'watched')).toBe(10);
+      expect(delta(ours, oursAfter, 'queued')).toBe(0);
+      expect(delta(ours, oursAfter, 'mark_0x100')).toBe(0);
+      if (queueVia === 'iptables') expect(delta(ours, oursAfter, 'no_verdict')).toBe(0);
+      expect(await liveSet()).toEqual(expect.arrayContaining(watched));
+      expect((await flowSets()).filter((e) => e.target === 'watch').map((e) => e.packets)).toEqual([5, 5]);
+
+      // the verdict's l7 bits 0x100 chose the second link, for both flows
+      const probe = await packets(srv, 'probe');
+      expect([probe.via1_40005, probe.via2_40005, probe.via1_40006, probe.via2_40006]).toEqual([0, 4, 0, 5]);
+    } finally {
+      listener.child.stdin!.write('exit\n');
+      await listener.exit(5_000);
+    }
   });
 
   it('one-way TCP (replies take the direct link): conntrack calls packets INVALID, they are marked all the same', async () => {

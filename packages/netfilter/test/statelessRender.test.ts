@@ -34,7 +34,12 @@ const KEY6 = 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service';
 const TUPLE4 = 'ip saddr . meta l4proto . th sport . ip daddr . th dport';
 const TUPLE6 = 'ip6 saddr . meta l4proto . th sport . ip6 daddr . th dport';
 const LIVE4 = `\t\tupdate @live4 { ${TUPLE4} }`;
-const flowSet = (name: string, key: string, size = 262144) => `\tset ${name} { type ${key}; flags timeout; size ${size}; counter; }`;
+const REV4 = 'ip daddr . meta l4proto . th dport . ip saddr . th sport';
+const REV6 = 'ip6 daddr . meta l4proto . th dport . ip6 saddr . th sport';
+const flowSet = (name: string, key: string, size = 262144) => `\tset ${name} { type ${key}; flags dynamic,timeout; size ${size}; counter; }`;
+/** The after-queue rule that adds a flow's two elements to `set` from a packet (guards: sets it must not be in). */
+const learn = (tuple: string, rev: string, set: string, guards: string[], timeout = 3600) =>
+  `\t\t${[set, ...guards].map((g) => `${tuple} != @${g}`).join(' ')} add @${set} { ${tuple} timeout ${timeout}s } add @${set} { ${rev} timeout ${timeout}s } counter name learned`;
 
 describe('renderStatelessRules', () => {
   it('renders the default table exactly (nft queue, IPv4, every interface)', () => {
@@ -47,6 +52,7 @@ describe('renderStatelessRules', () => {
         '\tcounter over_rate {}',
         '\tcounter held {}',
         '\tcounter watched {}',
+        '\tcounter learned {}',
         '\tcounter mark_0x100 {}',
         '\tcounter mark_0x200 {}',
         flowSet('flows4_0x100', KEY4),
@@ -94,6 +100,21 @@ describe('renderStatelessRules', () => {
         `\t\t${TUPLE4} @flows4_hold goto hold`,
         '\t\tgoto unknown',
         '\t}',
+        // back from the queue: the verdict's code adds the flow's elements (the hold code is the highest free value)
+        '\tchain after_queue {',
+        '\t\ttype filter hook prerouting priority -159; policy accept;',
+        '\t\tmeta mark and 0x0000ff00 vmap { 0x0000fe00 : jump learn_hold, 0x00000100 : jump learn_0x100, 0x00000200 : jump learn_0x200 }',
+        '\t}',
+        '\tchain learn_hold {',
+        '\t\tmeta mark set meta mark and 0xffff00ff',
+        learn(TUPLE4, REV4, 'flows4_hold', []),
+        '\t}',
+        '\tchain learn_0x100 {',
+        learn(TUPLE4, REV4, 'flows4_0x100', ['flows4_watch']),
+        '\t}',
+        '\tchain learn_0x200 {',
+        learn(TUPLE4, REV4, 'flows4_0x200', ['flows4_watch']),
+        '\t}',
         '}',
         '',
       ].join('\n'),
@@ -114,6 +135,7 @@ describe('renderStatelessRules', () => {
       priority: -170,
       mapSize: 1000,
       liveTimeoutSec: 5,
+      elementTimeoutSec: 60,
       perSourceRate: { packets: 10, burst: 500 },
       interfaces: ['veth1', 'eth0'],
     });
@@ -156,6 +178,25 @@ describe('renderStatelessRules', () => {
     ]);
     expect(text).not.toContain('meta nfproto');
     expect(text).not.toContain('ct ');
+    // the hold code: the highest value under 0x00ff0000 that is neither a mark nor the tag (the whole mask)
+    expect(resolveStatelessRules({ mask: '0x00ff0000', marks: [0x10000] }).holdMark).toBe(0xfe0000);
+    expect(lines.slice(lines.indexOf('\tchain after_queue {'))).toEqual([
+      '\tchain after_queue {',
+      '\t\ttype filter hook prerouting priority -169; policy accept;',
+      '\t\tmeta mark and 0x00ff0000 vmap { 0x00fe0000 : jump learn_hold, 0x00010000 : jump learn_0x10000 }',
+      '\t}',
+      '\tchain learn_hold {',
+      '\t\tmeta mark set meta mark and 0xff00ffff',
+      learn(TUPLE4, REV4, 'flows4_hold', [], 60),
+      learn(TUPLE6, REV6, 'flows6_hold', [], 60),
+      '\t}',
+      '\tchain learn_0x10000 {',
+      learn(TUPLE4, REV4, 'flows4_0x10000', ['flows4_watch'], 60),
+      learn(TUPLE6, REV6, 'flows6_0x10000', ['flows6_watch'], 60),
+      '\t}',
+      '}',
+      '',
+    ]);
   });
 
   it('queueVia iptables: unknown and watched packets get the tag, a chain after iptables mangle removes it, and the queue rule matches it', () => {
@@ -174,11 +215,23 @@ describe('renderStatelessRules', () => {
     expect(lines.slice(lines.indexOf('\tchain after_queue {'))).toEqual([
       '\tchain after_queue {',
       '\t\ttype filter hook prerouting priority -149; policy accept;',
-      '\t\tmeta mark and 0x0000ff00 == 0x0000ff00 meta mark set meta mark and 0xffff00ff counter name no_verdict',
+      '\t\tmeta mark and 0x0000ff00 == 0x0000ff00 meta mark set meta mark and 0xffff00ff counter name no_verdict return',
+      '\t\tmeta mark and 0x0000ff00 vmap { 0x0000fe00 : jump learn_hold, 0x00000100 : jump learn_0x100 }',
+      '\t}',
+      '\tchain learn_hold {',
+      '\t\tmeta mark set meta mark and 0xffff00ff',
+      learn(TUPLE4, REV4, 'flows4_hold', []),
+      '\t}',
+      '\tchain learn_0x100 {',
+      learn(TUPLE4, REV4, 'flows4_0x100', ['flows4_watch']),
       '\t}',
       '}',
       '',
     ]);
+    // a mark or tag on the highest value moves the hold code down; a mask with a gap keeps to its own bits
+    expect(resolveStatelessRules({ ...config, marks: [0xfe00] }).holdMark).toBe(0xfd00);
+    expect(resolveStatelessRules({ mask: 0x0f0f, marks: [0x0f0e], queueMark: 0x0f0f }).holdMark).toBe(0x0f0d);
+    expect(resolveStatelessRules({ mask: 0x0f0f, marks: [0x0f0e, 0x0f0d, 0x0f0c, 0x0f0b, 0x0f0a, 0x0f09, 0x0f08, 0x0f07, 0x0f06, 0x0f05, 0x0f04, 0x0f03, 0x0f02, 0x0f01, 0x0f00] }).holdMark).toBe(0x0e0f);
     const r = resolveStatelessRules(config);
     expect(statelessQueueRuleSpec(r)).toBe(
       '-m mark --mark 0xff00/0xff00 -m comment --comment "l7mesh-stateless:l7mesh" -j NFQUEUE --queue-num 3 --queue-bypass',
@@ -214,10 +267,12 @@ describe('renderStatelessRules', () => {
     ['queueVia', { marks: [], queueVia: 'tc' as never }, 'not nft or iptables'],
     ['queueMark', { marks: [0xff00] }, 'also a verdict mark'],
     ['queueMark', { marks: [], queueMark: 0x10000 }, 'outside the l7 mask'],
+    ['marks', { marks: [0x100, 0x200], mask: 0x300 }, 'no value left for the hold code'],
     ['priority', { marks: [], priority: 1.5 }, 'not a hook priority'],
     ['priority', { marks: [], priority: -150, queueVia: 'iptables' }, 'must be below -150'],
     ['mapSize', { marks: [], mapSize: 0 }, 'not a map size'],
     ['liveTimeoutSec', { marks: [], liveTimeoutSec: 0.5 }, 'not a timeout'],
+    ['elementTimeoutSec', { marks: [], elementTimeoutSec: 0 }, 'not a timeout'],
     ['perSourceRate', { marks: [], perSourceRate: 5 as never }, 'must be { packets, burst }'],
     ['perSourceRate.packets', { marks: [], perSourceRate: { packets: 0, burst: 1 } }, 'not a rate'],
     ['perSourceRate.burst', { marks: [], perSourceRate: { packets: 1, burst: -1 } }, 'not a burst'],

@@ -1,3 +1,4 @@
+import type { FlowEntry } from '@l7mesh/flow';
 import type { NetfilterTarget } from '@l7mesh/netfilter';
 import type { NfQueue, PacketBatch, ConntrackTuple as NfConntrackTuple } from '@l7mesh/nfqueue';
 import type { EdgeConfig } from './config.js';
@@ -168,6 +169,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   let rulesInstalled = false;
   let stopped = false;
 
+  /** Stateless mode: the batch's flows, for the verdicts' element codes after the batch. */
+  const batchFlows: (FlowEntry | null)[] = [];
   const onBatch = (batch: PacketBatch, q: NfQueue): void => {
     const n = batch.count;
     const ts = batch.timestampsUs;
@@ -183,11 +186,18 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
         us > 0
           ? core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, Math.floor(us / 1e6), Math.round(us % 1e6) * 1e3, saves)
           : core.ingestRange(batch.data, off, off + batch.lengths[i]!, batch.marks[i]!, undefined, undefined, saves);
-      if (flow && statelessEdge) statelessEdge.onPacket(flow);
+      if (statelessEdge) batchFlows[i] = flow;
     }
     const marks = core.endBatch();
-    // The map's elements before the verdicts: the flows' next packets meet them and are not queued.
-    statelessEdge?.commit();
+    if (statelessEdge) {
+      for (let i = 0; i < n; i++) {
+        const flow = batchFlows[i];
+        if (flow) marks[i] = statelessEdge.packetMark(flow, marks[i]!, batch.marks[i]!, ipLengthAt(batch.data, batch.offsets[i]!));
+      }
+      batchFlows.length = 0;
+      // The map's other changes before the verdicts: the flows' next packets meet them and are not queued.
+      statelessEdge.commit();
+    }
     const out = new Uint32Array(n);
     const setMark = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
@@ -266,4 +276,13 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       `metrics ${server.url}/metrics, ${server.url}/stats, ${server.url}/flows`,
   );
   return { config, core, server, queues: queue.queues, stats, stop };
+}
+
+/**
+ * A queued datagram's length as the kernel's counters count it, from its
+ * header (the queue may have copied less of it): IPv4's total length,
+ * IPv6's payload length plus its fixed header.
+ */
+function ipLengthAt(buf: Uint8Array, off: number): number {
+  return buf[off]! >> 4 === 4 ? (buf[off + 2]! << 8) | buf[off + 3]! : 40 + ((buf[off + 4]! << 8) | buf[off + 5]!);
 }

@@ -6,8 +6,8 @@ import type { MarkPolicy } from './markPolicy.js';
 import { VerdictMap, type FlowChange, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
 
 type Netfilter = typeof import('@l7mesh/netfilter');
-/** The nfqueue addon's nftables access: netlink batches for changes, netlink dumps for reading sets. */
-type Nft = Pick<typeof import('@l7mesh/nfqueue'), 'nftApplyElements' | 'nftSetElements'>;
+/** The nfqueue addon's nftables access: netlink batches for changes, reads of elements by key. */
+type Nft = Pick<typeof import('@l7mesh/nfqueue'), 'nftApplyElements' | 'nftGetElements'>;
 type ElementWrite = Parameters<Nft['nftApplyElements']>[1][number];
 
 /**
@@ -15,13 +15,21 @@ type ElementWrite = Parameters<Nft['nftApplyElements']>[1][number];
  * (installed at start, removed at stop) and its verdict map, fed from the
  * packet path. The edge counts its own queueing budget: a flow that spent
  * it undecided gets `hold` elements (not queued any more), a decided flow
- * elements that jump to its mark's chain. Changes go to the kernel at the
- * end of each packet batch, before the batch's verdicts.
+ * elements that jump to its mark's chain. A flow decided or held in a
+ * packet batch gets them from the kernel, which adds them when the verdict
+ * sends a packet of it back with the code (its mark, or the hold code);
+ * the other changes go to the kernel in one netlink transaction at the end
+ * of each packet batch, before the batch's verdicts.
  */
 export interface StatelessEdge {
   readonly map: VerdictMap;
-  /** After each packet of the batch: holds a flow whose budget is spent. */
-  onPacket(flow: FlowEntry): void;
+  /**
+   * After the batch's marks are known, for each packet of a flow: holds a
+   * flow whose budget is spent, and returns the mark the packet goes back
+   * with (`coreMark`, EdgeCore's: -1 to leave it; or the hold code) so
+   * that the kernel adds the flow's elements. `ipLength`: the packet's.
+   */
+  packetMark(flow: FlowEntry, coreMark: number, packetMark: number, ipLength: number): number;
   /** A verdict (in a batch, or from the cluster between batches). */
   onDecision(flow: EdgeFlow): void;
   /** Sends the map's changes (call before the batch's verdicts). */
@@ -43,6 +51,7 @@ export function statelessRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilt
     ...(s.priority === undefined ? {} : { priority: s.priority }),
     mapSize: s.mapSize,
     liveTimeoutSec: s.liveTimeoutSec,
+    elementTimeoutSec: s.elementTimeoutSec,
     perSourceRate: { packets: s.perSourceRate, burst: s.perSourceBurst },
     ...(s.interfaces ? { interfaces: s.interfaces } : {}),
   };
@@ -54,6 +63,8 @@ export interface StatelessCounters {
   flows: number;
   held: number;
   decided: number;
+  /** Of the held and decided, those the kernel added from a verdict's packet. */
+  learned: number;
   replaced: number;
   ended: number;
   expired: number;
@@ -76,28 +87,23 @@ export async function startStateless(
 ): Promise<StatelessEdge> {
   const s = config.netfilter.stateless;
   const rules = statelessRulesConfig(config, policy);
-  const families = config.netfilter.families;
   const table = s.table;
-  const targets: ElementTarget[] = ['hold', 'watch', ...rules.marks.map((mark) => ({ mark: Number(mark) }))];
-  const dump = async (set: string) => nft.nftSetElements(table, set);
   const setNames = new Map<string, string>();
-  const setOf = (family: 'ipv4' | 'ipv6', target: ElementTarget): string => {
+  const setOf = (family: 'ipv4' | 'ipv6', target: ElementTarget | 'live'): string => {
     const id = `${family}/${typeof target === 'string' ? target : target.mark}`;
     let name = setNames.get(id);
-    if (name === undefined) setNames.set(id, (name = netfilter.statelessTargetSet(family, target)));
+    if (name === undefined) {
+      name = target === 'live' ? netfilter.statelessLiveSetName(family) : netfilter.statelessTargetSet(family, target);
+      setNames.set(id, name);
+    }
     return name;
   };
+  const familyOf = (key: string) => (key.length === 13 ? 'ipv4' : 'ipv6');
   const driver: VerdictMapDriver = {
     // Netlink batches written by the addon: libnftables' parser and cache cost ten times more per batch.
-    apply: (changes) => nft.nftApplyElements(table, changes.flatMap((c) => elementsOf(c, setOf))),
-    // Netlink dumps off the event loop: nft itself takes seconds to list a set of 100k elements.
-    live: async () => (await Promise.all(families.map((f) => dump(netfilter.statelessLiveSetName(f))))).flat(),
-    elements: async () =>
-      (
-        await Promise.all(
-          families.flatMap((f) => targets.map(async (target) => (await dump(setOf(f, target))).map((e) => ({ key: e, target, packets: e.packets, bytes: e.bytes })))),
-        )
-      ).flat(),
+    apply: (changes) => nft.nftApplyElements(table, changes.flatMap((c) => elementsOf(c, setOf(familyOf(c.key), c.target)))),
+    // Reads by key: a dump of a large set costs the kernel quadratic time.
+    read: (reads) => nft.nftGetElements(table, reads.map((r) => ({ set: setOf(familyOf(r.key), r.target), tuple: r.key, reverse: r.reverse }))),
   };
   const map = new VerdictMap({
     driver,
@@ -112,6 +118,7 @@ export async function startStateless(
   const applied = await netfilter.applyStatelessRules(rules, target);
   log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains)`);
 
+  const holdMark = netfilter.resolveStatelessRules(rules).holdMark;
   const budget = config.netfilter.maxPackets;
   const ftpPorts = new Set(config.classification.ftpPorts);
   let sweepErrors = 0;
@@ -141,11 +148,10 @@ export async function startStateless(
 
   return {
     map,
-    onPacket(flow) {
+    packetMark(flow, coreMark, packetMark, ipLength) {
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-      if (flow.l7 !== 'unset' || flow.packets < budget || map.has(flow.key)) return;
-      if (flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts)) return;
-      map.hold(flow.key);
+      if (flow.l7 === 'unset' && flow.packets >= budget && !(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
+      return map.carry(flow.key, ipLength) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view) {
       const watch = view.flow.l7 === 'ftp' && keyHasPort(view.flow.key, ftpPorts);
@@ -159,6 +165,7 @@ export async function startStateless(
         flows: map.size,
         held: c.held,
         decided: c.decided,
+        learned: c.learned,
         replaced: c.replaced,
         ended: c.ended,
         expired: c.expired,
@@ -178,9 +185,8 @@ export async function startStateless(
   };
 }
 
-/** A flow change's two elements (one per direction): the canonical key is itself a packed 5-tuple, so no address is copied in JS. */
-function elementsOf(c: FlowChange, setOf: (family: 'ipv4' | 'ipv6', target: ElementTarget) => string): [ElementWrite, ElementWrite] {
-  const set = setOf(c.key.length === 13 ? 'ipv4' : 'ipv6', c.target);
+/** A flow change's two elements (one per direction) in `set`: the canonical key is itself a packed 5-tuple, so no address is copied in JS. */
+function elementsOf(c: FlowChange, set: string): [ElementWrite, ElementWrite] {
   const timeout = c.op === 'add' && c.timeoutSec !== undefined ? { timeoutMs: c.timeoutSec * 1000 } : {};
   return [
     { op: c.op, set, tuple: c.key, ...timeout },

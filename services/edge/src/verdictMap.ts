@@ -1,4 +1,4 @@
-import { endpointsOfKey, flowKeyOfEndpoints, IPPROTO_TCP, IPPROTO_UDP } from '@l7mesh/flow';
+import { endpointsOfKey, IPPROTO_TCP } from '@l7mesh/flow';
 import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
 
 /** A change to one flow's elements: both directions' keys of the canonical flow key. */
@@ -11,14 +11,6 @@ export interface FlowChange {
   timeoutSec?: number;
 }
 
-/** A flow-set element with its counters (the packets that matched it). */
-export interface FlowElement {
-  key: FlowTuple;
-  target: ElementTarget;
-  packets: number;
-  bytes: number;
-}
-
 /** Packets and bytes per direction; the originator is the flow key's lower endpoint. */
 export interface DirectionCounters {
   origIsLow: true;
@@ -28,14 +20,22 @@ export interface DirectionCounters {
   replyBytes: number;
 }
 
-/** What the map needs of nftables (libnftables and a netlink dump in the edge, a fake in unit tests). */
+/** One element to read by key: a flow's in a target's set, or in the live set; `reverse`: the direction from the key's higher endpoint. */
+export interface ElementRead {
+  key: string;
+  target: ElementTarget | 'live';
+  reverse: boolean;
+}
+
+/** Numbers per read in {@link VerdictMapDriver.read}'s answer: found (1|0), packets, bytes, ms until it expires (-1: never); nfqueue's nftGetElements answers so. */
+export const READ_FIELDS = 4;
+
+/** What the map needs of nftables (netlink writes and reads by key in the edge, a fake in unit tests). */
 export interface VerdictMapDriver {
   /** Applies the changes in one transaction; throws (with the kernel's error) when any fails, and then applies none. */
   apply(changes: readonly FlowChange[]): void;
-  /** The tuples in the live sets (refreshed by every packet of a flow that has elements). */
-  live(): Promise<FlowTuple[]>;
-  /** Every element of the flow sets, with counters. */
-  elements(): Promise<FlowElement[]>;
+  /** Reads elements by key: READ_FIELDS numbers per read, in order (a missing element: found 0). */
+  read(reads: readonly ElementRead[]): Float64Array;
 }
 
 export interface VerdictMapOptions {
@@ -48,7 +48,7 @@ export interface VerdictMapOptions {
   /** Wall clock in seconds. */
   nowSec?: () => number;
   /**
-   * A flow's elements were deleted (gone from the live sets: `ended`), or
+   * A flow's elements were deleted (idle for liveTimeoutSec: `ended`), or
    * re-added (still live): what they counted since the flow first got
    * elements, per direction (orig: from the key's lower endpoint).
    */
@@ -60,13 +60,15 @@ export interface VerdictMapCounters {
   /** Flows given elements, by kind of first element. */
   held: number;
   decided: number;
+  /** Of those, flows whose elements the kernel added from a verdict's packet (no netlink transaction). */
+  learned: number;
   /** Held flows whose elements were replaced by their verdict's. */
   replaced: number;
-  /** Flows whose elements were deleted because they left the live set. */
+  /** Flows whose elements were deleted because they left the live set (idle for liveTimeoutSec). */
   ended: number;
   /** Elements of live flows re-added before their expiry. */
   refreshed: number;
-  /** Flows whose elements expired before the edge ended them (an element an earlier sweep missed). */
+  /** Flows whose elements expired before the edge ended them (their counters lost). */
   expired: number;
   /** Flows refused because the map was full: their packets stay queued (and pass). */
   full: number;
@@ -75,27 +77,38 @@ export interface VerdictMapCounters {
   flowFailures: number;
 }
 
-/** Book value: when the elements were (re-)added (s), times CODE_BITS, plus their target's code. */
+/** Book value: when the flow is to be looked at next (s), times CODE_BITS, plus its elements' target's code. */
 const CODE_BITS = 1024;
 const HOLD = 0;
 const WATCH = 1;
+/** Flows a sweep reads per call of the driver (four elements each), the event loop free in between. */
+const SWEEP_SLICE = 2048;
 
 /**
  * The edge's book of its flow-set elements, in stateless mode: which flows
- * have elements and in which target's set. Changes queue up and go to
+ * have elements and in which target's set. A flow decided or held in a
+ * packet batch gets its elements from the kernel itself, when a packet of
+ * it goes back with the verdict's code ({@link carry}). Other changes (a
+ * verdict between batches, a replacement, a watch) queue up and go to
  * nftables in one transaction per packet batch ({@link commit}), before
- * the batch's verdicts, so the next packet of a held or decided flow
- * already meets its element and is not queued. A periodic {@link sweep}
- * reads the live sets and deletes the elements of flows gone from them
- * (their counters read first), and re-adds the elements of live flows
- * before they expire: re-adding refreshes an element's timeout only on
- * kernels from 6.12, so the edge never relies on it.
+ * the batch's verdicts. Either way the next packet of a held or decided
+ * flow already meets its elements and is not queued.
+ *
+ * A periodic {@link sweep} looks at the flows that are due: it reads their
+ * live-set and flow-set elements by key (never a dump: dumping a hash set
+ * costs the kernel time quadratic in its size, 33 s of CPU at 600k
+ * elements). A flow missing from the live set has had no packet for
+ * liveTimeoutSec: its elements are deleted, their counters reported first.
+ * A live flow is due again when its live element would expire, and its
+ * elements are re-added when they would expire before that: re-adding
+ * refreshes an element's timeout only on kernels from 6.12, so the edge
+ * never relies on it.
  *
  * One number per flow (a key string and a double in a Map), so the book
  * stays small at hundreds of thousands of flows.
  */
 export class VerdictMap {
-  readonly counters: VerdictMapCounters = { held: 0, decided: 0, replaced: 0, ended: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
+  readonly counters: VerdictMapCounters = { held: 0, decided: 0, learned: 0, replaced: 0, ended: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
   private readonly book = new Map<string, number>();
   /** Flows changed since the last commit, with the code their elements had in nftables then (-1: none). */
   private readonly pending = new Map<string, number>();
@@ -103,15 +116,18 @@ export class VerdictMap {
   private readonly markCodes = new Map<number, number>();
   private readonly nowSec: () => number;
   private sweeping = false;
-  /** While the flow sets are dumped, commits wait: a commit to a set makes its dump start over. */
-  private dumping = false;
-  /** Flows missing from the last sweep's live sets: a dump is no snapshot, so a flow ends only when missing from two. */
-  private absent = new Set<string>();
   /** What the elements of re-added flows had counted before (a new element starts at zero): only long flows are here. */
   private readonly carried = new Map<string, DirectionCounters>();
+  /**
+   * Flows whose elements the kernel added from a packet, with that packet's
+   * length: each new element counted it once (statelessRules), one packet
+   * too many per direction. Kept only when someone reads the counters.
+   */
+  private readonly learnedFrom: Map<string, number> | undefined;
 
   constructor(private readonly options: VerdictMapOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
+    this.learnedFrom = options.onCounted ? new Map() : undefined;
   }
 
   /** Flows with elements (or about to get them). */
@@ -143,6 +159,8 @@ export class VerdictMap {
     if (had !== undefined) {
       if (had % CODE_BITS === code) return;
       this.counters.replaced++;
+      // The replaced elements go with what they counted, the learning packet included.
+      this.learnedFrom?.delete(key);
     } else {
       if (!this.admit()) return;
       this.counters.decided++;
@@ -150,9 +168,33 @@ export class VerdictMap {
     this.set(key, code);
   }
 
+  /**
+   * A packet of the flow goes back to the kernel now, and the after-queue
+   * chain adds the flow's elements from its l7 bits (statelessRules): a
+   * flow that had none needs no netlink then. Returns the target whose code
+   * the packet must carry for that: a mark (the edge's verdict sets it
+   * anyway) or `hold`; undefined when the packet's mark must stay as it is
+   * (no elements booked, a watch, or a replacement the next commit makes).
+   * `ipLength`: the packet's length, which the new elements count.
+   */
+  carry(key: string, ipLength: number): ElementTarget | undefined {
+    const v = this.book.get(key);
+    if (v === undefined) return undefined;
+    const code = v % CODE_BITS;
+    if (code === WATCH) return undefined;
+    const was = this.pending.get(key);
+    if (was !== undefined) {
+      if (was >= 0) return undefined;
+      this.pending.delete(key);
+      this.counters.learned++;
+      this.learnedFrom?.set(key, ipLength);
+    }
+    return this.targets[code];
+  }
+
   /** Sends the queued changes to nftables: one transaction, or flow by flow when it fails. */
   commit(): void {
-    if (this.pending.size === 0 || this.dumping) return;
+    if (this.pending.size === 0) return;
     const changes = [...this.pending];
     this.pending.clear();
     const ops: FlowChange[] = [];
@@ -169,103 +211,84 @@ export class VerdictMap {
   }
 
   /**
-   * Reads the live sets: deletes the elements of flows gone from them
-   * (reading their counters first), and re-adds those of live flows that
-   * would expire before the next sweeps. The reads are netlink dumps that
-   * run off the event loop; flows that change meanwhile are left for the
-   * next sweep.
+   * Looks at the flows that are due (see the class comment), at most
+   * SWEEP_SLICE per call of the driver, the event loop free in between.
+   * Flows that change meanwhile (a verdict, a commit) are left for later.
    */
   async sweep(): Promise<void> {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
-      await this.sweepOnce();
+      const now = this.nowSec();
+      const due: string[] = [];
+      for (const [key, v] of this.book) if (Math.floor(v / CODE_BITS) <= now && !this.pending.has(key)) due.push(key);
+      for (let start = 0; start < due.length; start += SWEEP_SLICE) {
+        if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        this.sweepSlice(due.slice(start, start + SWEEP_SLICE));
+      }
     } finally {
       this.sweeping = false;
     }
   }
 
-  private async sweepOnce(): Promise<void> {
+  private sweepSlice(keys: readonly string[]): void {
     const o = this.options;
-    const live = new Set<string>();
-    for (const t of await o.driver.live()) live.add(keyOfTuple(t));
-    const now = this.nowSec();
-    const ending = new Map<string, number>();
-    const refreshing = new Map<string, number>();
-    const absent = new Set<string>();
-    for (const [key, v] of this.book) {
-      if (this.pending.has(key)) continue;
-      const age = now - Math.floor(v / CODE_BITS);
-      if (live.has(key)) {
-        if (age >= o.elementTimeoutSec - 3 * o.sweepSec) refreshing.set(key, v);
-      } else if (age >= o.liveTimeoutSec) {
-        // Added a live timeout ago and missing from the live sets (twice): no packet of it since, or its elements expired.
-        if (this.absent.has(key)) ending.set(key, v);
-        else absent.add(key);
-      }
-    }
-    this.absent = absent;
-    if (ending.size === 0 && refreshing.size === 0) return;
-    const counted = new Map<string, DirectionCounters>();
-    this.dumping = true;
-    let elements: FlowElement[];
-    try {
-      elements = await o.driver.elements();
-    } finally {
-      this.dumping = false;
-    }
-    for (const e of elements) {
-      const key = keyOfTuple(e.key);
-      let c = counted.get(key);
-      if (!c) counted.set(key, (c = { ...(this.carried.get(key) ?? { origIsLow: true, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }) }));
-      const low = endpointsOfKey(key, true);
-      if (e.key.src === low.src && e.key.sport === low.sport) {
-        c.origPackets += e.packets;
-        c.origBytes += e.bytes;
-      } else {
-        c.replyPackets += e.packets;
-        c.replyBytes += e.bytes;
-      }
-    }
-    // What changed while the dumps ran (a verdict, a commit) is the next sweep's.
-    const unchanged = (key: string, v: number) => this.book.get(key) === v && !this.pending.has(key);
-    const deletes: FlowChange[] = [];
-    for (const [key, v] of ending) {
-      if (!unchanged(key, v)) continue;
-      const c = counted.get(key);
-      this.book.delete(key);
-      this.carried.delete(key);
-      if (!c) {
-        this.counters.expired++;
-        continue;
-      }
-      this.counters.ended++;
-      o.onCounted?.(key, c, true);
+    const reads: ElementRead[] = [];
+    const values: number[] = [];
+    const due = this.nowSec();
+    for (const key of keys) {
+      const v = this.book.get(key);
+      // Changed since the sweep began: a verdict, a commit.
+      if (v === undefined || this.pending.has(key) || Math.floor(v / CODE_BITS) > due) continue;
       const target = this.targets[v % CODE_BITS]!;
-      deletes.push({ op: 'delete', key, target });
+      reads.push({ key, target: 'live', reverse: false }, { key, target: 'live', reverse: true }, { key, target, reverse: false }, { key, target, reverse: true });
+      values.push(v);
     }
-    for (const [key, v] of refreshing) {
-      if (!unchanged(key, v)) continue;
-      const c = counted.get(key);
-      if (!c) {
-        // Expired already: the flow's next packets are queued again and picked up.
-        this.book.delete(key);
-        this.carried.delete(key);
+    if (values.length === 0) return;
+    const got = o.driver.read(reads);
+    const now = this.nowSec();
+    const deletes: FlowChange[] = [];
+    for (let i = 0; i < values.length; i++) {
+      const key = reads[4 * i]!.key;
+      const v = values[i]!;
+      const r = 4 * i * READ_FIELDS;
+      const field = (n: number, f: number) => got[r + n * READ_FIELDS + f]!;
+      if (!field(2, 0) && !field(3, 0)) {
+        this.forget(key);
         this.counters.expired++;
         continue;
       }
-      this.counters.refreshed++;
-      o.onCounted?.(key, c, false);
-      this.carried.set(key, c);
+      const c = this.countedBefore(key);
+      c.origPackets += field(2, 1);
+      c.origBytes += field(2, 2);
+      c.replyPackets += field(3, 1);
+      c.replyBytes += field(3, 2);
       const code = v % CODE_BITS;
-      this.book.set(key, now * CODE_BITS + code);
-      this.pending.set(key, code);
+      const liveMs = Math.max(field(0, 0) ? field(0, 3) : -1, field(1, 0) ? field(1, 3) : -1);
+      if (liveMs < 0) {
+        this.forget(key);
+        this.counters.ended++;
+        o.onCounted?.(key, c, true);
+        deletes.push({ op: 'delete', key, target: this.targets[code]! });
+        continue;
+      }
+      // Due again when its live element would expire, were it idle from now.
+      const next = now + Math.ceil(liveMs / 1000) + 1;
+      const elementMs = Math.min(field(2, 0) ? field(2, 3) : Infinity, field(3, 0) ? field(3, 3) : Infinity);
+      if (elementMs >= 0 && elementMs < (next - now + 3 * o.sweepSec) * 1000) {
+        this.counters.refreshed++;
+        o.onCounted?.(key, c, false);
+        this.carried.set(key, c);
+        this.learnedFrom?.delete(key);
+        this.pending.set(key, code);
+      }
+      this.book.set(key, next * CODE_BITS + code);
     }
     if (deletes.length > 0) {
       try {
         o.driver.apply(deletes);
       } catch (err) {
-        // An element that expired since the dump: the rest go one flow at a time.
+        // An element that expired since it was read: the rest go one flow at a time.
         this.counters.batchFailures++;
         for (const change of deletes) {
           try {
@@ -280,6 +303,25 @@ export class VerdictMap {
     this.commit();
   }
 
+  /** What the flow's elements counted before the current ones (re-adds), less the packet that added them (a learn). */
+  private countedBefore(key: string): DirectionCounters {
+    const c = { ...(this.carried.get(key) ?? { origIsLow: true as const, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }) };
+    const learned = this.learnedFrom?.get(key);
+    if (learned !== undefined) {
+      c.origPackets--;
+      c.origBytes -= learned;
+      c.replyPackets--;
+      c.replyBytes -= learned;
+    }
+    return c;
+  }
+
+  private forget(key: string): void {
+    this.book.delete(key);
+    this.carried.delete(key);
+    this.learnedFrom?.delete(key);
+  }
+
   private admit(): boolean {
     if (this.book.size < this.options.maxFlows) return true;
     this.counters.full++;
@@ -291,7 +333,8 @@ export class VerdictMap {
       const had = this.book.get(key);
       this.pending.set(key, had === undefined ? -1 : had % CODE_BITS);
     }
-    this.book.set(key, this.nowSec() * CODE_BITS + code);
+    // Due when its live element would have expired, had no packet come after the verdict.
+    this.book.set(key, (this.nowSec() + this.options.liveTimeoutSec) * CODE_BITS + code);
   }
 
   private codeOf(mark: number): number {
@@ -330,8 +373,7 @@ export class VerdictMap {
         }
       }
       this.counters.flowFailures++;
-      this.book.delete(key);
-      this.carried.delete(key);
+      this.forget(key);
       if (this.counters.flowFailures <= 10) this.options.log?.(`verdict map: ${describeKey(key)}: ${(err as Error).message}`);
     }
   }
@@ -345,10 +387,6 @@ export function tuplesOf(key: string): [FlowTuple, FlowTuple] {
     { ...base, src: e.src, sport: e.sport, dst: e.dst, dport: e.dport },
     { ...base, src: e.dst, sport: e.dport, dst: e.src, dport: e.sport },
   ];
-}
-
-function keyOfTuple(t: FlowTuple): string {
-  return flowKeyOfEndpoints({ protocol: t.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP, src: t.src, sport: t.sport, dst: t.dst, dport: t.dport });
 }
 
 function describeKey(key: string): string {

@@ -7,17 +7,30 @@
 import { describe, expect, it } from 'vitest';
 import { flowKeyOfEndpoints, IPPROTO_TCP } from '@l7mesh/flow';
 import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
-import { tuplesOf, VerdictMap, type FlowChange, type FlowElement, type VerdictMapDriver } from '../src/verdictMap.js';
+import { READ_FIELDS, tuplesOf, VerdictMap, type ElementRead, type FlowChange, type VerdictMapDriver } from '../src/verdictMap.js';
 
 function tupleText(t: FlowTuple): string {
   return `${t.protocol} ${t.src}:${t.sport}>${t.dst}:${t.dport}`;
 }
 
-/** Elements by set (its target) and tuple: what the kernel holds. */
+interface FakeElement {
+  key: FlowTuple;
+  target: ElementTarget;
+  packets: number;
+  bytes: number;
+  /** Clock second at which it expires. */
+  expiresAt: number;
+}
+
+/** Elements by set (its target) and tuple, and the live set's tuples with their expiry: what the kernel holds. */
 class FakeNft implements VerdictMapDriver {
-  readonly elements_ = new Map<string, FlowElement>();
-  readonly live_ = new Set<string>();
+  readonly elements_ = new Map<string, FakeElement>();
+  /** Tuple text -> clock second at which its live element expires. */
+  readonly live_ = new Map<string, number>();
   transactions: FlowChange[][] = [];
+  reads = 0;
+
+  constructor(private readonly clock: { sec: number }) {}
 
   apply(changes: readonly FlowChange[]): void {
     const next = new Map(this.elements_);
@@ -26,7 +39,7 @@ class FakeNft implements VerdictMapDriver {
         const id = `${JSON.stringify(c.target)} ${tupleText(t)}`;
         if (c.op === 'delete') {
           if (!next.delete(id)) throw new Error(`No such file or directory (${id})`);
-        } else if (!next.has(id)) next.set(id, { key: t, target: c.target, packets: 0, bytes: 0 });
+        } else if (!next.has(id)) next.set(id, { key: t, target: c.target, packets: 0, bytes: 0, expiresAt: this.clock.sec + (c.timeoutSec ?? 1e9) });
       }
     }
     this.transactions.push([...changes]);
@@ -34,12 +47,26 @@ class FakeNft implements VerdictMapDriver {
     for (const [k, v] of next) this.elements_.set(k, v);
   }
 
-  async live(): Promise<FlowTuple[]> {
-    return [...this.elements_.values()].filter((e) => this.live_.has(tupleText(e.key))).map((e) => e.key);
+  read(reads: readonly ElementRead[]): Float64Array {
+    this.reads += reads.length;
+    const out = new Float64Array(reads.length * READ_FIELDS);
+    reads.forEach((r, i) => {
+      const t = tuplesOf(r.key)[r.reverse ? 1 : 0];
+      const at = i * READ_FIELDS;
+      if (r.target === 'live') {
+        const expiresAt = this.live_.get(tupleText(t));
+        if (expiresAt !== undefined && expiresAt > this.clock.sec) out.set([1, 0, 0, (expiresAt - this.clock.sec) * 1000], at);
+        return;
+      }
+      const e = this.elements_.get(`${JSON.stringify(r.target)} ${tupleText(t)}`);
+      if (e && e.expiresAt > this.clock.sec) out.set([1, e.packets, e.bytes, (e.expiresAt - this.clock.sec) * 1000], at);
+    });
+    return out;
   }
 
-  async elements(): Promise<FlowElement[]> {
-    return [...this.elements_.values()].map((e) => ({ ...e }));
+  /** A packet of this direction just passed: its live element expires 30 s (the tests' liveTimeout) from now. */
+  touch(t: FlowTuple): void {
+    this.live_.set(tupleText(t), this.clock.sec + 30);
   }
 
   /** The targets of each direction's elements (a flow has elements in one set only). */
@@ -47,8 +74,16 @@ class FakeNft implements VerdictMapDriver {
     return tuplesOf(key).map((t) => [...this.elements_.values()].filter((e) => tupleText(e.key) === tupleText(t)).map((e) => e.target));
   }
 
-  element(t: FlowTuple): FlowElement {
+  element(t: FlowTuple): FakeElement {
     return [...this.elements_.values()].find((e) => tupleText(e.key) === tupleText(t))!;
+  }
+
+  /** The after-queue chain: a packet of `ipLength` bytes going back with `target`'s code adds both elements, each counting it. */
+  learn(key: string, target: ElementTarget, ipLength: number, timeoutSec = 600): void {
+    for (const t of tuplesOf(key)) {
+      const id = `${JSON.stringify(target)} ${tupleText(t)}`;
+      if (!this.elements_.has(id)) this.elements_.set(id, { key: t, target, packets: 1, bytes: ipLength, expiresAt: this.clock.sec + timeoutSec });
+    }
   }
 
   expire(key: string): void {
@@ -60,8 +95,8 @@ const key = (sport: number) => flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: 
 const HTTP = { mark: 0x100 };
 
 function setup(over: Partial<ConstructorParameters<typeof VerdictMap>[0]> = {}) {
-  const nft = new FakeNft();
   const clock = { sec: 1000 };
+  const nft = new FakeNft(clock);
   const counted: [string, number, number, boolean][] = [];
   const map = new VerdictMap({
     driver: nft,
@@ -110,6 +145,52 @@ describe('VerdictMap', () => {
     expect(nft.targetOf(key(4))).toEqual([['watch'], ['watch']]);
   });
 
+  it('a flow decided or held in a batch is added by the kernel from its packet: no transaction, and the packet it counted twice is taken off', async () => {
+    const seen: [number, number, number, number, boolean][] = [];
+    const { nft, map, clock } = setup({ onCounted: (_k, c, ended) => seen.push([c.origPackets, c.origBytes, c.replyPackets, c.replyBytes, ended]) });
+    map.decide(key(80), 0x100, false);
+    map.hold(key(81));
+    expect(map.carry(key(80), 60)).toEqual(HTTP);
+    expect(map.carry(key(81), 1500)).toBe('hold');
+    nft.learn(key(80), HTTP, 60);
+    nft.learn(key(81), 'hold', 1500);
+    map.commit();
+    expect(nft.transactions).toEqual([]);
+    expect(map.counters).toMatchObject({ decided: 1, held: 1, learned: 2 });
+    // Carried again (a packet that was queued before the elements existed): still its target, learned once.
+    expect(map.carry(key(80), 60)).toEqual(HTTP);
+    expect(map.counters.learned).toBe(2);
+    // Afterwards the request's element counts 4 more packets of 100 bytes, the reply's 3 of 1000.
+    const [up, down] = tuplesOf(key(80));
+    nft.element(up).packets += 4;
+    nft.element(up).bytes += 400;
+    nft.element(down).packets += 3;
+    nft.element(down).bytes += 3000;
+    clock.sec += 31;
+    await map.sweep();
+    await map.sweep();
+    expect(seen).toContainEqual([4, 400, 3, 3000, true]);
+    expect(seen).toContainEqual([0, 0, 0, 0, true]);
+    expect(map.size).toBe(0);
+  });
+
+  it('carries nothing for a flow without elements, a watched one, or one whose elements the next commit replaces', () => {
+    const { nft, map } = setup();
+    expect(map.carry(key(90), 60)).toBeUndefined();
+    map.decide(key(91), 0x200, true);
+    expect(map.carry(key(91), 60)).toBeUndefined();
+    map.hold(key(92));
+    expect(map.carry(key(92), 60)).toBe('hold');
+    nft.learn(key(92), 'hold', 60);
+    map.decide(key(92), 0x100, false);
+    expect(map.carry(key(92), 60)).toBeUndefined();
+    map.commit();
+    expect(nft.targetOf(key(91))).toEqual([['watch'], ['watch']]);
+    expect(nft.targetOf(key(92))).toEqual([[HTTP], [HTTP]]);
+    expect(nft.transactions.flat().map((op) => `${op.op} ${JSON.stringify(op.target)}`)).toEqual(['add "watch"', 'delete "hold"', 'add {"mark":256}']);
+    expect(map.counters).toMatchObject({ learned: 1, replaced: 1 });
+  });
+
   it('refuses flows past its size and counts them', () => {
     const { nft, map } = setup({ maxFlows: 2 });
     for (let i = 10; i < 15; i++) map.hold(key(i));
@@ -135,36 +216,43 @@ describe('VerdictMap', () => {
     expect(nft.targetOf(key(21))).toEqual([[HTTP], [HTTP]]);
   });
 
-  it('the sweep ends flows gone from the live set (counters read first), keeps young and live ones, and re-adds live ones before they expire', async () => {
+  it('the sweep reads only the flows due: it ends idle ones (counters read first), leaves young ones, and re-adds live ones before they expire', async () => {
     const { nft, map, clock, counted } = setup();
     for (const sport of [30, 31, 32]) map.decide(key(sport), 0x100, false);
     map.commit();
     const [t30] = tuplesOf(key(30));
     nft.element(t30).packets = 7;
     nft.element(t30).bytes = 700;
-    nft.live_.add(tupleText(tuplesOf(key(31))[1]));
-    // Young: nothing is ended although nothing is live yet.
+    // Young (due a live timeout after the verdict): nothing is read.
     clock.sec += 10;
+    nft.touch(tuplesOf(key(31))[1]);
     await map.sweep();
-    expect(map.size).toBe(3);
-    clock.sec += 30;
-    // Missing from one dump is not enough (a dump is no snapshot): the second sweep ends them.
+    expect(nft.reads).toBe(0);
+    // Due: key(31) had a packet 20 s ago, the others none since their verdict.
+    clock.sec += 20;
     await map.sweep();
-    expect(counted).toEqual([]);
-    await map.sweep();
+    expect(nft.reads).toBe(12);
     expect(counted).toEqual([
       [key(30), 7, 700, true],
       [key(32), 0, 0, true],
     ]);
     expect(map.has(key(31))).toBe(true);
     expect(nft.elements_.size).toBe(2);
-    // Near its expiry (600 s, less three sweeps), the live flow's elements are re-added.
-    const before = nft.transactions.length;
-    clock.sec += 560;
+    // key(31) is due again when its live element would expire (10 s): not before.
+    clock.sec += 5;
     await map.sweep();
+    expect(nft.reads).toBe(12);
+    // Packets keep coming: near its elements' expiry (600 s) they are re-added, counters carried.
+    const before = nft.transactions.length;
+    for (let i = 0; i < 60; i++) {
+      clock.sec += 10;
+      nft.touch(tuplesOf(key(31))[0]);
+      await map.sweep();
+    }
     expect(map.counters.refreshed).toBe(1);
     expect(nft.transactions.slice(before).flat().map((op) => op.op)).toEqual(['delete', 'add']);
     expect(nft.targetOf(key(31))).toEqual([[HTTP], [HTTP]]);
+    expect(map.counters.ended).toBe(2);
   });
 
   it('reports counters per direction, and a re-added flow\'s totals go on from what its old elements counted', async () => {
@@ -175,18 +263,39 @@ describe('VerdictMap', () => {
     const [up, down] = tuplesOf(key(70));
     nft.element(up).packets = 5;
     nft.element(down).packets = 9;
-    nft.live_.add(tupleText(up));
-    clock.sec += 590;
+    clock.sec += 580;
+    nft.touch(up);
     await map.sweep();
     // Re-added: its new elements count from zero.
+    expect(map.counters.refreshed).toBe(1);
     nft.element(up).packets = 1;
-    nft.live_.clear();
     clock.sec += 31;
-    await map.sweep();
     await map.sweep();
     expect(seen).toEqual([
       [5, 9, false],
       [6, 9, true],
+    ]);
+  });
+
+  it('a learned flow re-added before its expiry has its learning packet taken off once', async () => {
+    const seen: [number, number, boolean][] = [];
+    const { nft, map, clock } = setup({ onCounted: (_k, c, ended) => seen.push([c.origPackets, c.replyPackets, ended]) });
+    map.decide(key(71), 0x100, false);
+    map.carry(key(71), 100);
+    nft.learn(key(71), HTTP, 100);
+    const [up, down] = tuplesOf(key(71));
+    nft.element(up).packets += 5;
+    nft.element(down).packets += 9;
+    clock.sec += 580;
+    nft.touch(up);
+    await map.sweep();
+    expect(map.counters.refreshed).toBe(1);
+    nft.element(up).packets = 2;
+    clock.sec += 31;
+    await map.sweep();
+    expect(seen).toEqual([
+      [5, 9, false],
+      [7, 9, true],
     ]);
   });
 
@@ -197,48 +306,36 @@ describe('VerdictMap', () => {
     nft.elements_.clear();
     clock.sec += 31;
     await map.sweep();
-    await map.sweep();
     expect(map.size).toBe(0);
     expect(map.counters.expired).toBe(1);
     expect(map.counters.ended).toBe(0);
   });
 
-  it('a flow decided while the sweep reads the sets is left for the next sweep', async () => {
-    const { nft, map, clock } = setup();
-    map.hold(key(50));
+  it('a flow changed while a sweep is under way is left for later', async () => {
+    const { nft, map, clock } = setup({ maxFlows: 10_000 });
+    for (let sport = 1000; sport < 4000; sport++) map.hold(key(sport));
     map.commit();
     clock.sec += 31;
-    await map.sweep();
-    const live = nft.live.bind(nft);
-    nft.live = async () => {
-      const l = await live();
-      map.decide(key(50), 0x100, false);
-      return l;
-    };
-    await map.sweep();
-    expect(map.counters.ended).toBe(0);
+    // The first slice is read at once; the flow decided before the second slice (not committed yet) is left alone.
+    const sweep = map.sweep();
+    map.decide(key(3500), 0x100, false);
+    await sweep;
+    expect(map.counters.ended).toBe(2999);
     map.commit();
-    expect(nft.targetOf(key(50))).toEqual([[HTTP], [HTTP]]);
+    expect(nft.targetOf(key(3500))).toEqual([[HTTP], [HTTP]]);
   });
 
-  it('commits wait while the flow sets are dumped, and go out after', async () => {
-    const { nft, map, clock } = setup();
-    map.hold(key(60));
+  it('a sweep of many due flows reads them in slices', async () => {
+    const { nft, map, clock } = setup({ maxFlows: 10_000 });
+    for (let sport = 1000; sport < 6000; sport++) map.hold(key(sport));
     map.commit();
     clock.sec += 31;
+    const calls: number[] = [];
+    const read = nft.read.bind(nft);
+    nft.read = (reads) => (calls.push(reads.length), read(reads));
     await map.sweep();
-    const elements = nft.elements.bind(nft);
-    let during = -1;
-    nft.elements = async () => {
-      map.decide(key(61), 0x100, false);
-      map.commit();
-      during = nft.transactions.length;
-      return elements();
-    };
-    const before = nft.transactions.length;
-    await map.sweep();
-    expect(during).toBe(before);
-    expect(nft.targetOf(key(61))).toEqual([[HTTP], [HTTP]]);
-    expect(map.counters.ended).toBe(1);
+    expect(calls).toEqual([2048 * 4, 2048 * 4, 904 * 4]);
+    expect(map.counters.ended).toBe(5000);
+    expect(map.size).toBe(0);
   });
 });
