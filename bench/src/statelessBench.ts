@@ -30,8 +30,9 @@
  *    HTTP decided on their first packet, unmatched ones `unknown` on packet
  *    N+1), paced (a flow's packets 10 ms apart); per flow the packets the
  *    edge received (its /flows), and for the stateless table also the
- *    kernel's view: the flow's packets less those its elements counted (the
- *    elements outlive the run: liveTimeout is longer than it). Target:
+ *    kernel's view: the flow's packets less those its elements counted
+ *    after the packet that added them (the elements outlive the run:
+ *    liveTimeout is longer than it). Target:
  *    budget + 1 at most. Also the edge's CPU for that paced load, until the
  *    sweep has ended the run's flows.
  * 3. Pickup latency: pickupLatency.js in a child (nats-server, a worker, two
@@ -380,7 +381,8 @@ async function queuedPerFlowRun(c: Consumer, budget: number): Promise<QueuedPerF
       const t = flowgenTuple(i);
       const matched = counted.get(`${t.src}:${t.sport}`);
       if (matched === undefined) withoutElements++;
-      values.set(i, LONG_PACKETS - (matched ?? 0));
+      // The packet whose verdict added the elements was queued, and each direction's new element counted it once.
+      values.set(i, LONG_PACKETS - (matched === undefined ? 0 : matched - 2));
     }
     kernel = { ...byKind(values), withoutElements };
   }
