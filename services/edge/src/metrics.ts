@@ -137,14 +137,14 @@ export function createEdgeMetrics(stats: () => EdgeStats): Registry {
   });
   new Counter({
     name: 'l7mesh_edge_stateless_events_total',
-    help: 'Stateless mode: flows given verdict-map elements (held: budget spent undecided; decided; learned: of those, added by the kernel from the verdict packet), held flows given their verdict, flows ended (gone from the live set) or whose elements expired, live flows re-added, flows refused by a full map, failed nft transactions and flow updates',
+    help: 'Stateless mode: flows given verdict-map elements (held: budget spent undecided; decided; learned: of those, added by the kernel from the verdict packet; repaired: such elements found missing and added again), held flows given their verdict, flows ended (gone from the live set) or whose elements expired, live flows re-added, flows refused by a full map, failed nft transactions and flow updates',
     labelNames: ['event'],
     registers: [registry],
     collect() {
       this.reset();
       const s = current().stateless;
       if (!s) return;
-      for (const event of ['held', 'decided', 'learned', 'replaced', 'ended', 'expired', 'refreshed', 'full', 'batch_failures', 'flow_failures', 'sweep_errors'] as const) this.inc({ event }, s[event]);
+      for (const event of ['held', 'decided', 'learned', 'repaired', 'replaced', 'ended', 'expired', 'refreshed', 'full', 'batch_failures', 'flow_failures', 'sweep_errors'] as const) this.inc({ event }, s[event]);
     },
   });
   new Gauge({

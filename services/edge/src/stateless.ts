@@ -65,6 +65,8 @@ export interface StatelessCounters {
   decided: number;
   /** Of the held and decided, those the kernel added from a verdict's packet. */
   learned: number;
+  /** Flows whose kernel-added elements were missing, added again over netlink. */
+  repaired: number;
   replaced: number;
   ended: number;
   expired: number;
@@ -166,6 +168,7 @@ export async function startStateless(
         held: c.held,
         decided: c.decided,
         learned: c.learned,
+        repaired: c.repaired,
         replaced: c.replaced,
         ended: c.ended,
         expired: c.expired,

@@ -62,6 +62,8 @@ export interface VerdictMapCounters {
   decided: number;
   /** Of those, flows whose elements the kernel added from a verdict's packet (no netlink transaction). */
   learned: number;
+  /** Flows whose elements were missing when a packet of them came back to the queue (the kernel's add failed), added again. */
+  repaired: number;
   /** Held flows whose elements were replaced by their verdict's. */
   replaced: number;
   /** Flows whose elements were deleted because they left the live set (idle for liveTimeoutSec). */
@@ -108,7 +110,7 @@ const SWEEP_SLICE = 2048;
  * stays small at hundreds of thousands of flows.
  */
 export class VerdictMap {
-  readonly counters: VerdictMapCounters = { held: 0, decided: 0, learned: 0, replaced: 0, ended: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
+  readonly counters: VerdictMapCounters = { held: 0, decided: 0, learned: 0, repaired: 0, replaced: 0, ended: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
   private readonly book = new Map<string, number>();
   /** Flows changed since the last commit, with the code their elements had in nftables then (-1: none). */
   private readonly pending = new Map<string, number>();
@@ -188,6 +190,14 @@ export class VerdictMap {
       this.pending.delete(key);
       this.counters.learned++;
       this.learnedFrom?.set(key, ipLength);
+    } else if (Math.floor(v / CODE_BITS) - this.options.liveTimeoutSec < this.nowSec()) {
+      // Its elements were added a second ago or more, yet a packet of it was
+      // queued: they are missing. The kernel's add from a verdict's packet
+      // fails when its per-element counters find no memory (atomic per-CPU
+      // allocations run out under a burst of new flows): netlink adds them.
+      this.counters.repaired++;
+      this.learnedFrom?.delete(key);
+      this.pending.set(key, -1);
     }
     return this.targets[code];
   }

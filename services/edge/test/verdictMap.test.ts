@@ -174,6 +174,27 @@ describe('VerdictMap', () => {
     expect(map.size).toBe(0);
   });
 
+  it('a flow whose kernel-added elements are missing (its packet queued again a second later) gets them over netlink, its learning packet no longer taken off', async () => {
+    const seen: [number, number][] = [];
+    const { nft, map, clock } = setup({ onCounted: (_k, c) => seen.push([c.origPackets, c.origBytes]) });
+    map.decide(key(85), 0x100, false);
+    map.carry(key(85), 60);
+    // The kernel's add failed; a packet queued in the same second may still be one that was in flight: nothing sent.
+    map.carry(key(85), 60);
+    map.commit();
+    expect(nft.transactions).toEqual([]);
+    clock.sec += 1;
+    expect(map.carry(key(85), 70)).toEqual(HTTP);
+    map.commit();
+    expect(nft.targetOf(key(85))).toEqual([[HTTP], [HTTP]]);
+    expect(map.counters).toMatchObject({ learned: 1, repaired: 1 });
+    nft.element(tuplesOf(key(85))[0]).packets = 3;
+    nft.element(tuplesOf(key(85))[0]).bytes = 300;
+    clock.sec += 30;
+    await map.sweep();
+    expect(seen).toEqual([[3, 300]]);
+  });
+
   it('carries nothing for a flow without elements, a watched one, or one whose elements the next commit replaces', () => {
     const { nft, map } = setup();
     expect(map.carry(key(90), 60)).toBeUndefined();
