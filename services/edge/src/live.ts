@@ -85,6 +85,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   const startedAt = Date.now();
   const stateless = config.netfilter.mode === 'stateless';
   let statelessEdge: StatelessEdge | undefined;
+  /** Between a packet batch's start and its marks: a verdict then is the edge's own, its packets counted in it. */
+  let inBatch = false;
   let conntrackErrors = 0;
   let undecodable = 0;
   // Remote mode: fail-open holds there too (packets never wait for the cluster), so a NATS that is down at start is no reason not to start.
@@ -99,7 +101,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     policy,
     ...(remote ? { pipeline: remote.pipeline(config.cluster!.zone) } : {}),
     onDecision: (flow: EdgeFlow) => {
-      statelessEdge?.onDecision(flow);
+      statelessEdge?.onDecision(flow, inBatch);
       records?.flowDecided(flow);
     },
     // Stateless mode: the flow sets carry the marks; there may be no conntrack entry to mark.
@@ -175,6 +177,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     const n = batch.count;
     const ts = batch.timestampsUs;
     core.beginBatch();
+    inBatch = true;
     for (let i = 0; i < n; i++) {
       const off = batch.offsets[i]!;
       const us = ts[i]!;
@@ -189,10 +192,11 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       if (statelessEdge) batchFlows[i] = flow;
     }
     const marks = core.endBatch();
+    inBatch = false;
     if (statelessEdge) {
       for (let i = 0; i < n; i++) {
         const flow = batchFlows[i];
-        if (flow) marks[i] = statelessEdge.packetMark(flow, marks[i]!, batch.marks[i]!, ipLengthAt(batch.data, batch.offsets[i]!));
+        if (flow) marks[i] = statelessEdge.packetMark(flow, marks[i]!, batch.marks[i]!, batch.data, batch.offsets[i]!);
       }
       batchFlows.length = 0;
       // The map's other changes before the verdicts: the flows' next packets meet them and are not queued.
@@ -278,11 +282,3 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   return { config, core, server, queues: queue.queues, stats, stop };
 }
 
-/**
- * A queued datagram's length as the kernel's counters count it, from its
- * header (the queue may have copied less of it): IPv4's total length,
- * IPv6's payload length plus its fixed header.
- */
-function ipLengthAt(buf: Uint8Array, off: number): number {
-  return buf[off]! >> 4 === 4 ? (buf[off + 2]! << 8) | buf[off + 3]! : 40 + ((buf[off + 4]! << 8) | buf[off + 5]!);
-}

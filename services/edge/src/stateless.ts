@@ -27,11 +27,12 @@ export interface StatelessEdge {
    * After the batch's marks are known, for each packet of a flow: holds a
    * flow whose budget is spent, and returns the mark the packet goes back
    * with (`coreMark`, EdgeCore's: -1 to leave it; or the hold code) so
-   * that the kernel adds the flow's elements. `ipLength`: the packet's.
+   * that the kernel adds the flow's elements. The packet is the queued
+   * datagram at buf[off].
    */
-  packetMark(flow: FlowEntry, coreMark: number, packetMark: number, ipLength: number): number;
-  /** A verdict (in a batch, or from the cluster between batches). */
-  onDecision(flow: EdgeFlow): void;
+  packetMark(flow: FlowEntry, coreMark: number, packetMark: number, buf: Uint8Array, off: number): number;
+  /** A verdict: made in the batch being handled (`inBatch`), or from the cluster between batches. */
+  onDecision(flow: EdgeFlow, inBatch: boolean): void;
   /** Sends the map's changes (call before the batch's verdicts). */
   commit(): void;
   counters(): StatelessCounters;
@@ -150,15 +151,15 @@ export async function startStateless(
 
   return {
     map,
-    packetMark(flow, coreMark, packetMark, ipLength) {
+    packetMark(flow, coreMark, packetMark, buf, off) {
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
       if (flow.l7 === 'unset' && flow.packets >= budget && !(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
-      return map.carry(flow.key, ipLength) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
+      return map.carry(flow.key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, flow.key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
-    onDecision(view) {
+    onDecision(view, inBatch) {
       const watch = view.flow.l7 === 'ftp' && keyHasPort(view.flow.key, ftpPorts);
-      map.decide(view.flow.key, view.mark, watch);
-      commitSoon();
+      map.decide(view.flow.key, view.mark, watch, inBatch);
+      if (!inBatch) commitSoon();
     },
     commit,
     counters: () => {
@@ -195,4 +196,26 @@ function elementsOf(c: FlowChange, set: string): [ElementWrite, ElementWrite] {
     { op: c.op, set, tuple: c.key, ...timeout },
     { op: c.op, set, tuple: c.key, reverse: true, ...timeout },
   ];
+}
+
+/**
+ * A queued datagram's length as the kernel's counters count it, from its
+ * header (the queue may have copied less of it): IPv4's total length,
+ * IPv6's payload length plus its fixed header.
+ */
+function ipLengthAt(buf: Uint8Array, off: number): number {
+  return buf[off]! >> 4 === 4 ? (buf[off + 2]! << 8) | buf[off + 3]! : 40 + ((buf[off + 4]! << 8) | buf[off + 5]!);
+}
+
+/**
+ * Whether a queued datagram comes from its flow key's lower endpoint: its
+ * source address is the key's first. (A transit flow's two addresses
+ * differ, so the address decides.)
+ */
+function fromLowEndpoint(buf: Uint8Array, off: number, key: string): boolean {
+  const v4 = buf[off]! >> 4 === 4;
+  const src = off + (v4 ? 12 : 8);
+  const len = v4 ? 4 : 16;
+  for (let i = 0; i < len; i++) if (buf[src + i] !== key.charCodeAt(1 + i)) return false;
+  return true;
 }

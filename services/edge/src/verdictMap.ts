@@ -83,6 +83,11 @@ export interface VerdictMapCounters {
 const CODE_BITS = 1024;
 const HOLD = 0;
 const WATCH = 1;
+/** learnedFrom's modes: which of a learned flow's elements counted its packet once too often. */
+const LEARN_MODES = 4;
+const LEARN_BOTH = 0;
+const LEARN_ORIG = 1;
+const LEARN_REPLY = 2;
 /** Flows a sweep reads per call of the driver (four elements each), the event loop free in between. */
 const SWEEP_SLICE = 2048;
 
@@ -121,11 +126,18 @@ export class VerdictMap {
   /** What the elements of re-added flows had counted before (a new element starts at zero): only long flows are here. */
   private readonly carried = new Map<string, DirectionCounters>();
   /**
-   * Flows whose elements the kernel added from a packet, with that packet's
-   * length: each new element counted it once (statelessRules), one packet
-   * too many per direction. Kept only when someone reads the counters.
+   * Flows whose elements the kernel added from a packet: that packet's
+   * length times LEARN_MODES plus which elements counted it once too
+   * often (each new element counts it; see countedBefore). Kept only when
+   * someone reads the counters.
    */
   private readonly learnedFrom: Map<string, number> | undefined;
+  /**
+   * Flows decided in a packet batch whose elements are still to be added:
+   * the edge's own counters at that verdict hold the batch's packets, so
+   * the packet that adds the elements is counted there already.
+   */
+  private readonly decidedInBatch = new Set<string>();
 
   constructor(private readonly options: VerdictMapOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
@@ -153,9 +165,11 @@ export class VerdictMap {
   /**
    * The flow's verdict: its mark (undefined: none, so only stop queueing),
    * or `watch` for an FTP control connection, which stays queued (the edge
-   * marks its packets and reads their announcements).
+   * marks its packets and reads their announcements). `inBatch`: made in a
+   * packet batch (by the edge's own classifier), not arrived between
+   * batches (from the cluster).
    */
-  decide(key: string, mark: number | undefined, watch: boolean): void {
+  decide(key: string, mark: number | undefined, watch: boolean, inBatch = false): void {
     const code = watch ? WATCH : mark === undefined ? HOLD : this.codeOf(mark);
     const had = this.book.get(key);
     if (had !== undefined) {
@@ -168,6 +182,7 @@ export class VerdictMap {
       this.counters.decided++;
     }
     this.set(key, code);
+    if (this.learnedFrom && inBatch && this.pending.get(key) === -1) this.decidedInBatch.add(key);
   }
 
   /**
@@ -177,9 +192,10 @@ export class VerdictMap {
    * the packet must carry for that: a mark (the edge's verdict sets it
    * anyway) or `hold`; undefined when the packet's mark must stay as it is
    * (no elements booked, a watch, or a replacement the next commit makes).
-   * `ipLength`: the packet's length, which the new elements count.
+   * `ipLength`: the packet's length, which the new elements count;
+   * `fromLow`: whether it comes from the key's lower endpoint.
    */
-  carry(key: string, ipLength: number): ElementTarget | undefined {
+  carry(key: string, ipLength: number, fromLow: boolean): ElementTarget | undefined {
     const v = this.book.get(key);
     if (v === undefined) return undefined;
     const code = v % CODE_BITS;
@@ -189,7 +205,11 @@ export class VerdictMap {
       if (was >= 0) return undefined;
       this.pending.delete(key);
       this.counters.learned++;
-      this.learnedFrom?.set(key, ipLength);
+      if (this.learnedFrom) {
+        // Its own direction's element counted it rightly unless the edge's counters at the verdict hold it too; the other direction's never did.
+        const mode = this.decidedInBatch.delete(key) ? LEARN_BOTH : fromLow ? LEARN_REPLY : LEARN_ORIG;
+        this.learnedFrom.set(key, ipLength * LEARN_MODES + mode);
+      }
     } else if (Math.floor(v / CODE_BITS) - this.options.liveTimeoutSec < this.nowSec()) {
       // Its elements were added a second ago or more, yet a packet of it was
       // queued: they are missing. The kernel's add from a verdict's packet
@@ -204,6 +224,7 @@ export class VerdictMap {
 
   /** Sends the queued changes to nftables: one transaction, or flow by flow when it fails. */
   commit(): void {
+    this.decidedInBatch.clear();
     if (this.pending.size === 0) return;
     const changes = [...this.pending];
     this.pending.clear();
@@ -318,10 +339,16 @@ export class VerdictMap {
     const c = { ...(this.carried.get(key) ?? { origIsLow: true as const, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }) };
     const learned = this.learnedFrom?.get(key);
     if (learned !== undefined) {
-      c.origPackets--;
-      c.origBytes -= learned;
-      c.replyPackets--;
-      c.replyBytes -= learned;
+      const mode = learned % LEARN_MODES;
+      const bytes = (learned - mode) / LEARN_MODES;
+      if (mode !== LEARN_REPLY) {
+        c.origPackets--;
+        c.origBytes -= bytes;
+      }
+      if (mode !== LEARN_ORIG) {
+        c.replyPackets--;
+        c.replyBytes -= bytes;
+      }
     }
     return c;
   }
@@ -330,6 +357,7 @@ export class VerdictMap {
     this.book.delete(key);
     this.carried.delete(key);
     this.learnedFrom?.delete(key);
+    this.decidedInBatch.delete(key);
   }
 
   private admit(): boolean {

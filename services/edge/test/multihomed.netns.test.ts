@@ -18,6 +18,7 @@ import {
   CLIENT,
   CLIENT6,
   counters,
+  counterValues,
   dnsTwice,
   ftpTwoPhases,
   HTTP_SERVER_JS,
@@ -28,6 +29,7 @@ import {
   NATS_VIA_A,
   NATS_VIA_B,
   operatorTable,
+  recordsOfPort,
   SERVER,
   SERVER6,
   sshTwoPhases,
@@ -56,6 +58,7 @@ const WATCH = [
   { name: 'ftpdata', protocol: 'tcp', port: 45104, mark: FTP },
   { name: 'moving', protocol: 'tcp', port: 45105, mark: HTTP },
   { name: 'http6', protocol: 'tcp', port: 45110, mark: HTTP },
+  { name: 'acct', protocol: 'tcp', port: 45109, mark: HTTP },
 ] as const;
 
 let h: Hosts;
@@ -215,6 +218,31 @@ describe('stateless edges on asymmetric routers', () => {
       expect(d, `http over IPv6 on ${r}`).toEqual({ all: d.all, ok: d.all, other: 0 });
     }
   });
+
+  it('accounting: each router\'s ended record of a connection holds what crossed that router, packets and bytes, exactly', async () => {
+    const crossed = async () => ({ ra: (await counterValues(lab, h.ra, 'operator')).acct_all!, rb: (await counterValues(lab, h.rb, 'operator')).acct_all! });
+    const before = await crossed();
+    const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT, 45109, SERVER)], { stdin: true });
+    await line(client, '"phase":1');
+    go(client);
+    await line(client, '"phase":2');
+    await client.exit(10_000);
+    const after = await crossed();
+    // Each edge ends the flow a live timeout (10 s) after its last packet and publishes its final counters.
+    type Row = { edge: string; state: string; packets: number; bytes: number };
+    let ended: Row[] = [];
+    await poll(async () => {
+      const out = (await lab.exec(h.mgmt, [process.execPath, '--input-type=module', '-e', recordsOfPort(45109)], { timeoutMs: 20_000 })).stdout;
+      ended = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row).filter((r) => r.state === 'ended');
+      return ended.length >= 2;
+    }, 40_000, 2_000);
+    for (const r of ['ra', 'rb'] as const) {
+      const mine = ended.filter((e) => e.edge === r);
+      expect(mine, `ended records of ${r}`).toHaveLength(1);
+      // The operator's postrouting counts every packet of the connection that crossed the router.
+      expect({ packets: mine[0]!.packets, bytes: mine[0]!.bytes }, `accounting on ${r}`).toEqual({ packets: after[r].packets - before[r].packets, bytes: after[r].bytes - before[r].bytes });
+    }
+  }, 90_000);
 
   it('SSH and DNS: later packets (and the same DNS query again on its 5-tuple) carry their marks on both routers', async () => {
     const ssh = lab.spawn(h.cli, [process.execPath, '-e', sshTwoPhases(CLIENT, 45101, SERVER)], { stdin: true });

@@ -248,12 +248,52 @@ export function operatorTable(watch: readonly { name: string; protocol: 'tcp' | 
   return lines.join('\n');
 }
 
-/** Every named counter of a table: name -> packets. */
-export async function counters(lab: NetnsLab, ns: string, table: string): Promise<Record<string, number>> {
+/** Every named counter of a table: name -> packets and bytes. */
+export async function counterValues(lab: NetnsLab, ns: string, table: string): Promise<Record<string, { packets: number; bytes: number }>> {
   const { stdout } = await lab.exec(ns, ['nft', '-j', 'list', 'counters', 'table', 'inet', table]);
-  const out: Record<string, number> = {};
-  for (const item of (JSON.parse(stdout) as { nftables: { counter?: { name: string; packets: number } }[] }).nftables) {
-    if (item.counter) out[item.counter.name] = item.counter.packets;
+  const out: Record<string, { packets: number; bytes: number }> = {};
+  for (const item of (JSON.parse(stdout) as { nftables: { counter?: { name: string; packets: number; bytes: number } }[] }).nftables) {
+    if (item.counter) out[item.counter.name] = { packets: item.counter.packets, bytes: item.counter.bytes };
   }
   return out;
+}
+
+/** Every named counter of a table: name -> packets. */
+export async function counters(lab: NetnsLab, ns: string, table: string): Promise<Record<string, number>> {
+  return Object.fromEntries(Object.entries(await counterValues(lab, ns, table)).map(([name, c]) => [name, c.packets]));
+}
+
+/**
+ * Run in the management namespace (from the repository root, where its
+ * imports resolve): prints, as JSON
+ * lines, every flow record in the cluster's records stream of the
+ * connection with the client's port `port`: {edge, state, packets, bytes}
+ * (both directions summed).
+ */
+export function recordsOfPort(port: number): string {
+  return `
+const { connect } = await import('@nats-io/transport-node');
+const { jetstream } = await import('@nats-io/jetstream');
+const { busNames, recordNames } = await import('@l7mesh/bus');
+const { decodeFlowRecordBatch, messageTypeOf, MessageType } = await import('@l7mesh/wire');
+const { endpointsOfKey } = await import('@l7mesh/flow');
+const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+const consumer = await jetstream(nc).consumers.get(recordNames(busNames()).stream);
+for (;;) {
+  const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+  let n = 0;
+  for await (const m of batch) {
+    n++;
+    if (messageTypeOf(m.data) !== MessageType.FlowRecordBatch) continue;
+    const b = decodeFlowRecordBatch(m.data);
+    for (const r of b.records) {
+      const e = endpointsOfKey(r.key, true);
+      if (e.sport !== ${port} && e.dport !== ${port}) continue;
+      console.log(JSON.stringify({ edge: b.edge, state: r.state, packets: r.origPackets + r.replyPackets, bytes: r.origBytes + r.replyBytes }));
+    }
+  }
+  if (n === 0) break;
+}
+await nc.close();
+`;
 }

@@ -145,22 +145,27 @@ describe('VerdictMap', () => {
     expect(nft.targetOf(key(4))).toEqual([['watch'], ['watch']]);
   });
 
-  it('a flow decided or held in a batch is added by the kernel from its packet: no transaction, and the packet it counted twice is taken off', async () => {
-    const seen: [number, number, number, number, boolean][] = [];
-    const { nft, map, clock } = setup({ onCounted: (_k, c, ended) => seen.push([c.origPackets, c.origBytes, c.replyPackets, c.replyBytes, ended]) });
-    map.decide(key(80), 0x100, false);
+  it('a flow decided or held in a batch is added by the kernel from its packet: no transaction, and what its elements counted of that packet is set right', async () => {
+    const seen = new Map<string, [number, number, number, number, boolean]>();
+    const { nft, map, clock } = setup({ onCounted: (k, c, ended) => seen.set(k, [c.origPackets, c.origBytes, c.replyPackets, c.replyBytes, ended]) });
+    // key(80): the edge's own verdict in a batch (its counters at the verdict hold the packet);
+    // key(81): held; key(82): a verdict from the cluster, then a packet from the higher endpoint.
+    map.decide(key(80), 0x100, false, true);
     map.hold(key(81));
-    expect(map.carry(key(80), 60)).toEqual(HTTP);
-    expect(map.carry(key(81), 1500)).toBe('hold');
+    map.decide(key(82), 0x100, false, false);
+    expect(map.carry(key(80), 60, true)).toEqual(HTTP);
+    expect(map.carry(key(81), 1500, true)).toBe('hold');
+    expect(map.carry(key(82), 90, false)).toEqual(HTTP);
     nft.learn(key(80), HTTP, 60);
     nft.learn(key(81), 'hold', 1500);
+    nft.learn(key(82), HTTP, 90);
     map.commit();
     expect(nft.transactions).toEqual([]);
-    expect(map.counters).toMatchObject({ decided: 1, held: 1, learned: 2 });
+    expect(map.counters).toMatchObject({ decided: 2, held: 1, learned: 3 });
     // Carried again (a packet that was queued before the elements existed): still its target, learned once.
-    expect(map.carry(key(80), 60)).toEqual(HTTP);
-    expect(map.counters.learned).toBe(2);
-    // Afterwards the request's element counts 4 more packets of 100 bytes, the reply's 3 of 1000.
+    expect(map.carry(key(80), 60, true)).toEqual(HTTP);
+    expect(map.counters.learned).toBe(3);
+    // Afterwards key(80)'s request element counts 4 more packets of 100 bytes, its reply's 3 of 1000.
     const [up, down] = tuplesOf(key(80));
     nft.element(up).packets += 4;
     nft.element(up).bytes += 400;
@@ -168,9 +173,10 @@ describe('VerdictMap', () => {
     nft.element(down).bytes += 3000;
     clock.sec += 31;
     await map.sweep();
-    await map.sweep();
-    expect(seen).toContainEqual([4, 400, 3, 3000, true]);
-    expect(seen).toContainEqual([0, 0, 0, 0, true]);
+    expect(seen.get(key(80))).toEqual([4, 400, 3, 3000, true]);
+    // Neither the hold nor the cluster's verdict counted the packet: its own direction's element did, rightly.
+    expect(seen.get(key(81))).toEqual([1, 1500, 0, 0, true]);
+    expect(seen.get(key(82))).toEqual([0, 0, 1, 90, true]);
     expect(map.size).toBe(0);
   });
 
@@ -178,13 +184,13 @@ describe('VerdictMap', () => {
     const seen: [number, number][] = [];
     const { nft, map, clock } = setup({ onCounted: (_k, c) => seen.push([c.origPackets, c.origBytes]) });
     map.decide(key(85), 0x100, false);
-    map.carry(key(85), 60);
+    map.carry(key(85), 60, true);
     // The kernel's add failed; a packet queued in the same second may still be one that was in flight: nothing sent.
-    map.carry(key(85), 60);
+    map.carry(key(85), 60, true);
     map.commit();
     expect(nft.transactions).toEqual([]);
     clock.sec += 1;
-    expect(map.carry(key(85), 70)).toEqual(HTTP);
+    expect(map.carry(key(85), 70, true)).toEqual(HTTP);
     map.commit();
     expect(nft.targetOf(key(85))).toEqual([[HTTP], [HTTP]]);
     expect(map.counters).toMatchObject({ learned: 1, repaired: 1 });
@@ -197,14 +203,14 @@ describe('VerdictMap', () => {
 
   it('carries nothing for a flow without elements, a watched one, or one whose elements the next commit replaces', () => {
     const { nft, map } = setup();
-    expect(map.carry(key(90), 60)).toBeUndefined();
+    expect(map.carry(key(90), 60, true)).toBeUndefined();
     map.decide(key(91), 0x200, true);
-    expect(map.carry(key(91), 60)).toBeUndefined();
+    expect(map.carry(key(91), 60, true)).toBeUndefined();
     map.hold(key(92));
-    expect(map.carry(key(92), 60)).toBe('hold');
+    expect(map.carry(key(92), 60, true)).toBe('hold');
     nft.learn(key(92), 'hold', 60);
     map.decide(key(92), 0x100, false);
-    expect(map.carry(key(92), 60)).toBeUndefined();
+    expect(map.carry(key(92), 60, true)).toBeUndefined();
     map.commit();
     expect(nft.targetOf(key(91))).toEqual([['watch'], ['watch']]);
     expect(nft.targetOf(key(92))).toEqual([[HTTP], [HTTP]]);
@@ -301,8 +307,8 @@ describe('VerdictMap', () => {
   it('a learned flow re-added before its expiry has its learning packet taken off once', async () => {
     const seen: [number, number, boolean][] = [];
     const { nft, map, clock } = setup({ onCounted: (_k, c, ended) => seen.push([c.origPackets, c.replyPackets, ended]) });
-    map.decide(key(71), 0x100, false);
-    map.carry(key(71), 100);
+    map.decide(key(71), 0x100, false, true);
+    map.carry(key(71), 100, true);
     nft.learn(key(71), HTTP, 100);
     const [up, down] = tuplesOf(key(71));
     nft.element(up).packets += 5;
