@@ -323,7 +323,9 @@ export class MergeFlow {
   private causallyReady(s: PendingSegment, r: Reporter): boolean {
     if (!(s.tcpFlags & TcpFlag.ACK) || sawBoth(r)) return true;
     const other = 1 - s.direction;
-    if (!(this.dirKnown & (1 << other))) return false;
+    // A pickup's ACK acknowledges data from before any edge reported the
+    // flow: nothing will come to satisfy it, only the watermarks order it.
+    if (!(this.dirKnown & (1 << other))) return (s.flags & SegmentFlag.Pickup) !== 0;
     return seqLE(s.ack, this.endOf(other));
   }
 }

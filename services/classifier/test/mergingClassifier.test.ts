@@ -217,6 +217,20 @@ describe('MergingClassifier: the opener', () => {
       expect(m.counters.fromCache).toBe(3);
     });
 
+    it('a pickup nothing is known of (a miss) is classified as soon as the other edges are past it, not after the hold', async () => {
+      const { m, verdicts, send } = worker({ holdMs: 3_000, lookupCache: async () => undefined });
+      m.watermark('a', 0, false);
+      m.watermark('c', 0, false);
+      // The server's reply on a keep-alive connection, mid-stream: its ACK covers a request no edge reported.
+      send(batch('c', [segment(Direction.HighToLow, 1, PSH_ACK, 501, 101 + REQUEST.length, 5, REPLY, SegmentFlag.Pickup)], 5));
+      await settle();
+      expect(verdicts).toEqual([]);
+      send(batch('a', [], 6));
+      m.tick();
+      expect(verdicts.map((x) => [x.edge, x.v.l7, x.v.recalled])).toEqual([['c', 'http', false]]);
+      expect(m.counters.heldOut).toBe(0);
+    });
+
     it('without a start (recalled from the store): an edge that picked the flow up is not the opener, another is', async () => {
       const { m, verdicts, send } = worker({ lookupCache: async () => cached });
       m.watermark('a', 0, false);
