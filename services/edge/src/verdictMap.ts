@@ -122,6 +122,8 @@ export class VerdictMap {
   private readonly targets: ElementTarget[] = ['hold', 'watch'];
   private readonly markCodes = new Map<number, number>();
   private readonly nowSec: () => number;
+  /** A flow is first due this long after its elements: when a live element made in its first second would have expired, had no packet come after that. */
+  private readonly firstDueSec: number;
   private sweeping = false;
   /** What the elements of re-added flows had counted before (a new element starts at zero): only long flows are here. */
   private readonly carried = new Map<string, DirectionCounters>();
@@ -141,6 +143,7 @@ export class VerdictMap {
 
   constructor(private readonly options: VerdictMapOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
+    this.firstDueSec = options.liveTimeoutSec + 1;
     this.learnedFrom = options.onCounted ? new Map() : undefined;
   }
 
@@ -210,7 +213,7 @@ export class VerdictMap {
         const mode = this.decidedInBatch.delete(key) ? LEARN_BOTH : fromLow ? LEARN_REPLY : LEARN_ORIG;
         this.learnedFrom.set(key, ipLength * LEARN_MODES + mode);
       }
-    } else if (Math.floor(v / CODE_BITS) - this.options.liveTimeoutSec < this.nowSec()) {
+    } else if (Math.floor(v / CODE_BITS) - this.firstDueSec < this.nowSec()) {
       // Its elements were added a second ago or more, yet a packet of it was
       // queued: they are missing. The kernel's add from a verdict's packet
       // fails when its per-element counters find no memory (atomic per-CPU
@@ -371,8 +374,7 @@ export class VerdictMap {
       const had = this.book.get(key);
       this.pending.set(key, had === undefined ? -1 : had % CODE_BITS);
     }
-    // Due when its live element would have expired, had no packet come after the verdict.
-    this.book.set(key, (this.nowSec() + this.options.liveTimeoutSec) * CODE_BITS + code);
+    this.book.set(key, (this.nowSec() + this.firstDueSec) * CODE_BITS + code);
   }
 
   private codeOf(mark: number): number {

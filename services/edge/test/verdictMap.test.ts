@@ -250,13 +250,13 @@ describe('VerdictMap', () => {
     const [t30] = tuplesOf(key(30));
     nft.element(t30).packets = 7;
     nft.element(t30).bytes = 700;
-    // Young (due a live timeout after the verdict): nothing is read.
+    // Young: nothing is read.
     clock.sec += 10;
     nft.touch(tuplesOf(key(31))[1]);
     await map.sweep();
     expect(nft.reads).toBe(0);
-    // Due: key(31) had a packet 20 s ago, the others none since their verdict.
-    clock.sec += 20;
+    // Due (a live timeout and a second after the verdict): key(31) had a packet 21 s ago, the others none since their verdict.
+    clock.sec += 21;
     await map.sweep();
     expect(nft.reads).toBe(12);
     expect(counted).toEqual([
