@@ -189,3 +189,28 @@ export class NetLab {
     await this.#lab.cleanup();
   }
 }
+
+/** errno values the kernel answers with, as the tests expect them. */
+export const ERRNO = { EPERM: 1, ENOENT: 2, EINTR: 4, EINVAL: 22, ENFILE: 23 } as const;
+
+/** The key types of the 5-tuple sets the set tests make. */
+export const TUPLE_KEY = {
+  V4: 'ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service',
+  V6: 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service',
+} as const;
+
+/**
+ * Requests to a fixture process that a test starts in beforeAll (hence the
+ * getter): `request` answers what it replied, `ok` throws when that is an
+ * error, `run` runs nft commands through it.
+ */
+export function fixtureCalls(proc: () => Proc) {
+  const request = (cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> => proc().request(cmd, extra, timeoutMs);
+  const ok = async (cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> => {
+    const r = await request(cmd, extra, timeoutMs);
+    if (r.error) throw new Error(`${cmd} failed: ${r.error.code} ${r.error.message}`);
+    return r;
+  };
+  const run = (commands: string, timeoutMs?: number): Promise<Json> => ok('run', { commands }, timeoutMs);
+  return { request, ok, run };
+}

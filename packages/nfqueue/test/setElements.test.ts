@@ -5,16 +5,14 @@
 // package), since it reads its own process's namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab } from '@l7mesh/netns';
-import { ensureBuilt, Proc, type Json } from './helpers.js';
+import { ensureBuilt, ERRNO, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7dump');
 let ns = '';
 let proc: Proc;
 
-const ENOENT = 2;
-const EINTR = 4;
-const V4 = 'ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service';
-const V6 = 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service';
+const { ENOENT, EINTR } = ERRNO;
+const { V4, V6 } = TUPLE_KEY;
 const BIG = 100_000;
 const MID = 30_000;
 const HOUR_MS = 3_600_000;
@@ -23,17 +21,7 @@ const HOUR_MS = 3_600_000;
 const A = '198.18.70.1';
 const B = '198.18.70.2';
 
-async function request(cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> {
-  return proc.request(cmd, extra, timeoutMs);
-}
-
-async function ok(cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> {
-  const r = await request(cmd, extra, timeoutMs);
-  if (r.error) throw new Error(`${cmd} failed: ${r.error.code} ${r.error.message}`);
-  return r;
-}
-
-const run = (commands: string, timeoutMs?: number) => ok('run', { commands }, timeoutMs);
+const { request, ok, run } = fixtureCalls(() => proc);
 const dump = (set: string, extra: Json = {}, timeoutMs?: number) => request('dump', { table: 'l7dump', set, ...extra }, timeoutMs);
 
 /** The i-th flow of the generated sets: distinct 5-tuples, both protocols, the whole port range used. */

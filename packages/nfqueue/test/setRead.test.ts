@@ -7,31 +7,22 @@
 // against a dump of the set (nftSetElements).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, fixture, Proc, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixture, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7read');
 let ns = '';
 let proc: Proc;
 
-const EPERM = 1;
-const ENOENT = 2;
-const EINVAL = 22;
-const V4 = 'ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service';
-const V6 = 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service';
+const { EPERM, ENOENT, EINVAL } = ERRNO;
+const { V4, V6 } = TUPLE_KEY;
 const A = '198.18.72.1';
 const B = '198.18.72.2';
 const A6 = '2001:db8::72:1';
 const B6 = '::ffff:198.18.72.9';
 
-const request = (cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> => proc.request(cmd, extra, timeoutMs);
 
-async function ok(cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> {
-  const r = await request(cmd, extra, timeoutMs);
-  if (r.error) throw new Error(`${cmd} failed: ${r.error.code} ${r.error.message}`);
-  return r;
-}
 
-const run = (commands: string) => ok('run', { commands });
+const { request, ok, run } = fixtureCalls(() => proc);
 const apply = async (ops: Json, table = 'l7r', family?: string) => {
   const r = await request('apply', { table, ops, family }, 120_000);
   if (r.error) throw new Error(`apply failed: ${r.error.code} ${r.error.message}`);

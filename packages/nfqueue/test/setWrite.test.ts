@@ -4,30 +4,20 @@
 // the result read back with `nft -j list set` and nftSetElements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, fixture, Proc, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixture, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7write');
 let ns = '';
 let proc: Proc;
 
-const EPERM = 1;
-const ENOENT = 2;
-const EINVAL = 22;
-const ENFILE = 23;
-const V4 = 'ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service';
-const V6 = 'ipv6_addr . inet_proto . inet_service . ipv6_addr . inet_service';
+const { EPERM, ENOENT, EINVAL, ENFILE } = ERRNO;
+const { V4, V6 } = TUPLE_KEY;
 const A = '198.18.71.1';
 const B = '198.18.71.2';
 
-const request = (cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> => proc.request(cmd, extra, timeoutMs);
 
-async function ok(cmd: string, extra: Json = {}, timeoutMs = 30_000): Promise<Json> {
-  const r = await request(cmd, extra, timeoutMs);
-  if (r.error) throw new Error(`${cmd} failed: ${r.error.code} ${r.error.message}`);
-  return r;
-}
 
-const run = (commands: string) => ok('run', { commands });
+const { request, ok, run } = fixtureCalls(() => proc);
 /** nftApplyElements(table, ops); the reply has `error` when it threw. */
 const apply = (ops: Json, table = 'l7w', family?: string) => request('apply', { table, ops, family }, 60_000);
 const dump = async (set: string): Promise<Json[]> => (await ok('dump', { table: 'l7w', set }, 60_000)).elements;
