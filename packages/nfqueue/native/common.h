@@ -39,6 +39,8 @@ Napi::Value MakeError(Napi::Env env, const char* code, const std::string& msg, c
 // "ENOENT (No such file or directory)".
 std::string ErrnoText(int err);
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+// Address text: dotted quad (without printf) or inet_ntop's IPv6 form (setelem.cc).
+void AppendAddress(std::string& out, const uint8_t* a, bool v6);
 
 // Argument readers: throw NFQ_INVALID_ARGUMENT naming `what` on bad input.
 uint32_t ReadU32(Napi::Env env, Napi::Value v, const std::string& what, uint32_t min, uint32_t max);

@@ -135,9 +135,6 @@ void SetOriginalTuple(struct nf_conntrack* ct, const Tuple& t) {
   if (t.hasZone) nfct_set_attr_u16(ct, ATTR_ZONE, t.zone);
 }
 
-// Address text: dotted quad (without printf) or inet_ntop's IPv6 form.
-void AppendCtAddress(std::string& out, const uint8_t* a, bool v6);
-
 // A protocol filter given as an array of protocol numbers (undefined: all).
 struct CtProtocolFilter {
   bool all = true;

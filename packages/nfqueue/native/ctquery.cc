@@ -95,8 +95,8 @@ bool SameOriginal(const CtRecord& r, const CtTuple& t) {
 Napi::Object ReplyTupleToJs(Napi::Env env, const CtRecord& r) {
   const bool v6 = r.family == AF_INET6;
   std::string src, dst;
-  AppendCtAddress(src, r.replSrc, v6);
-  AppendCtAddress(dst, r.replDst, v6);
+  AppendAddress(src, r.replSrc, v6);
+  AppendAddress(dst, r.replDst, v6);
   Napi::Object o = Napi::Object::New(env);
   o.Set("family", Napi::Number::New(env, v6 ? 6 : 4));
   o.Set("protocol", Napi::Number::New(env, r.proto));

@@ -178,22 +178,6 @@ bool ParseCtRecord(const struct nlmsghdr* nlh, CtRecord* out) {
   return true;
 }
 
-void AppendCtAddress(std::string& out, const uint8_t* a, bool v6) {
-  if (v6) {
-    char text[INET6_ADDRSTRLEN];
-    inet_ntop(AF_INET6, a, text, sizeof text);
-    out += text;
-    return;
-  }
-  for (int i = 0; i < 4; i++) {
-    if (i > 0) out += '.';
-    const unsigned v = a[i];
-    if (v >= 100) out += static_cast<char>('0' + v / 100);
-    if (v >= 10) out += static_cast<char>('0' + v / 10 % 10);
-    out += static_cast<char>('0' + v % 10);
-  }
-}
-
 uint32_t CtColumns::AddressIndex(const uint8_t* a, bool v6) {
   std::array<uint8_t, 17> key{};
   key[0] = v6 ? 6 : 4;
@@ -207,7 +191,7 @@ uint32_t CtColumns::AddressIndex(const uint8_t* a, bool v6) {
     if (at == 0) {
       keys_.push_back(key);
       slots_[i] = static_cast<uint32_t>(keys_.size());
-      AppendCtAddress(addrs, a, v6);
+      AppendAddress(addrs, a, v6);
       offsets.push_back(static_cast<uint32_t>(addrs.size()));
       return slots_[i] - 1;
     }
@@ -306,7 +290,7 @@ std::string DescribeCtTuple(const CtTuple& t) {
   s += ' ';
   auto endpoint = [&](const uint8_t* a, uint16_t port) {
     if (v6) s += '[';
-    AppendCtAddress(s, a, v6);
+    AppendAddress(s, a, v6);
     if (v6) s += ']';
     s += ':' + std::to_string(port);
   };

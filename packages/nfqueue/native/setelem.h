@@ -53,8 +53,6 @@ size_t BuildKey(const uint8_t* rec, uint8_t* key);
 bool RecordTupleOk(const uint8_t* rec, size_t sets);
 // "198.18.0.1 . tcp . 40000 . 198.18.0.2 . 443", for error messages.
 std::string RecordTupleText(const uint8_t* rec);
-// Dotted quad (without printf) or inet_ntop's IPv6 text.
-void AppendAddress(std::string& out, const uint8_t* a, bool v6);
 
 // ---- The kernel's answers
 

@@ -214,3 +214,16 @@ export function fixtureCalls(proc: () => Proc) {
   const run = (commands: string, timeoutMs?: number): Promise<Json> => ok('run', { commands }, timeoutMs);
   return { request, ok, run };
 }
+
+/** The reply of fixtures/setwrite.mjs to one request, run in `ns` without CAP_NET_ADMIN (setpriv drops it). */
+export async function replyWithoutNetAdmin(lab: NetnsLab, ns: string, req: Json): Promise<Json> {
+  const r = await lab.exec(ns, ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', 'node', fixture('setwrite.mjs')], {
+    input: `${JSON.stringify(req)}\n{"cmd":"exit"}\n`,
+    timeoutMs: 20_000,
+  });
+  return r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Json)
+    .find((l: Json) => l.event === 'reply');
+}

@@ -7,7 +7,7 @@
 // against a dump of the set (nftSetElements).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, ERRNO, fixture, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7read');
 let ns = '';
@@ -220,15 +220,7 @@ describe('nftGetElements', () => {
 
   it('without CAP_NET_ADMIN the kernel refuses: EPERM, no read index', async () => {
     const req = { cmd: 'get', table: 'l7r', reads: [v4(1001), v4(1002)] };
-    const r = await lab.exec(ns, ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', 'node', fixture('setwrite.mjs')], {
-      input: `${JSON.stringify(req)}\n{"cmd":"exit"}\n`,
-      timeoutMs: 20_000,
-    });
-    const reply = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((l) => l.event === 'reply');
+    const reply = await replyWithoutNetAdmin(lab, ns, req);
     expect(reply.error).toMatchObject({ code: 'NFT_READ', errno: EPERM });
     expect(reply.error.index).toBeUndefined();
     expect(reply.error.message).toBe(

@@ -4,7 +4,7 @@
 // the result read back with `nft -j list set` and nftSetElements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, ERRNO, fixture, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7write');
 let ns = '';
@@ -292,15 +292,7 @@ describe('nftApplyElements', () => {
 
   it('without CAP_NET_ADMIN the kernel refuses the whole batch: EPERM, no op index', async () => {
     const req = { cmd: 'apply', table: 'l7w', ops: [add(v4(9), 1000)] };
-    const r = await lab.exec(ns, ['setpriv', '--inh-caps=-net_admin', '--bounding-set=-net_admin', 'node', fixture('setwrite.mjs')], {
-      input: `${JSON.stringify(req)}\n{"cmd":"exit"}\n`,
-      timeoutMs: 20_000,
-    });
-    const reply = r.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .find((l) => l.event === 'reply');
+    const reply = await replyWithoutNetAdmin(lab, ns, req);
     expect(reply.error).toMatchObject({ code: 'NFT_WRITE', errno: EPERM });
     expect(reply.error.index).toBeUndefined();
     expect(reply.error.message).toBe(
