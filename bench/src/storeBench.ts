@@ -19,11 +19,17 @@
  *      has acknowledged the last record; the stream is filled first, so the
  *      rate is control's, not the edge's.
  *    The records are what edges send: per flow a verdict record (live) and
- *    an end record (ended, final counters). 80% of flows end within about
- *    200 records of their verdict (short flows: one message, merged into
- *    one row by the writer), 20% some 50,000 records later (the end
- *    updates a row written by an earlier batch). Every record has its own
- *    dedupe key, claimed in the writing transaction.
+ *    an end record (ended, final counters), in messages of 1000. 80% of
+ *    flows end within about 200 records of their verdict (short flows:
+ *    mostly one message, merged into one row by the writer), 20% some
+ *    50,000 records later (the end updates a row written by an earlier
+ *    batch). Every message has one dedupe key (its first record's id),
+ *    claimed in the transaction that writes its records.
+ *    One run on the 2-CPU machine, 2026-12-05: writer 74 k / 104 k
+ *    records/s on one / two connections, end to end 76 k (7.4 us control +
+ *    11.5 us PostgreSQL + 0.7 us nats-server CPU a record); with a key per
+ *    record and text COPY it was 41 k / 70 k and 45 k (16.6 + 15.3 + 0.8
+ *    us). docs/store.md ("Benchmark") says where the time goes.
  *    CPU: this process (the writer or control), the PostgreSQL backends of
  *    the bench database, nats-server; "others": what other processes on the
  *    machine took meanwhile (/proc/stat less ours): the machine is shared.
@@ -88,6 +94,8 @@ const DATASET_VERSION = 1;
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
+/** Records per message, as an edge's RecordPublisher sends them by default. MAX_BATCH is a multiple: the writer runs' batches hold whole messages. */
+const MESSAGE_RECORDS = 1000;
 const TARGETS = { ingestRecordsPerSec: 100_000, topLastHourMs: 50, series24hMs: 200 };
 
 const log = (line: string) => process.stderr.write(`store bench: ${line}\n`);
@@ -260,10 +268,19 @@ function ingestRecords(count: number): IngestRecords {
   return { wire: slots.map((s) => s.r), flows, totalBytes };
 }
 
-/** The same records as the store's writer gets them from control: numbered as a publisher numbers them, mapped by control's recordMapping. */
+/**
+ * The same records as the store's writer gets them from control: numbered
+ * and cut into messages of MESSAGE_RECORDS as a publisher does, each
+ * message mapped by control's recordMapping (its records share its dedupe
+ * key).
+ */
 function storeRecords(wire: FlowRecordInput[], edge: string, epochMs: number): FlowRecord[] {
-  const records: WireFlowRecord[] = wire.map((r, seq) => ({ seq, ...r }));
-  return flowRecordsOf({ edge, epochMs, records });
+  const records: FlowRecord[] = [];
+  for (let start = 0; start < wire.length; start += MESSAGE_RECORDS) {
+    const message: WireFlowRecord[] = wire.slice(start, start + MESSAGE_RECORDS).map((r, i) => ({ seq: start + i, ...r }));
+    records.push(...flowRecordsOf({ edge, epochMs, records: message }));
+  }
+  return records;
 }
 
 async function checkIngested(url: string, expected: IngestRecords): Promise<{ flows: number; bytes: bigint; exact: boolean }> {
@@ -371,7 +388,7 @@ async function endToEndRun(admin: pg.Client, input: IngestRecords): Promise<Inge
   const bus = await connectBus({ servers: nats.url, name: 'store-bench-edge' }, names);
   try {
     await ensureRecordsStream(bus);
-    const pub = new RecordPublisher({ bus, edge: 'edge-bench', maxBatch: 1000, maxBuffered: input.wire.length + 1000 });
+    const pub = new RecordPublisher({ bus, edge: 'edge-bench', maxBatch: MESSAGE_RECORDS, maxBuffered: input.wire.length + 1000 });
     const p0 = performance.now();
     for (const r of input.wire) pub.addFlowRecord(r);
     if (!(await pub.drain(300_000))) throw new Error('the publisher did not get every record into the stream');

@@ -65,8 +65,11 @@ interface Outgoing {
 /**
  * Batches flow records and accounting deltas and publishes them on the
  * records stream: at-least-once, every message with its own dedupe id
- * (`edge.epoch.m<n>`), and every record with its own (the store's dedupe
- * key), so a message stored twice still counts once.
+ * (`edge.epoch.m<n>`, for the stream). The store's dedupe key is the
+ * message's first record's id (`edge.epoch.seq`, wire's recordEventId): a
+ * record is numbered once and goes into exactly one message, whose bytes
+ * are published again unchanged until acknowledged, so a message stored
+ * twice still counts once. Keep it so: never re-batch records.
  */
 export class RecordPublisher {
   readonly epochMs: number;

@@ -55,15 +55,27 @@ export interface FlowEndpoints {
 /** Decodes a key made by {@link flowKeyOf} back into oriented endpoints. */
 export function endpointsOfKey(key: string, origIsLow: boolean): FlowEndpoints {
   const addrLen = (key.length - 1) / 2 - 2;
-  const endpoint = (at: number) => {
-    const addr = new Uint8Array(addrLen);
-    for (let i = 0; i < addrLen; i++) addr[i] = key.charCodeAt(at + i);
-    return { addr: formatIpAddress(addr), port: (key.charCodeAt(at + addrLen) << 8) | key.charCodeAt(at + addrLen + 1) };
+  const highAt = 1 + addrLen + 2;
+  const o = origIsLow ? 1 : highAt;
+  const r = origIsLow ? highAt : 1;
+  return {
+    protocol: key.charCodeAt(0),
+    src: addressAt(key, o, addrLen),
+    sport: (key.charCodeAt(o + addrLen) << 8) | key.charCodeAt(o + addrLen + 1),
+    dst: addressAt(key, r, addrLen),
+    dport: (key.charCodeAt(r + addrLen) << 8) | key.charCodeAt(r + addrLen + 1),
   };
-  const low = endpoint(1);
-  const high = endpoint(1 + addrLen + 2);
-  const [o, r] = origIsLow ? [low, high] : [high, low];
-  return { protocol: key.charCodeAt(0), src: o.addr, sport: o.port, dst: r.addr, dport: r.port };
+}
+
+/** "0." to "255.": an IPv4 address in four pieces, three concatenations instead of seven. */
+const DOTTED_BYTE = Array.from({ length: 256 }, (_, i) => `${i}.`);
+
+/** The address of `len` bytes at `at` in a key, as text. IPv4 straight from the chars: control maps every stored flow record through here. */
+function addressAt(key: string, at: number, len: number): string {
+  if (len === 4) return DOTTED_BYTE[key.charCodeAt(at)]! + DOTTED_BYTE[key.charCodeAt(at + 1)]! + DOTTED_BYTE[key.charCodeAt(at + 2)]! + String(key.charCodeAt(at + 3));
+  const addr = new Uint8Array(len);
+  for (let i = 0; i < len; i++) addr[i] = key.charCodeAt(at + i);
+  return formatIpAddress(addr);
 }
 
 /**

@@ -4,7 +4,6 @@
  */
 import type pg from 'pg';
 import { transaction, withClient, type Db } from './db.js';
-import { badParameter } from './errors.js';
 import { checkBatch, checkEventId, claimEvents, daysOf, ensureDays, lockHorizon, type WriteResult } from './ingest.js';
 import { checkCounter, checkDate, checkName, checkOneOf } from './validate.js';
 
@@ -35,25 +34,22 @@ interface CheckedDelta {
   iface: string;
   l7: string;
   direction: TrafficDirection;
-  flows: string;
-  packets: string;
-  bytes: string;
+  flows: number | bigint;
+  packets: number | bigint;
+  bytes: number | bigint;
 }
 
-function checkDelta(d: unknown, i: number): CheckedDelta {
-  const at = `deltas[${i}]`;
-  if (typeof d !== 'object' || d === null) throw badParameter(at, 'must be an accounting delta');
-  const x = d as Record<string, unknown>;
+function checkDeltaFields(x: Record<string, unknown>): CheckedDelta {
   return {
-    eventId: checkEventId(x.eventId, `${at}.eventId`),
-    minute: checkDate(x.minute, `${at}.minute`),
-    edge: checkName(x.edge, `${at}.edge`),
-    iface: checkName(x.iface, `${at}.iface`),
-    l7: checkName(x.l7, `${at}.l7`),
-    direction: checkOneOf(x.direction, `${at}.direction`, TRAFFIC_DIRECTIONS),
-    flows: checkCounter(x.flows, `${at}.flows`),
-    packets: checkCounter(x.packets, `${at}.packets`),
-    bytes: checkCounter(x.bytes, `${at}.bytes`),
+    eventId: checkEventId(x.eventId, 'eventId'),
+    minute: checkDate(x.minute, 'minute'),
+    edge: checkName(x.edge, 'edge'),
+    iface: checkName(x.iface, 'iface'),
+    l7: checkName(x.l7, 'l7'),
+    direction: checkOneOf(x.direction, 'direction', TRAFFIC_DIRECTIONS),
+    flows: checkCounter(x.flows, 'flows'),
+    packets: checkCounter(x.packets, 'packets'),
+    bytes: checkCounter(x.bytes, 'bytes'),
   };
 }
 
@@ -89,23 +85,27 @@ ON CONFLICT (bucket) DO UPDATE SET marked_at = now()`;
  * STORE_BAD_PARAMETER naming it; nothing is written then.
  */
 export async function writeAccountingDeltas(db: Db, deltas: readonly AccountingDelta[]): Promise<WriteResult> {
-  const checked = checkBatch(deltas, 'deltas').map(checkDelta);
-  if (checked.length === 0) return { events: 0, duplicates: 0, rows: 0, expired: 0 };
+  const checked = checkBatch(deltas, 'deltas', 'an accounting delta', checkDeltaFields);
+  if (checked.length === 0) return { events: 0, duplicates: 0, skipped: 0, rows: 0, expired: 0 };
   return withClient(db, async (client) => {
-    await ensureDays(client, 'accounting_1m', daysOf(checked.map((d) => d.minute)));
+    await ensureDays(client, 'accounting_1m', daysOf(checked, (d) => d.minute));
     return transaction(client, async () => {
       const horizon = await lockHorizon(client, 'accounting_1m');
       const eventIds = new Set(checked.map((d) => d.eventId));
       const taken = await claimEvents(client, 'accounting', eventIds);
       const kept: CheckedDelta[] = [];
+      let skipped = 0;
       let expired = 0;
       for (const d of checked) {
-        if (taken.has(d.eventId)) continue;
+        if (taken.has(d.eventId)) {
+          skipped++;
+          continue;
+        }
         if (horizon !== null && d.minute.getTime() < horizon) expired++;
         else kept.push(d);
       }
       const rows = kept.length === 0 ? 0 : await addToMinutes(client, kept);
-      return { events: eventIds.size - taken.size, duplicates: taken.size, rows, expired };
+      return { events: eventIds.size - taken.size, duplicates: taken.size, skipped, rows, expired };
     });
   });
 }

@@ -2,11 +2,12 @@
  * COPY ... FROM STDIN through node-pg, which has no call of its own for it:
  * a query object that node-pg runs like its own (the "submittable"
  * interface), answers the server's CopyInResponse with rows already in
- * COPY's text format, then CopyDone. COPY is the fastest way into
- * PostgreSQL: the writers copy a batch into a temporary table and upsert
- * from there in one statement.
+ * COPY's binary format (copyBinary.ts), then CopyDone. COPY is the fastest
+ * way into PostgreSQL: the writers copy a batch into a temporary table and
+ * upsert from there in one statement.
  */
 import type pg from 'pg';
+import type { CopyBinaryRows } from './copyBinary.js';
 
 /** The part of node-pg's Connection a COPY uses (not in @types/pg). */
 interface CopyConnection {
@@ -73,40 +74,11 @@ class CopyInQuery {
 }
 
 /**
- * Builds COPY's text-format input in chunks of about 256 kB (one CopyData
- * message each). Rows are appended to a string per chunk: short-lived
- * strings, where an array of row strings kept to the end would be promoted
- * to the old generation and cost the garbage collector more than the
- * formatting itself.
+ * Runs `COPY table (...) FROM STDIN (FORMAT binary)` (the statement in
+ * `sql`, constant text) with the rows gathered in `data`. Returns the
+ * number of rows copied.
  */
-export class CopyChunks {
-  readonly chunks: Buffer[] = [];
-  rows = 0;
-  private text = '';
-
-  /** One row: fields escaped with copyField (or numbers), separated by tabs, ending in a newline. */
-  add(row: string): void {
-    this.text += row;
-    this.rows++;
-    if (this.text.length >= 1 << 18) this.cut();
-  }
-
-  finish(): Buffer[] {
-    if (this.text.length > 0) this.cut();
-    return this.chunks;
-  }
-
-  private cut(): void {
-    this.chunks.push(Buffer.from(this.text, 'utf8'));
-    this.text = '';
-  }
-}
-
-/**
- * Runs `COPY table (...) FROM STDIN` (the statement in `sql`, constant
- * text) with the rows gathered in `data`. Returns the number of rows copied.
- */
-export function copyRows(client: pg.ClientBase, sql: string, data: CopyChunks): Promise<number> {
+export function copyRows(client: pg.ClientBase, sql: string, data: CopyBinaryRows): Promise<number> {
   const chunks = data.finish();
   return new Promise((resolve, reject) => {
     client.query(
@@ -116,23 +88,4 @@ export function copyRows(client: pg.ClientBase, sql: string, data: CopyChunks): 
       }),
     );
   });
-}
-
-const SPECIAL = /[\\\t\n\r]/;
-const SPECIAL_ALL = /[\\\t\n\r]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/** A text value as a field of COPY's text format: backslash, tab, newline and carriage return escaped. */
-export function copyField(text: string): string {
-  return SPECIAL.test(text) ? text.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : text;
-}
-
-/** A text[] value as a field of COPY's text format: an array literal of quoted elements, escaped for COPY. */
-export function copyTextArray(items: readonly string[]): string {
-  let literal = '{';
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) literal += ',';
-    literal += `"${items[i]!.replace(/["\\]/g, '\\$&')}"`;
-  }
-  return copyField(`${literal}}`);
 }

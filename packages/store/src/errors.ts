@@ -65,3 +65,13 @@ export class StoreError extends Error {
 export function badParameter(field: string, detail: string): StoreError {
   return new StoreError('STORE_BAD_PARAMETER', `${field}: ${detail}`, { field });
 }
+
+/**
+ * `err`, a STORE_BAD_PARAMETER of a field of one item of a list, named
+ * under the item's path (`records[3]` + `srcPort`). The checks of an item
+ * name its fields plainly, so that a path is built only for a bad one: a
+ * writer checks a record every few microseconds.
+ */
+export function badParameterIn(path: string, err: StoreError): StoreError {
+  return new StoreError('STORE_BAD_PARAMETER', `${path}.${err.message}`, { field: `${path}.${err.field ?? ''}` });
+}

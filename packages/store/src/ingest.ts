@@ -3,8 +3,7 @@
  * horizon, and the partitions a batch needs.
  */
 import type pg from 'pg';
-import { CopyChunks, copyField, copyRows } from './copyIn.js';
-import { badParameter } from './errors.js';
+import { badParameter, badParameterIn, StoreError } from './errors.js';
 import type { PartitionedTable } from './partitions.js';
 import { checkText } from './validate.js';
 
@@ -16,6 +15,8 @@ export interface WriteResult {
   events: number;
   /** Dedupe keys already ingested: their records were skipped. */
   duplicates: number;
+  /** Records (or deltas) of those keys: skipped. */
+  skipped: number;
   /** Rows inserted or updated (records of one flow, deltas of one bucket, merged first). */
   rows: number;
   /** Records of new events skipped because they are older than the retention horizon. */
@@ -24,20 +25,36 @@ export interface WriteResult {
 
 export type EventKind = 'flows' | 'accounting';
 
-export function checkBatch(items: unknown, field: string): unknown[] {
-  if (!Array.isArray(items)) throw badParameter(field, 'must be an array');
-  if (items.length > MAX_BATCH) throw badParameter(field, `at most ${MAX_BATCH} per call (got ${items.length}); split the batch`);
-  return items;
+/**
+ * The items of a batch (`records` or `deltas`), each checked by `check`.
+ * `check` names an item's fields plainly and a bad one is reported with
+ * its path (`records[3].srcPort`), which is built only then: a writer
+ * checks an item every few microseconds.
+ */
+export function checkBatch<T>(items: unknown, list: 'records' | 'deltas', what: string, check: (item: Record<string, unknown>) => T): T[] {
+  if (!Array.isArray(items)) throw badParameter(list, 'must be an array');
+  if (items.length > MAX_BATCH) throw badParameter(list, `at most ${MAX_BATCH} per call (got ${items.length}); split the batch`);
+  const checked: T[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item: unknown = items[i];
+    if (typeof item !== 'object' || item === null) throw badParameter(`${list}[${i}]`, `must be ${what}`);
+    try {
+      checked[i] = check(item as Record<string, unknown>);
+    } catch (err) {
+      throw err instanceof StoreError && err.code === 'STORE_BAD_PARAMETER' ? badParameterIn(`${list}[${i}]`, err) : err;
+    }
+  }
+  return checked;
 }
 
 export function checkEventId(value: unknown, field: string): string {
   return checkText(value, field, 200, 1);
 }
 
-/** The distinct start-of-UTC-day instants of `times`, for ensure_partitions. */
-export function daysOf(times: Iterable<Date>): Date[] {
+/** The distinct start-of-UTC-day instants of the items' times, for ensure_partitions. */
+export function daysOf<T>(items: readonly T[], timeOf: (item: T) => Date): Date[] {
   const days = new Set<number>();
-  for (const t of times) days.add(Math.floor(t.getTime() / 86_400_000) * 86_400_000);
+  for (let i = 0; i < items.length; i++) days.add(Math.floor(timeOf(items[i]!).getTime() / 86_400_000) * 86_400_000);
   return [...days].sort((a, b) => a - b).map((d) => new Date(d));
 }
 
@@ -64,30 +81,14 @@ export async function lockHorizon(client: pg.ClientBase, table: PartitionedTable
 
 /**
  * Inside the write's transaction: records the batch's dedupe keys and
- * returns those that were taken already (duplicates).
- *
- * Duplicates are rare (a redelivery), so the keys are first COPYed in
- * plainly, under a savepoint: about half the cost of an INSERT ... ON
- * CONFLICT, which ingestion pays once per record. Only when that meets a
- * key already there (unique_violation) is the savepoint rolled back and the
- * careful statement run, which skips the taken keys and names them. A key
- * another transaction is writing at the same moment waits for it either
- * way, and is then a duplicate if that one committed. Keys go in sorted, so
- * two batches sharing keys lock them in one order and cannot deadlock.
+ * returns those that were taken already (duplicates). One statement: an
+ * event is a whole message of records (control's granularity), so a batch
+ * has a few dozen keys. A key another transaction is writing at the same
+ * moment waits for it, and is then a duplicate if that one committed. Keys
+ * go in sorted, so two batches sharing keys lock them in one order and
+ * cannot deadlock.
  */
 export async function claimEvents(client: pg.ClientBase, kind: EventKind, eventIds: ReadonlySet<string>): Promise<Set<string>> {
-  const ids = [...eventIds].sort();
-  const data = new CopyChunks();
-  for (const id of ids) data.add(`${copyField(id)}\t${kind}\n`);
-  await client.query('SAVEPOINT l7mesh_claim');
-  try {
-    await copyRows(client, 'COPY ingested_events (event_id, kind) FROM STDIN', data);
-    await client.query('RELEASE SAVEPOINT l7mesh_claim');
-    return new Set();
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err;
-    await client.query('ROLLBACK TO SAVEPOINT l7mesh_claim');
-  }
   const { rows } = await client.query<{ event_id: string }>(
     `WITH ids AS (SELECT e, o FROM unnest($1::text[]) WITH ORDINALITY AS u(e, o)),
           fresh AS (INSERT INTO ingested_events (event_id, kind)
@@ -95,9 +96,7 @@ export async function claimEvents(client: pg.ClientBase, kind: EventKind, eventI
                     ON CONFLICT (event_id, kind) DO NOTHING
                     RETURNING event_id)
      SELECT e AS event_id FROM ids WHERE NOT EXISTS (SELECT 1 FROM fresh WHERE fresh.event_id = ids.e)`,
-    [ids, kind],
+    [[...eventIds].sort(), kind],
   );
   return new Set(rows.map((r) => r.event_id));
 }
-
-const UNIQUE_VIOLATION = '23505';

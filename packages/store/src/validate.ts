@@ -8,11 +8,26 @@ import { badParameter } from './errors.js';
 /** Names (edges, interfaces, protocols, node ids): 1-64 characters, no control characters. */
 export const MAX_NAME_LENGTH = 64;
 
+const NAME_RULE = `must be a name of 1-${MAX_NAME_LENGTH} characters without control characters`;
+
 export function checkName(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(value)) {
-    throw badParameter(field, `must be a name of 1-${MAX_NAME_LENGTH} characters without control characters`);
-  }
+  if (!isName(value)) throw badParameter(field, NAME_RULE);
   return value;
+}
+
+/** Every item of `list` a name; a bad one named as `field[i]`. */
+export function checkNames(list: readonly unknown[], field: string): void {
+  for (let i = 0; i < list.length; i++) if (!isName(list[i])) throw badParameter(`${field}[${i}]`, NAME_RULE);
+}
+
+function isName(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) return false;
+  // A loop, not a regular expression: the writers check two names a record.
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
 }
 
 export function checkText(value: unknown, field: string, maxLength: number, minLength = 0): string {
@@ -29,10 +44,10 @@ export function checkInteger(value: unknown, field: string, min: number, max: nu
   return value;
 }
 
-/** A counter: a non-negative integer, as a safe JS number or a bigint below 2^63. Handed to SQL as text. */
-export function checkCounter(value: unknown, field: string): string {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
-  if (typeof value === 'bigint' && value >= 0n && value < 2n ** 63n) return value.toString();
+/** A counter: a non-negative integer, as a safe JS number or a bigint below 2^63 (a bigint column takes either). */
+export function checkCounter(value: unknown, field: string): number | bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === 'bigint' && value >= 0n && value < 2n ** 63n) return value;
   throw badParameter(field, 'must be a non-negative integer (a safe number or a bigint below 2^63)');
 }
 

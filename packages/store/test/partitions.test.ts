@@ -111,6 +111,7 @@ describe('applyRetention', () => {
     expect(await writeFlowRecords(db.pool, [flowRecord({ eventId: 'late', firstSeen: at(DAY0 + HOUR), lastSeen: at(DAY0 + HOUR) })])).toEqual({
       events: 1,
       duplicates: 0,
+      skipped: 0,
       rows: 0,
       expired: 1,
     });

@@ -47,8 +47,8 @@ describe('writeFlowRecords', () => {
       replyBytes: 5_200_000,
       edges: ['edge-b'],
     });
-    expect(await writeFlowRecords(db.pool, [verdict])).toEqual({ events: 1, duplicates: 0, rows: 1, expired: 0 });
-    expect(await writeFlowRecords(db.pool, [end])).toEqual({ events: 1, duplicates: 0, rows: 1, expired: 0 });
+    expect(await writeFlowRecords(db.pool, [verdict])).toEqual({ events: 1, duplicates: 0, skipped: 0, rows: 1, expired: 0 });
+    expect(await writeFlowRecords(db.pool, [end])).toEqual({ events: 1, duplicates: 0, skipped: 0, rows: 1, expired: 0 });
     const rows = await listFlows(db.pool, window);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toEqual({
@@ -81,9 +81,9 @@ describe('writeFlowRecords', () => {
       flowRecord({ eventId: 'b1', srcPort: 1001, src: '2001:db8::10', dst: '2001:db8:1::80' }),
       flowRecord({ eventId: 'b2', srcPort: 1002, state: 'ended', lastSeen: at(DAY0 + 11 * HOUR) }),
     ];
-    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 2, duplicates: 0, rows: 3, expired: 0 });
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 3, expired: 0 });
     const first = await listFlows(db.pool, window);
-    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 0, duplicates: 2, rows: 0, expired: 0 });
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 0, duplicates: 2, skipped: 3, rows: 0, expired: 0 });
     expect(await listFlows(db.pool, window)).toEqual(first);
     expect(first.find((r) => r.srcPort === 1001)?.family).toBe(6);
   });
@@ -95,7 +95,7 @@ describe('writeFlowRecords', () => {
       flowRecord({ eventId: 'new', srcPort: 1001 }),
       flowRecord({ eventId: 'old', srcPort: 1002 }),
     ];
-    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 1, duplicates: 1, rows: 1, expired: 0 });
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 1, duplicates: 1, skipped: 2, rows: 1, expired: 0 });
     expect((await listFlows(db.pool, window)).map((r) => r.srcPort).sort()).toEqual([1000, 1001]);
     expect((await db.pool.query('SELECT event_id FROM ingested_events ORDER BY 1')).rows).toEqual([{ event_id: 'new' }, { event_id: 'old' }]);
   });
@@ -133,7 +133,7 @@ describe('writeFlowRecords', () => {
     const verdict = flowRecord({ eventId: 'm1' });
     const end = flowRecord({ eventId: 'm2', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 60_000), replyBytes: 42, edges: ['edge-b'] });
     // The end first in the batch, the verdict after it: the end still wins.
-    expect(await writeFlowRecords(db.pool, [end, verdict])).toEqual({ events: 2, duplicates: 0, rows: 1, expired: 0 });
+    expect(await writeFlowRecords(db.pool, [end, verdict])).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 1, expired: 0 });
     const oneByOne = await listFlows(db.pool, window);
     expect(oneByOne).toMatchObject([{ state: 'ended', replyBytes: 42n, edges: ['edge-a', 'edge-b'], eventId: 'm2' }]);
     // Two spellings of one IPv6 address are one flow.
@@ -169,6 +169,57 @@ describe('writeFlowRecords', () => {
     expect(results.map((r) => r.events).sort()).toEqual([0, 20]);
     expect(results.map((r) => r.duplicates).sort()).toEqual([0, 20]);
     expect((await listFlows(db.pool, window)).length).toBe(200);
+  });
+
+  it('writes an event whole or not at all: a batch failing half-way in the database leaves no row and no key, and written again it counts once', async () => {
+    // A message of four records and one of two, as control writes them: records of one message share its key.
+    const batch = [
+      ...[1, 2, 3, 4].map((i) => flowRecord({ eventId: 'msg-1', srcPort: 3000 + i })),
+      ...[5, 6].map((i) => flowRecord({ eventId: 'msg-2', srcPort: 3000 + i })),
+    ];
+    // The upsert fails at the third row it writes, after the keys were claimed and two rows were written.
+    await db.pool.query(`CREATE FUNCTION fail_at_3003() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.src_port = 3003 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`);
+    await db.pool.query('CREATE TRIGGER fail_at_3003 BEFORE INSERT ON flows FOR EACH ROW EXECUTE FUNCTION fail_at_3003()');
+    try {
+      await expect(writeFlowRecords(db.pool, batch)).rejects.toThrow(/injected failure/);
+    } finally {
+      await db.pool.query('DROP TRIGGER fail_at_3003 ON flows; DROP FUNCTION fail_at_3003()');
+    }
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM flows')).rows[0].n).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM ingested_events')).rows[0].n).toBe(0);
+    // Delivered again: every record once; and once more: nothing.
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 6, expired: 0 });
+    expect(await writeFlowRecords(db.pool, batch)).toEqual({ events: 0, duplicates: 2, skipped: 6, rows: 0, expired: 0 });
+    expect((await listFlows(db.pool, window)).map((r) => r.srcPort).sort()).toEqual([3001, 3002, 3003, 3004, 3005, 3006]);
+  });
+
+  it('stores values exactly (binary COPY): counters past 2^32 as numbers, times before 2000, milliseconds, non-ASCII text', async () => {
+    const early = flowRecord({
+      eventId: 'exact-1',
+      firstSeen: at(Date.UTC(1999, 11, 31, 23, 59, 59, 999)),
+      lastSeen: at(Date.UTC(2000, 0, 1, 0, 0, 0, 1)),
+      origBytes: 5_000_000_123,
+      replyPackets: 2 ** 53 - 1,
+      mark: 0xffff_ffff,
+      ruleSetVersion: 0xffff_fffe,
+      zone: 0xffff_ffff,
+      decidedBy: 'ünïcödé.pat',
+      edges: ['edge-ä', 'edge-a'],
+    });
+    await writeFlowRecords(db.pool, [early]);
+    const [row] = await listFlows(db.pool, { since: at(Date.UTC(1999, 11, 31)), until: at(Date.UTC(2000, 0, 2)) });
+    expect(row).toMatchObject({
+      firstSeen: early.firstSeen,
+      lastSeen: early.lastSeen,
+      origBytes: 5_000_000_123n,
+      replyPackets: 2n ** 53n - 1n,
+      mark: 0xffff_ffff,
+      ruleSetVersion: 0xffff_fffe,
+      zone: 0xffff_ffff,
+      decidedBy: 'ünïcödé.pat',
+      edges: ['edge-a', 'edge-ä'],
+    });
   });
 
   it('rejects a batch with a bad record, naming the field, and writes none of it', async () => {
@@ -212,14 +263,14 @@ describe('writeAccountingDeltas', () => {
       delta({ eventId: 'a1', minute: m(0), direction: 'out', packets: 7, bytes: 70 }),
       delta({ eventId: 'a2', minute: m(1), l7: 'dns', iface: 'eth2', flows: 3, packets: 6, bytes: 600 }),
     ];
-    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 2, duplicates: 0, rows: 3, expired: 0 });
+    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 3, expired: 0 });
     const once = await minuteRows();
     expect(once).toEqual([
       { bucket: m(0), edge: 'edge-a', iface: 'eth1', l7_protocol: 'http', direction: 'in', flows: 2, packets: 15, bytes: 1500 },
       { bucket: m(0), edge: 'edge-a', iface: 'eth1', l7_protocol: 'http', direction: 'out', flows: 1, packets: 7, bytes: 70 },
       { bucket: m(1), edge: 'edge-a', iface: 'eth2', l7_protocol: 'dns', direction: 'in', flows: 3, packets: 6, bytes: 600 },
     ]);
-    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 0, duplicates: 2, rows: 0, expired: 0 });
+    expect(await writeAccountingDeltas(db.pool, batch)).toEqual({ events: 0, duplicates: 2, skipped: 4, rows: 0, expired: 0 });
     expect(await minuteRows()).toEqual(once);
     // A new event for the same bucket adds to it.
     await writeAccountingDeltas(db.pool, [delta({ eventId: 'a3', minute: m(0), packets: 1, bytes: 1 })]);

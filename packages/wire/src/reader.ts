@@ -19,6 +19,12 @@ export class Reader {
   private list: string | undefined = undefined;
   private index = 0;
   private view: DataView | undefined = undefined;
+  /**
+   * Texts read so far, by a hash of their bytes: the items of a batch repeat
+   * a few texts (protocol names, interfaces), and handing out one string
+   * for each spares the garbage collector a string per item.
+   */
+  private texts: Map<number, string> | undefined = undefined;
 
   /** Checks size and header of a message of `type`; reads start after the header. */
   constructor(bytes: Uint8Array, type: MessageType) {
@@ -155,11 +161,17 @@ export class Reader {
     if (length < 1 || length > maxLength) throw this.fail('WIRE_BAD_FIELD', field, p, `length ${length} is not in 1..${maxLength}`);
     const start = this.bytesAfterLength(field, p, length);
     const end = start + length;
+    let hash = length;
     for (let i = start; i < end; i++) {
       if (allowed[b[i]!] !== 1) throw this.fail('WIRE_BAD_FIELD', field, i, `${charProblem} (byte 0x${b[i]!.toString(16)})`);
+      hash = (Math.imul(hash, 31) + b[i]!) | 0;
     }
     this.pos = end;
-    return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+    const seen = this.texts?.get(hash);
+    if (seen !== undefined && sameChars(seen, b, start, end)) return seen;
+    const text = String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+    if (seen === undefined && (this.texts ??= new Map()).size < MAX_TEXTS) this.texts.set(hash, text);
+    return text;
   }
 
   /** Checks that `length` bytes follow the length field ending at `lengthEnd` (its last byte); returns where they start. */
@@ -181,6 +193,15 @@ export class Reader {
     const path = field === undefined || this.list === undefined ? field : `${this.list}[${this.index}].${field}`;
     return wireError(code, this.what, path, offset, detail);
   }
+}
+
+/** Texts a Reader remembers at most (a message of many different texts should not grow a large map). */
+const MAX_TEXTS = 64;
+
+function sameChars(text: string, b: Uint8Array, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  for (let i = start; i < end; i++) if (text.charCodeAt(i - start) !== b[i]) return false;
+  return true;
 }
 
 /** The 37 bytes of an IPv6 key as one flat string (spelled out: `apply` on a subarray costs twice as much). */

@@ -5,11 +5,13 @@
  * store's FlowRecord and AccountingDelta (packages/store), so control maps
  * them one to one.
  *
- * Every record carries its own dedupe id: the batch's edge and epoch (the
- * publishing process's start, ms) with the record's running number, so a
- * record published twice (a batch re-sent after a lost acknowledgement,
- * stored twice after the stream's duplicate window passed) is counted once
- * by the store, whatever batch it travels in.
+ * Every record has its own number at its edge and epoch (the publishing
+ * process's start, ms), and a batch's dedupe id is that of its first record
+ * (recordEventId). A publisher numbers each record once and sends it in
+ * exactly one batch, whose bytes it never changes when it sends it again:
+ * so one id always names the same records, and a batch published twice (re-sent
+ * after a lost acknowledgement, stored twice after the stream's duplicate
+ * window passed) is counted once by the store.
  */
 
 /** The conntrack-style state a flow record reports. */
@@ -19,7 +21,7 @@ export type FlowRecordState = 'live' | 'ended';
 export type AccountingDirection = 'in' | 'out';
 
 export interface WireFlowRecord {
-  /** The record's running number at its edge (per epoch): with the batch's edge and epochMs, its dedupe id. */
+  /** The record's running number at its edge (per epoch): with the batch's edge and epochMs, its id (the first record's is the batch's dedupe id). */
   seq: number;
   zone: number;
   /** Canonical flow key (the flow package's: direction-free); `origIsLow` gives the originator's side. */
@@ -57,7 +59,7 @@ export interface FlowRecordBatch {
 }
 
 export interface WireAccountingDelta {
-  /** The delta's running number at its edge (per epoch): with the batch's edge and epochMs, its dedupe id. */
+  /** The delta's running number at its edge (per epoch): with the batch's edge and epochMs, its id (the first delta's is the batch's dedupe id). */
   seq: number;
   /** The interval's start (s since the epoch); the store adds the delta to that minute's bucket. */
   startSec: number;
@@ -76,7 +78,7 @@ export interface AccountingBatch {
   deltas: WireAccountingDelta[];
 }
 
-/** The dedupe id of a record or delta: `edge.epoch.seq` (epoch and seq in base 36, so ids stay short). */
+/** The id of a record or delta, `edge.epoch.seq` (epoch and seq in base 36, so ids stay short); a batch's dedupe id is its first item's. */
 export function recordEventId(edge: string, epochMs: number, seq: number): string {
   return `${edge}.${epochMs.toString(36)}.${seq.toString(36)}`;
 }

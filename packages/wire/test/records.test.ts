@@ -131,6 +131,14 @@ describe('flow record batch', () => {
     expect(decodeFlowRecordBatch(encodeFlowRecordBatch(empty))).toEqual(empty);
   });
 
+  it('decodes repeated texts as equal strings and texts whose bytes hash alike as themselves', () => {
+    // "Aa" and "BB" hash alike in the reader's table of texts already read (31-based, seeded with the length).
+    const texts = ['Aa', 'BB', 'Aa', 'http', 'BB', 'http.pat'];
+    const batch: FlowRecordBatch = { edge: 'edge-1', epochMs: 1, records: texts.map((l7, seq) => flowRecord({ seq, l7, decidedBy: texts[texts.length - 1 - seq]! })) };
+    const decoded = decodeFlowRecordBatch(encodeFlowRecordBatch(batch));
+    expect(decoded.records.map((r) => [r.l7, r.decidedBy])).toEqual(batch.records.map((r) => [r.l7, r.decidedBy]));
+  });
+
   it('refuses every proper prefix (truncated), trailing bytes, and another message type', () => {
     const bytes = encodeFlowRecordBatch(FLOWS);
     for (let n = 0; n < bytes.length; n++) expectWireError(() => decodeFlowRecordBatch(bytes.subarray(0, n)), 'WIRE_TRUNCATED');

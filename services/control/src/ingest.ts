@@ -3,9 +3,9 @@
  *
  * A durable pull consumer hands over up to `batchMessages` messages at a
  * time; their flow records and accounting deltas are written through the
- * store's writers (one transaction each, the dedupe key of every record
- * claimed in the same transaction), and only then are the messages
- * acknowledged. So:
+ * store's writers (one transaction per chunk of whole messages, each
+ * message's dedupe key claimed in the transaction that writes its records),
+ * and only then are the messages acknowledged. So:
  * - a crash after the commit and before the acknowledgement redelivers the
  *   messages, and the store finds their keys taken: nothing counts twice;
  * - while PostgreSQL is down, the batch is kept, tried again (backing off
@@ -15,13 +15,16 @@
  *   (a field out of its domain), is taken out of the stream (`term`) and
  *   counted, so it cannot block the rest.
  *
+ * The key is the message's, not each record's (recordMapping.ts): the store
+ * claims one key per thousand records or so instead of one per record.
+ *
  * For speed (PostgreSQL and this process each take about half of the CPU a
  * record costs): the next batch is fetched and decoded while the current
- * one is written, and a batch's chunks of MAX_BATCH records are written on
- * up to `writers` connections at once. Neither changes what is written:
- * every record's dedupe key is claimed in its chunk's transaction, records
- * of one flow merge the same in any order, and the messages are
- * acknowledged only once every chunk of their batch is committed.
+ * one is written, and a batch's chunks (`chunkRecords` each at most) are
+ * written on up to `writers` connections at once. Neither changes what is
+ * written: a message is never split between chunks, records of one flow
+ * merge the same in any order, and the messages are acknowledged only once
+ * every chunk of their batch is committed.
  */
 import type pg from 'pg';
 import { openRecordsConsumer, type Bus, type Consumer, type JsMsg, type RecordsConsumerOptions } from '@l7mesh/bus';
@@ -33,10 +36,12 @@ export interface IngestOptions {
   bus: Bus;
   pool: pg.Pool;
   consumer?: RecordsConsumerOptions;
-  /** Messages per fetch and write at most (default 256). */
+  /** Messages per fetch and write at most (default 100: a batch of full messages is a few chunks for each writer). */
   batchMessages?: number;
   /** Chunks of a batch written at once, each on its own connection of the pool (default 2). */
   writers?: number;
+  /** Records per chunk (one transaction) at most, in whole messages (default 25 000; at most the store's MAX_BATCH). */
+  chunkRecords?: number;
   /** How long a fetch waits for messages (ms, default 500). */
   fetchWaitMs?: number;
   /** Progress and problems (default: none). */
@@ -48,7 +53,7 @@ export interface IngestCounters {
   messages: number;
   flowRecords: number;
   accountingDeltas: number;
-  /** Records whose dedupe key was already taken (a redelivery, a message stored twice): skipped. */
+  /** Records and deltas skipped because their message was written already (a redelivery, a message stored twice). */
   duplicates: number;
   /** Messages taken out of the stream because they could not be decoded or the store refused a record. */
   rejected: number;
@@ -142,7 +147,7 @@ export class RecordIngest {
   /** Fetches up to batchMessages messages and decodes them; [] when none came or the fetch failed (after a back-off). */
   private async fetchBatch(): Promise<Decoded[]> {
     if (this.stopped) return [];
-    const max = this.options.batchMessages ?? 256;
+    const max = this.options.batchMessages ?? 100;
     const expires = this.options.fetchWaitMs ?? 500;
     const msgs: JsMsg[] = [];
     try {
@@ -192,8 +197,7 @@ export class RecordIngest {
     let backoff = 200;
     while (batch.length > 0) {
       try {
-        const dup = await this.write(batch);
-        this.counters.duplicates += dup;
+        this.counters.duplicates += await this.write(batch);
         break;
       } catch (err) {
         if (err instanceof RefusedRecord) {
@@ -234,44 +238,81 @@ export class RecordIngest {
   }
 
   /**
-   * Writes every record of the batch; returns the duplicates. Flow records
-   * first, then deltas, each in chunks of MAX_BATCH, up to `writers` chunks
-   * at once. A record the store refuses (STORE_BAD_PARAMETER names it as
-   * `records[i]...` or `deltas[i]...` in its chunk) throws a RefusedRecord
-   * naming its message, once the other chunks are done.
+   * Writes every record of the batch; returns the records skipped as
+   * written already. Flow records first, then deltas, each in chunks of whole
+   * messages (see messageChunks), up to `writers` chunks at once. A record
+   * the store refuses (STORE_BAD_PARAMETER names it as `records[i]...` or
+   * `deltas[i]...` in its chunk) throws a RefusedRecord naming its message,
+   * once the other chunks are done.
    */
   private async write(batch: Decoded[]): Promise<number> {
-    let duplicates = 0;
+    let skipped = 0;
     const writers = Math.max(1, this.options.writers ?? 2);
+    const maxChunk = Math.min(this.options.chunkRecords ?? 25_000, MAX_BATCH);
     for (const kind of ['flows', 'deltas'] as const) {
-      const owners = batch.flatMap((d) => d[kind].map(() => d));
-      const items = batch.flatMap((d) => d[kind] as unknown[]);
-      const starts: number[] = [];
-      for (let start = 0; start < items.length; start += MAX_BATCH) starts.push(start);
-      const writeChunk = async (start: number): Promise<void> => {
-        const chunk = items.slice(start, start + MAX_BATCH);
+      // A batch smaller than the writers' chunks together is shared out among them all the same.
+      const total = batch.reduce((n, d) => n + d[kind].length, 0);
+      const chunks = messageChunks(batch, kind, Math.min(maxChunk, Math.ceil(total / writers)));
+      const writeChunk = async (chunk: Decoded[]): Promise<void> => {
+        const items = chunk.flatMap((d) => d[kind] as unknown[]);
         try {
-          const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, chunk as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, chunk as AccountingDelta[]);
-          duplicates += result.duplicates;
+          const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, items as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, items as AccountingDelta[]);
+          skipped += result.skipped;
         } catch (err) {
           const m = err instanceof StoreError && err.code === 'STORE_BAD_PARAMETER' ? /^(?:records|deltas)\[(\d+)\]/.exec(err.field ?? '') : null;
-          const owner = m ? owners[start + Number(m[1])] : undefined;
+          const owner = m ? ownerOf(chunk, kind, Number(m[1])) : undefined;
           throw owner ? new RefusedRecord(owner, err as StoreError) : err;
         }
       };
       let failure: unknown;
       const worker = async () => {
-        for (let start = starts.shift(); start !== undefined && failure === undefined; start = starts.shift()) {
-          await writeChunk(start).catch((err: unknown) => {
+        for (let chunk = chunks.shift(); chunk !== undefined && failure === undefined; chunk = chunks.shift()) {
+          await writeChunk(chunk).catch((err: unknown) => {
             failure ??= err;
           });
         }
       };
-      await Promise.all(Array.from({ length: Math.min(writers, starts.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(writers, chunks.length) }, worker));
       if (failure !== undefined) throw failure;
     }
-    return duplicates;
+    return skipped;
   }
+}
+
+/**
+ * The messages of `batch` that hold `kind`, in runs of whole messages
+ * holding at most `max` items of it (a message larger than `max` alone). A
+ * message's records share its dedupe key, which the store claims once in
+ * the transaction that writes them: split over two transactions, the
+ * second half would find the key taken and be skipped.
+ */
+function messageChunks(batch: readonly Decoded[], kind: 'flows' | 'deltas', max: number): Decoded[][] {
+  const chunks: Decoded[][] = [];
+  let chunk: Decoded[] = [];
+  let size = 0;
+  for (const d of batch) {
+    const n = d[kind].length;
+    if (n === 0) continue;
+    if (size + n > max && chunk.length > 0) {
+      chunks.push(chunk);
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(d);
+    size += n;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** The message of `chunk` that holds its `index`-th item of `kind`. */
+function ownerOf(chunk: readonly Decoded[], kind: 'flows' | 'deltas', index: number): Decoded | undefined {
+  let start = 0;
+  for (const d of chunk) {
+    start += d[kind].length;
+    if (index < start) return d;
+  }
+  return undefined;
 }
 
 /** A record the store refused, and the message that carried it. */

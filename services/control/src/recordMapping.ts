@@ -1,8 +1,16 @@
 /**
  * The wire's record batches as the store's records: one to one, the flow
  * key turned into the originator's 5-tuple, times into Dates (ms; the
- * truncation is the same for every record of a flow, so its identity holds),
- * and each record's dedupe id from its edge, epoch and number.
+ * truncation is the same for every record of a flow, so its identity holds).
+ *
+ * A batch (one message) is one event for the store: every record of it
+ * carries the batch's dedupe id, which is its first record's id (edge,
+ * epoch, number). That is exact because a publisher numbers each record
+ * once and sends it in exactly one batch, whose bytes it never changes when
+ * it sends it again (RecordPublisher): the same id always means the same
+ * records. One key per message instead of per record is what makes
+ * ingestion fast (docs/architecture.md); it holds only while a message's
+ * records are written in one transaction (RecordIngest keeps them so).
  */
 import { endpointsOfKey } from '@l7mesh/flow';
 import type { AccountingDelta, FlowRecord } from '@l7mesh/store';
@@ -12,11 +20,18 @@ function dateOf(sec: number, nsec: number): Date {
   return new Date(sec * 1000 + Math.floor(nsec / 1e6));
 }
 
+/** The dedupe id of a batch: its first item's. An empty batch maps to no records, so its id ('') is never used. */
+function batchEventId(edge: string, epochMs: number, items: readonly { seq: number }[]): string {
+  return items.length === 0 ? '' : recordEventId(edge, epochMs, items[0]!.seq);
+}
+
 export function flowRecordsOf(batch: FlowRecordBatch): FlowRecord[] {
+  const eventId = batchEventId(batch.edge, batch.epochMs, batch.records);
+  const edges = [batch.edge];
   return batch.records.map((r) => {
     const e = endpointsOfKey(r.key, r.origIsLow);
     return {
-      eventId: recordEventId(batch.edge, batch.epochMs, r.seq),
+      eventId,
       zone: r.zone,
       protocol: e.protocol,
       src: e.src,
@@ -34,14 +49,15 @@ export function flowRecordsOf(batch: FlowRecordBatch): FlowRecord[] {
       decidedBy: r.decidedBy,
       mark: r.mark,
       ruleSetVersion: r.ruleSetVersion,
-      edges: [batch.edge],
+      edges,
     };
   });
 }
 
 export function accountingDeltasOf(batch: AccountingBatch): AccountingDelta[] {
+  const eventId = batchEventId(batch.edge, batch.epochMs, batch.deltas);
   return batch.deltas.map((d) => ({
-    eventId: recordEventId(batch.edge, batch.epochMs, d.seq),
+    eventId,
     minute: new Date(d.startSec * 1000),
     edge: batch.edge,
     iface: d.iface,

@@ -18,7 +18,7 @@ import {
   type FlowRecordInput,
   type NatsServerProcess,
 } from '@l7mesh/bus';
-import { flowRecordsOf, startControl, startPostgresServer, type RunningControl } from '@l7mesh/control';
+import { flowRecordsOf, RecordIngest, startControl, startPostgresServer, type RunningControl } from '@l7mesh/control';
 import { migrate, writeFlowRecords } from '@l7mesh/store';
 import { decodeFlowRecordBatch } from '@l7mesh/wire';
 import { createTestDatabase, type TestDatabase } from '../../../packages/store/test/testDatabase.js';
@@ -180,6 +180,23 @@ describe('control ingestion', () => {
     await drained(bus, second);
     expect(await totals(pool)).toEqual(EXPECTED);
     expect(second.ingest.counters.duplicates).toBeGreaterThan(0);
+  });
+
+  it('writes each message in one transaction, however small its chunks: a message split over two would lose the second part to its own key', async () => {
+    const { bus, pool } = await setup('ci6');
+    await migrate(pool);
+    await publishAll(bus, 'edge-f', 6000);
+    // Messages of ten records, chunks of at most seven (and, for a batch of four messages, of 15).
+    for (const chunkRecords of [7, 15]) {
+      await pool.query('TRUNCATE flows, accounting_1m, ingested_events');
+      const ingest = new RecordIngest({ bus, pool, chunkRecords, batchMessages: 4, consumer: { durable: `chunks-${chunkRecords}` } });
+      await ingest.start();
+      cleanups.push(() => ingest.stop());
+      await until(async () => (await recordsBacklog(bus, `chunks-${chunkRecords}`)).pending === 0 && ingest.counters.messages === 5, 30_000, 'the messages written');
+      await ingest.stop();
+      expect(await totals(pool)).toEqual(EXPECTED);
+      expect(ingest.counters).toMatchObject({ flowRecords: 40, accountingDeltas: 2, duplicates: 0, rejected: 0 });
+    }
   });
 
   it('takes a message it cannot decode out of the stream and goes on with the rest', async () => {
