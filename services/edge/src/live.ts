@@ -281,4 +281,3 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   );
   return { config, core, server, queues: queue.queues, stats, stop };
 }
-

@@ -22,7 +22,6 @@ type ElementWrite = Parameters<Nft['nftApplyElements']>[1][number];
  * of each packet batch, before the batch's verdicts.
  */
 export interface StatelessEdge {
-  readonly map: VerdictMap;
   /**
    * After the batch's marks are known, for each packet of a flow: holds a
    * flow whose budget is spent, and returns the mark the packet goes back
@@ -150,7 +149,6 @@ export async function startStateless(
   };
 
   return {
-    map,
     packetMark(flow, coreMark, packetMark, buf, off) {
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
       if (flow.l7 === 'unset' && flow.packets >= budget && !(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
