@@ -33,6 +33,7 @@ export { CHAIN_PREFIX, HELPER_CHAIN, QUEUE_CHAIN, RESTORE_CHAIN, SAVE_CHAIN, typ
 export { renderTcHtbExample, type TcGroup, type TcHtbExampleConfig } from './tcExample.js';
 // Stateless edge mode (multi-homed routers): per target an nft set of 5-tuples.
 export {
+  DEFAULT_ELEMENT_TIMEOUT_SEC,
   DEFAULT_LIVE_TIMEOUT_SEC,
   DEFAULT_MAP_SIZE,
   DEFAULT_PER_SOURCE_RATE,

@@ -55,7 +55,7 @@ export interface StatelessRulesConfig {
   readonly mapSize?: number;
   /** A flow stays in the live set this long after its last packet (default 30 s). */
   readonly liveTimeoutSec?: number;
-  /** The expiry of the elements the kernel adds itself from a verdict's packet (default 3600 s; see `statelessLearnChains`). */
+  /** The expiry of the elements the kernel adds itself from a verdict's packet in the after-queue chain (default 3600 s). */
   readonly elementTimeoutSec?: number;
   /** Unknown packets per source address above this rate pass unqueued (default 2000/s, burst 4000). */
   readonly perSourceRate?: { readonly packets: number; readonly burst: number };
