@@ -113,6 +113,10 @@ function mergeRecords(a: CheckedFlow, b: CheckedFlow): CheckedFlow {
   const verdict = takesVerdict(b, a) ? b : a;
   return {
     ...newer,
+    origPackets: larger(a.origPackets, b.origPackets),
+    origBytes: larger(a.origBytes, b.origBytes),
+    replyPackets: larger(a.replyPackets, b.replyPackets),
+    replyBytes: larger(a.replyBytes, b.replyBytes),
     lastSeen: a.lastSeen > b.lastSeen ? a.lastSeen : b.lastSeen,
     l7: verdict.l7,
     decidedBy: verdict.decidedBy,
@@ -120,6 +124,17 @@ function mergeRecords(a: CheckedFlow, b: CheckedFlow): CheckedFlow {
     ruleSetVersion: verdict.ruleSetVersion,
     edges: edgesOf(a.edges, b.edges),
   };
+}
+
+/**
+ * The larger counter. A flow's counters take each direction's largest
+ * value of its records: one edge's records only grow, and on an asymmetric
+ * route each direction's packets are counted by the edge on its path (the
+ * other edge's records show few of them), so the row holds the whole
+ * connection rather than the newest edge's half of it.
+ */
+function larger(a: number | bigint, b: number | bigint): number | bigint {
+  return a >= b ? a : b;
 }
 
 /** The union of two records' edges: the first list itself when it holds the second's (mostly one edge that sent both). */
@@ -141,7 +156,9 @@ const NEWER = `((EXCLUDED.state = 'ended') > (f.state = 'ended') OR
   ((EXCLUDED.state = 'ended') = (f.state = 'ended') AND EXCLUDED.last_seen >= f.last_seen))`;
 const TAKES_VERDICT = `(CASE WHEN (EXCLUDED.l7_protocol <> '${UNSET}') <> (f.l7_protocol <> '${UNSET}')
   THEN EXCLUDED.l7_protocol <> '${UNSET}' ELSE ${NEWER} END)`;
-const FROM_NEWER = ['state', 'orig_packets', 'orig_bytes', 'reply_packets', 'reply_bytes', 'event_id'];
+const FROM_NEWER = ['state', 'event_id'];
+/** Each direction's largest (see larger()). */
+const COUNTERS = ['orig_packets', 'orig_bytes', 'reply_packets', 'reply_bytes'];
 const FROM_VERDICT = ['l7_protocol', 'decided_by', 'mark', 'rule_set_version'];
 const COLUMNS = `zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen, last_seen, state,
   orig_packets, orig_bytes, reply_packets, reply_bytes, l7_protocol, decided_by, mark, rule_set_version, edges, event_id`;
@@ -177,6 +194,7 @@ SELECT r.zone, r.protocol, r.src_addr::inet, r.src_port, r.dst_addr::inet, r.dst
 ON CONFLICT (zone, protocol, src_addr, src_port, dst_addr, dst_port, first_seen) DO UPDATE SET
   ${FROM_NEWER.map((c) => `${c} = CASE WHEN ${NEWER} THEN EXCLUDED.${c} ELSE f.${c} END`).join(',\n  ')},
   ${FROM_VERDICT.map((c) => `${c} = CASE WHEN ${TAKES_VERDICT} THEN EXCLUDED.${c} ELSE f.${c} END`).join(',\n  ')},
+  ${COUNTERS.map((c) => `${c} = greatest(f.${c}, EXCLUDED.${c})`).join(',\n  ')},
   last_seen = greatest(f.last_seen, EXCLUDED.last_seen),
   edges = CASE WHEN EXCLUDED.edges <@ f.edges THEN f.edges
           ELSE ARRAY(SELECT DISTINCT e FROM unnest(f.edges || EXCLUDED.edges) AS e ORDER BY e) END,

@@ -35,7 +35,7 @@ async function minuteRows() {
 }
 
 describe('writeFlowRecords', () => {
-  it('replaces counters with the final ones when the flow ends (never adds them)', async () => {
+  it('takes the final counters when the flow ends (never adds them)', async () => {
     const verdict = flowRecord({ eventId: 'v1' });
     const end = flowRecord({
       eventId: 'e1',
@@ -122,7 +122,7 @@ describe('writeFlowRecords', () => {
     expect(row).toMatchObject({ state: 'ended', origBytes: 7777n, lastSeen: end.lastSeen, l7: 'http', decidedBy: 'http.pat', eventId: 'e' });
     expect(row!.edges).toEqual(['edge-a', 'edge-c']);
 
-    // A newer live record replaces counters, but an 'unset' in it keeps the verdict.
+    // A newer live record's larger counters are taken, but an 'unset' in it keeps the verdict.
     await db.pool.query('TRUNCATE flows, ingested_events');
     await writeFlowRecords(db.pool, [flowRecord({ eventId: 'x1', l7: 'ssh', decidedBy: 'ssh.pat' })]);
     await writeFlowRecords(db.pool, [flowRecord({ eventId: 'x2', l7: 'unset', decidedBy: '', lastSeen: at(DAY0 + 10 * HOUR + 900), origBytes: 999 })]);
@@ -131,11 +131,11 @@ describe('writeFlowRecords', () => {
 
   it('merges records of one flow within a batch as if written one by one', async () => {
     const verdict = flowRecord({ eventId: 'm1' });
-    const end = flowRecord({ eventId: 'm2', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 60_000), replyBytes: 42, edges: ['edge-b'] });
+    const end = flowRecord({ eventId: 'm2', state: 'ended', lastSeen: at(DAY0 + 10 * HOUR + 60_000), replyBytes: 4200, edges: ['edge-b'] });
     // The end first in the batch, the verdict after it: the end still wins.
     expect(await writeFlowRecords(db.pool, [end, verdict])).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 1, expired: 0 });
     const oneByOne = await listFlows(db.pool, window);
-    expect(oneByOne).toMatchObject([{ state: 'ended', replyBytes: 42n, edges: ['edge-a', 'edge-b'], eventId: 'm2' }]);
+    expect(oneByOne).toMatchObject([{ state: 'ended', replyBytes: 4200n, edges: ['edge-a', 'edge-b'], eventId: 'm2' }]);
     // Two spellings of one IPv6 address are one flow.
     await db.pool.query('TRUNCATE flows, ingested_events');
     const v6 = { src: '2001:db8::10', dst: '2001:db8:1::80' };
@@ -151,16 +151,29 @@ describe('writeFlowRecords', () => {
       flowRecord({ eventId: 'a1', srcPort: 1 }),
       flowRecord({ eventId: 'b1', srcPort: 2 }),
       flowRecord({ eventId: 'c1', srcPort: 3, zone: 9 }),
-      flowRecord({ eventId: 'b2', srcPort: 2, ...ended, origBytes: 22 }),
-      flowRecord({ eventId: 'a2', srcPort: 1, ...ended, origBytes: 11 }),
-      flowRecord({ eventId: 'c2', srcPort: 3, zone: 9, ...ended, origBytes: 33 }),
+      flowRecord({ eventId: 'b2', srcPort: 2, ...ended, origBytes: 2200 }),
+      flowRecord({ eventId: 'a2', srcPort: 1, ...ended, origBytes: 1100 }),
+      flowRecord({ eventId: 'c2', srcPort: 3, zone: 9, ...ended, origBytes: 3300 }),
     ]);
     const rows = await listFlows(db.pool, window);
     expect(rows.map((r) => [r.zone, r.srcPort, r.state, r.origBytes, r.eventId]).sort()).toEqual([
-      [0, 1, 'ended', 11n, 'a2'],
-      [0, 2, 'ended', 22n, 'b2'],
-      [9, 3, 'ended', 33n, 'c2'],
+      [0, 1, 'ended', 1100n, 'a2'],
+      [0, 2, 'ended', 2200n, 'b2'],
+      [9, 3, 'ended', 3300n, 'c2'],
     ]);
+  });
+
+  it('holds a connection split over two edges whole: each direction\'s counters from the edge on its path, in one batch or two', async () => {
+    // An asymmetric route: edge-a carries the requests, edge-b the replies; each edge's records show a little of the other direction.
+    const a = flowRecord({ eventId: 'sa', state: 'ended', origPackets: 900, origBytes: 60_000, replyPackets: 0, replyBytes: 0 });
+    const b = flowRecord({ eventId: 'sb', state: 'ended', origPackets: 1, origBytes: 60, replyPackets: 2500, replyBytes: 3_600_000, edges: ['edge-b'] });
+    const whole = { origPackets: 900n, origBytes: 60_000n, replyPackets: 2500n, replyBytes: 3_600_000n, edges: ['edge-a', 'edge-b'] };
+    await writeFlowRecords(db.pool, [a]);
+    await writeFlowRecords(db.pool, [b]);
+    expect(await listFlows(db.pool, window)).toMatchObject([whole]);
+    await db.pool.query('TRUNCATE flows, ingested_events');
+    await writeFlowRecords(db.pool, [b, a]);
+    expect(await listFlows(db.pool, window)).toMatchObject([whole]);
   });
 
   it('counts a batch written by two connections at once only once', async () => {

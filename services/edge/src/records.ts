@@ -31,10 +31,10 @@
  * records name it as the opener's records do (the originator's 5-tuple and
  * the first packet's time, the store's flow identity), with its counters
  * turned to the originator's orientation: so the store has one row per
- * connection, listing both edges. That row's counters are the newest
- * record's (the store replaces counters, it does not add them up): one
- * edge's view of the connection, until the store keeps counters per edge.
- * Packets and bytes in accounting add up exactly across the edges.
+ * connection, listing both edges. The store keeps each counter's largest
+ * value (it never adds records up): on an asymmetric route each direction
+ * as the edge on its path counted it. Packets and bytes in accounting add
+ * up exactly across the edges.
  */
 import type { AccountingDeltaInput, FlowRecordInput } from '@l7mesh/bus';
 import { endpointsOfKey, type FlowEntry } from '@l7mesh/flow';
