@@ -38,8 +38,9 @@
  * 3. Pickup latency: pickupLatency.js in a child (nats-server, a worker, two
  *    edges in remote mode; see there).
  * 4. Memory per flow of the stateless book: statelessMemory.js with
- *    --expose-gc; beside it, in the same run, the edge's flow table
- *    (edgeMemory.js edge-decided, conntrack mode's figure). Target <= 200 B.
+ *    --expose-gc (decided, held, learned: see there); beside it, in the
+ *    same run, the edge's flow table (edgeMemory.js edge-decided, conntrack
+ *    mode's figure). Target <= 200 B, for the largest of the book's kinds.
  * Results: tables on stdout and bench/results/stateless-<date>.json.
  *
  * The stateless edge's settings here: liveTimeout 5 s and sweepInterval 1 s
@@ -582,7 +583,7 @@ async function main(): Promise<void> {
 
   log(`memory: ${MEMORY_FLOWS} flows per scenario`);
   const memory: MemoryResult[] = [];
-  for (const s of ['decided', 'held']) {
+  for (const s of ['decided', 'held', 'learned']) {
     memory.push({ ...(await child<MemoryResult>(['--expose-gc', join(REPO_ROOT, 'bench/dist/statelessMemory.js'), s, String(MEMORY_FLOWS)], 120_000)), scenario: `book, ${s}` });
   }
   memory.push({ ...(await child<MemoryResult>(['--expose-gc', join(REPO_ROOT, 'bench/dist/edgeMemory.js'), 'edge-decided', String(MEMORY_FLOWS), patternDir], 120_000)), scenario: 'flow table (EdgeCore), decided' });
@@ -648,10 +649,11 @@ async function main(): Promise<void> {
 
   const mem = new Table({ head: ['memory per flow', 'flows', 'JS heap B/flow', 'external B/flow', 'flows/s', 'target'], style });
   for (const m of memory) mem.push([m.scenario, m.flows, f0(m.heapBytesPerFlow), f0(m.externalBytesPerFlow), si(m.flowsPerSec), m.scenario.startsWith('book') ? '<= 200' : '']);
-  const book = memory.find((m) => m.scenario === 'book, decided')!;
+  const bytesOf = (m: MemoryResult) => m.heapBytesPerFlow + Math.max(0, m.externalBytesPerFlow);
+  // The target holds for the book's largest kind of entry (learned: what a live edge publishing records keeps).
+  const bookBytes = Math.max(...memory.filter((m) => m.scenario.startsWith('book')).map(bytesOf));
   const table = memory.find((m) => m.scenario.startsWith('flow table'))!;
-  const bookBytes = book.heapBytesPerFlow + Math.max(0, book.externalBytesPerFlow);
-  const tableBytes = table.heapBytesPerFlow + Math.max(0, table.externalBytesPerFlow);
+  const tableBytes = bytesOf(table);
 
   const slFlow = perFlow.find((r) => r.kind === 'edge-stateless');
   const maxQueued = slFlow ? Math.max(slFlow.edge.all.max, slFlow.kernel?.all.max ?? -Infinity) : NaN;

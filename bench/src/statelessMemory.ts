@@ -13,6 +13,10 @@
  * growth divided by FLOWS. Scenarios:
  *   decided  every flow gets its verdict's mark (the steady state: decided flows stay in the book until they end)
  *   held     every flow spent its budget undecided (hold elements)
+ *   learned  as the live edge publishing records has it: every flow decided
+ *            in its packet batch and its elements added by the kernel from
+ *            the verdict's packet (the book also keeps that packet's length
+ *            for the element counters)
  * The edge's flow table (EdgeCore) is measured by edgeMemory.js; in
  * stateless mode a decided flow has an entry in both while it is alive.
  */
@@ -32,8 +36,8 @@ if (typeof gc !== 'function') {
   process.stderr.write('statelessMemory: run node with --expose-gc\n');
   process.exit(2);
 }
-if (scenario !== 'decided' && scenario !== 'held') {
-  process.stderr.write(`statelessMemory: unknown scenario ${scenario} (decided, held)\n`);
+if (scenario !== 'decided' && scenario !== 'held' && scenario !== 'learned') {
+  process.stderr.write(`statelessMemory: unknown scenario ${scenario} (decided, held, learned)\n`);
   process.exit(2);
 }
 
@@ -51,6 +55,8 @@ const map = new VerdictMap({
   liveTimeoutSec: 30,
   elementTimeoutSec: 3600,
   sweepSec: 5,
+  // Someone reads the counters (the edge's records): the book keeps what corrects them.
+  ...(scenario === 'learned' ? { onCounted: () => undefined } : {}),
 });
 
 /** UDP flow i: source 198.18.0.0/16 + i, port 1024 + i / 65536, to 198.19.0.1:53 (as edgeMemory.js's). */
@@ -67,8 +73,12 @@ function keyOf(i: number): string {
 function add(from: number, to: number): void {
   for (let i = from; i < to; i++) {
     const key = keyOf(i);
-    if (scenario === 'decided') map.decide(key, MARK, false);
-    else map.hold(key);
+    if (scenario === 'held') map.hold(key);
+    else if (scenario === 'decided') map.decide(key, MARK, false);
+    else {
+      map.decide(key, MARK, false, true);
+      map.carry(key, 100, true);
+    }
     if ((i + 1) % BATCH === 0) map.commit();
   }
   map.commit();
