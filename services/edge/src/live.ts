@@ -94,7 +94,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
   const natLookup = !stateless && config.netfilter.natSide === 'external' ? conntrackReplyLookup(nfq.conntrackReply, (e) => log(`warning: conntrack lookup: ${(e as Error).message}`)) : undefined;
   const remote = config.cluster ? await connectRemoteEdge(config.cluster, true, log, config.records, natLookup) : undefined;
   // Flow records and accounting for the central store (remote mode with records enabled).
-  const records = remote?.records ? startLiveRecords(config, remote.records, undefined, remote.joinedFlows(config.cluster!.zone)) : undefined;
+  const records = remote?.records ? startLiveRecords(config, remote.records, undefined, remote.joinedFlows(config.cluster!.zone), remote.externalName) : undefined;
   const core = new EdgeCore({
     set,
     config,

@@ -121,6 +121,21 @@ export class NatTranslator implements SegmentSink {
     return { ...v, key, start: { ...v.start, origIsLow: low.src === origin.addr && low.sport === origin.port } };
   }
 
+  /**
+   * The key the other routers see a flow by that the edge knows by `key`,
+   * with its originator at the key's lower endpoint when `origIsLow`, and
+   * the originator's place in it; undefined when the flow is not NATed (or
+   * not known here).
+   */
+  external(key: string, origIsLow: boolean): { key: string; origIsLow: boolean } | undefined {
+    const t = this.flows.get(key);
+    if (!t?.from) return undefined;
+    const e = endpointsOfKey(key, origIsLow);
+    const origin = e.src === t.from.addr && e.sport === t.from.port ? t.to! : { addr: e.src, port: e.sport };
+    const low = endpointsOfKey(t.key, true);
+    return { key: t.key, origIsLow: low.src === origin.addr && low.sport === origin.port };
+  }
+
   private learn(first: HeadSegment): void {
     const key = first.key;
     const { src, sport, dst, dport, protocol } = endpointsOfKey(key, first.direction === Direction.LowToHigh);

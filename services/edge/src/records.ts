@@ -84,6 +84,14 @@ export interface EdgeRecordsOptions {
    * names it (local mode, and every flow one edge sees alone).
    */
   joinedFlow?: (flow: FlowEntry) => JoinedFlow | undefined;
+  /**
+   * Remote mode with source NAT on this edge's router (NatTranslator): the
+   * key the other routers and the cluster know a flow by, and its
+   * originator's place in it, for a flow this edge opened; undefined when
+   * not NATed. The records name the flow so, as the segments did: the
+   * store then has one row for the connection.
+   */
+  externalName?: (key: string, origIsLow: boolean) => { key: string; origIsLow: boolean } | undefined;
 }
 
 /** A connection's counters as the kernel reports them, in its own orientation. */
@@ -128,6 +136,11 @@ export interface EdgeRecordsCounters {
  * view, or (a flow another edge opened) the opener's.
  */
 interface FlowName {
+  /** The key the records carry: the flow's own, or the one the other routers see (NAT on this edge's router). */
+  key: string;
+  /** The originator's place in `key`. */
+  keyOrigIsLow: boolean;
+  /** The originator's place in the flow's own key. */
   origIsLow: boolean;
   firstSec: number;
   firstNsec: number;
@@ -154,7 +167,11 @@ interface Accounted {
 interface Tracked extends Accounted {
   decidedBy: string;
   mark: number;
+  /** The originator's place in the flow's key (the kernel's counters are turned by it). */
   origIsLow: boolean;
+  /** What the records name it by (FlowName.key, keyOrigIsLow). */
+  recordKey: string;
+  recordOrigIsLow: boolean;
   firstSec: number;
   firstNsec: number;
   lastSec: number;
@@ -233,6 +250,8 @@ export class EdgeRecords {
         decidedBy: f.decidedBy ?? '',
         mark: view.mark ?? 0,
         origIsLow: name.origIsLow,
+        recordKey: name.key,
+        recordOrigIsLow: name.keyOrigIsLow,
         firstSec: name.firstSec,
         firstNsec: name.firstNsec,
         lastSec: f.lastSec,
@@ -309,6 +328,8 @@ export class EdgeRecords {
         decidedBy: '',
         mark: 0,
         origIsLow: counters.origIsLow,
+        recordKey: key,
+        recordOrigIsLow: counters.origIsLow,
         firstSec: firstMs === undefined ? -1 : Math.floor(firstMs / 1000),
         firstNsec: firstMs === undefined ? 0 : (firstMs % 1000) * 1e6,
         lastSec,
@@ -334,8 +355,8 @@ export class EdgeRecords {
     const last = t.lastSec > t.firstSec || (t.lastSec === t.firstSec && t.lastNsec >= t.firstNsec) ? t : { lastSec: t.firstSec, lastNsec: t.firstNsec };
     this.push({
       zone: this.options.zone,
-      key,
-      origIsLow: t.origIsLow,
+      key: t.recordKey,
+      origIsLow: t.recordOrigIsLow,
       state: options.final ? 'ended' : 'live',
       firstSec: t.firstSec,
       firstNsec: t.firstNsec,
@@ -450,8 +471,19 @@ export class EdgeRecords {
   private nameOf(f: FlowEntry): FlowName {
     const joined = this.options.joinedFlow?.(f);
     const start = joined?.start;
-    if (start === undefined) return { origIsLow: f.origIsLow, firstSec: f.firstSec, firstNsec: f.firstNsec, reversed: false, counted: joined === undefined };
-    return { origIsLow: start.origIsLow, firstSec: start.firstSec, firstNsec: start.firstNsec, reversed: start.origIsLow !== f.origIsLow, counted: false };
+    if (start === undefined) {
+      const external = this.options.externalName?.(f.key, f.origIsLow);
+      return {
+        key: external?.key ?? f.key,
+        keyOrigIsLow: external?.origIsLow ?? f.origIsLow,
+        origIsLow: f.origIsLow,
+        firstSec: f.firstSec,
+        firstNsec: f.firstNsec,
+        reversed: false,
+        counted: joined === undefined,
+      };
+    }
+    return { key: f.key, keyOrigIsLow: start.origIsLow, origIsLow: start.origIsLow, firstSec: start.firstSec, firstNsec: start.firstNsec, reversed: start.origIsLow !== f.origIsLow, counted: false };
   }
 
   /** `c`: the counters in the record's orientation (countersOf). */
@@ -460,8 +492,8 @@ export class EdgeRecords {
     const endsLater = f.lastSec > name.firstSec || (f.lastSec === name.firstSec && f.lastNsec >= name.firstNsec);
     this.push({
       zone: this.options.zone,
-      key: f.key,
-      origIsLow: name.origIsLow,
+      key: name.key,
+      origIsLow: name.keyOrigIsLow,
       state,
       firstSec: name.firstSec,
       firstNsec: name.firstNsec,
@@ -502,6 +534,7 @@ export function startLiveRecords(
   sink: RecordSink,
   maxTracked?: number,
   joinedFlow?: (flow: FlowEntry) => JoinedFlow | undefined,
+  externalName?: EdgeRecordsOptions['externalName'],
 ): EdgeRecords {
   const records = new EdgeRecords({
     sink,
@@ -512,6 +545,7 @@ export function startLiveRecords(
     counters: 'kernel',
     ...(maxTracked !== undefined ? { maxTracked } : {}),
     ...(joinedFlow ? { joinedFlow } : {}),
+    ...(externalName ? { externalName } : {}),
   });
   records.startClock();
   return records;

@@ -25,6 +25,8 @@ export interface RemoteEdge {
    * for the zone's EdgeRecords (`joinedFlow`), which count each connection once.
    */
   joinedFlows(zone: number): (flow: FlowEntry) => JoinedFlow | undefined;
+  /** With source NAT on the router (natLookup): a flow's external key and its originator's place in it (NatTranslator.external). */
+  readonly externalName: ((key: string, origIsLow: boolean) => { key: string; origIsLow: boolean } | undefined) | undefined;
   /** Binds a core (for late marks) once it exists. */
   attach(core: EdgeCore): void;
   /** Called after each batch with the newest packet's time (the watermark). */
@@ -148,6 +150,7 @@ export async function connectRemoteEdge(
       return remote;
     },
     joinedFlows: (zone) => (flow) => remotes.get(zone)?.joinedFlow(flow),
+    externalName: nat ? (key, origIsLow) => nat.external(key, origIsLow) : undefined,
     attach: (core) => {
       cores.push(core);
     },

@@ -267,8 +267,8 @@ export async function counters(lab: NetnsLab, ns: string, table: string): Promis
  * Run in the management namespace (from the repository root, where its
  * imports resolve): prints, as JSON
  * lines, every flow record in the cluster's records stream of the
- * connection with the client's port `port`: {edge, state, packets, bytes}
- * (both directions summed).
+ * connection with the client's port `port`: {edge, key (hex), state,
+ * packets, bytes} (both directions summed).
  */
 export function recordsOfPort(port: number): string {
   return `
@@ -289,7 +289,7 @@ for (;;) {
     for (const r of b.records) {
       const e = endpointsOfKey(r.key, true);
       if (e.sport !== ${port} && e.dport !== ${port}) continue;
-      console.log(JSON.stringify({ edge: b.edge, state: r.state, packets: r.origPackets + r.replyPackets, bytes: r.origBytes + r.replyBytes }));
+      console.log(JSON.stringify({ edge: b.edge, key: Buffer.from(r.key, 'latin1').toString('hex'), state: r.state, packets: r.origPackets + r.replyPackets, bytes: r.origBytes + r.replyBytes }));
     }
   }
   if (n === 0) break;

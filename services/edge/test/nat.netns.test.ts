@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, poll, type Spawned } from '@l7mesh/netns';
 import { ensureBuilt, repo } from './routerLab.js';
-import { HTTP_SERVER_JS } from './multihomedLab.js';
+import { HTTP_SERVER_JS, recordsOfPort } from './multihomedLab.js';
 
 const bin = join(repo, 'services/cli/bin/l7mesh.js');
 const lab = new NetnsLab('l7nat');
@@ -133,6 +133,13 @@ describe('an edge behind its own MASQUERADE', () => {
     // The key holds the external address (198.18.111.1 = c6126f01), not the client's.
     expect([...keys][0]).toContain('c6126f01');
     expect(stats.cluster.nat?.translated).toBeGreaterThanOrEqual(1);
+    // Its flow records too: both edges name the connection by that key (one row in the store).
+    const records = (await lab.exec(mgmt, [process.execPath, '--input-type=module', '-e', recordsOfPort(45200)], { timeoutMs: 20_000 })).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { edge: string; key: string });
+    expect(new Set(records.map((r) => r.edge))).toEqual(new Set(['ra', 'rb']));
+    expect(new Set(records.map((r) => r.key))).toEqual(keys);
   }, 60_000);
 
   it('with natSide internal, the same connection is two flows to the worker (what the translation prevents)', async () => {

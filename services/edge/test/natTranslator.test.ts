@@ -46,6 +46,21 @@ const tcp = (a: { addr: string; port: number }, b: { addr: string; port: number 
 const MASQUERADED = { original: tcp(CLIENT, SERVER), reply: tcp(SERVER, EXTERNAL) };
 
 describe('NatTranslator', () => {
+  it('names a NATed flow for the records by its external key, the originator where the external key has it; an untranslated one not at all', () => {
+    const { nat } = setup([MASQUERADED, { original: tcp({ addr: '198.18.10.3', port: 40001 }, SERVER), reply: tcp(SERVER, { addr: '198.18.10.3', port: 40001 }) }]);
+    const internal = segment(CLIENT, SERVER, 1);
+    nat.send(internal);
+    const plain = segment({ addr: '198.18.10.3', port: 40001 }, SERVER, 1);
+    nat.send(plain);
+    nat.resolve();
+    const origIsLow = internal.direction === Direction.LowToHigh;
+    const named = nat.external(internal.key, origIsLow)!;
+    const e = endpointsOfKey(named.key, named.origIsLow);
+    expect(`${e.src}:${e.sport} > ${e.dst}:${e.dport}`).toBe(`${EXTERNAL.addr}:${EXTERNAL.port} > ${SERVER.addr}:${SERVER.port}`);
+    expect(nat.external(plain.key, plain.direction === Direction.LowToHigh)).toBeUndefined();
+    expect(nat.external(segment(CLIENT, { addr: '198.18.20.9', port: 80 }, 1).key, true)).toBeUndefined();
+  });
+
   it('holds a new flow until its NAT binding exists, then sends every segment under the external tuple', () => {
     const { nat, sent } = setup([MASQUERADED]);
     nat.send(segment(CLIENT, SERVER, 1));

@@ -185,6 +185,25 @@ describe('EdgeRecords in live mode (the kernel counts)', () => {
     expect(totalsOfDeltas(sink.deltas)).toEqual({ http: { flows: 1, packets: f.packets + 10, bytes: atVerdict + 7300 }, unset: { flows: 1, packets: 2, bytes: 200 } });
   });
 
+  it('with source NAT on the router, names the flow by its external key (what the other routers see) while the kernel reports it by its internal one', () => {
+    const sink = new Sink();
+    // The client 198.18.0.10:40000 leaves as 198.18.9.1:61000 (now the higher endpoint of the key: the originator's place flips).
+    const external = String.fromCharCode(6, 198, 19, 0, 80, 0, 80, 198, 18, 9, 1, 0xee, 0x48);
+    const names: [string, boolean][] = [];
+    const { records, flow } = decidedFlow('kernel', sink, { externalName: (key, origIsLow) => (names.push([key, origIsLow]), { key: external, origIsLow: false }) });
+    const f = flow.flow;
+    expect(names).toEqual([[f.key, f.origIsLow]]);
+    records.flowEndedWithCounters(f.key, { origIsLow: f.origIsLow, origPackets: 120, origBytes: 12_000, replyPackets: 1000, replyBytes: 1_500_000 });
+    expect(sink.records.map((r) => [r.state, r.key === external, r.origIsLow])).toEqual([
+      ['live', true, false],
+      ['ended', true, false],
+    ]);
+    // The counters keep the originator's orientation, and the customer (the internal address) is still the one out.
+    expect(sink.records[1]).toMatchObject({ origPackets: 120, replyBytes: 1_500_000 });
+    records.finish();
+    expect(sink.deltas.filter((d) => d.direction === 'out').reduce((n, d) => n + d.bytes, 0)).toBe(12_000);
+  });
+
   it('bounds the flows it keeps for the kernel (oldest forgotten, counted) and counts what the sink refuses', () => {
     const sink = new Sink();
     const { records } = decidedFlow('kernel', sink, { maxTracked: 1 });
