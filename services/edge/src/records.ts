@@ -87,8 +87,7 @@ export interface EdgeRecordsOptions {
   /**
    * Remote mode with source NAT on this edge's router (NatTranslator): the
    * key the other routers and the cluster know a flow by, and its
-   * originator's place in it, for a flow this edge opened; undefined when
-   * not NATed. The records name the flow so, as the segments did: the
+   * originator's place in it; undefined when not NATed. The records name the flow so, as the segments did: the
    * store then has one row for the connection.
    */
   externalName?: (key: string, origIsLow: boolean) => { key: string; origIsLow: boolean } | undefined;
@@ -471,19 +470,12 @@ export class EdgeRecords {
   private nameOf(f: FlowEntry): FlowName {
     const joined = this.options.joinedFlow?.(f);
     const start = joined?.start;
-    if (start === undefined) {
-      const external = this.options.externalName?.(f.key, f.origIsLow);
-      return {
-        key: external?.key ?? f.key,
-        keyOrigIsLow: external?.origIsLow ?? f.origIsLow,
-        origIsLow: f.origIsLow,
-        firstSec: f.firstSec,
-        firstNsec: f.firstNsec,
-        reversed: false,
-        counted: joined === undefined,
-      };
-    }
-    return { key: f.key, keyOrigIsLow: start.origIsLow, origIsLow: start.origIsLow, firstSec: start.firstSec, firstNsec: start.firstNsec, reversed: start.origIsLow !== f.origIsLow, counted: false };
+    const origIsLow = start?.origIsLow ?? f.origIsLow;
+    const external = this.options.externalName?.(f.key, origIsLow);
+    const key = external?.key ?? f.key;
+    const keyOrigIsLow = external?.origIsLow ?? origIsLow;
+    if (start === undefined) return { key, keyOrigIsLow, origIsLow, firstSec: f.firstSec, firstNsec: f.firstNsec, reversed: false, counted: joined === undefined };
+    return { key, keyOrigIsLow, origIsLow, firstSec: start.firstSec, firstNsec: start.firstNsec, reversed: start.origIsLow !== f.origIsLow, counted: false };
   }
 
   /** `c`: the counters in the record's orientation (countersOf). */

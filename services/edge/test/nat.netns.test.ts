@@ -137,9 +137,9 @@ describe('an edge behind its own MASQUERADE', () => {
     const records = (await lab.exec(mgmt, [process.execPath, '--input-type=module', '-e', recordsOfPort(45200)], { timeoutMs: 20_000 })).stdout
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { edge: string; key: string });
+      .map((l) => JSON.parse(l) as { edge: string; key: string; state: string });
     expect(new Set(records.map((r) => r.edge))).toEqual(new Set(['ra', 'rb']));
-    expect(new Set(records.map((r) => r.key))).toEqual(keys);
+    expect(new Set(records.map((r) => r.key)), JSON.stringify(records)).toEqual(keys);
   }, 60_000);
 
   it('with natSide internal, the same connection is two flows to the worker (what the translation prevents)', async () => {
