@@ -45,13 +45,14 @@
  * where the CPU time went; numbers then not comparable).
  * Results: tables on stdout and bench/results/cluster.json.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { busNames, connectBus, startNatsServer, type Bus, type NatsServerProcess } from '@l7mesh/bus';
 import { REPO_ROOT } from './benchPatterns.js';
+import { machineBusyCpu, ownCpu, processCpu, processCpuSplit } from './cpu.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { labCapturesFingerprint, writeLabCopies, type LabCopiesInfo } from './labCopies.js';
 import { envNumber, si } from './measure.js';
@@ -70,7 +71,6 @@ const PROFILE = process.env.BENCH_CLUSTER_PROFILE === '1';
 /** Where the profiles stay (BENCH_CLUSTER_PROFILE=1). */
 const PROFILE_DIR = join(tmpdir(), 'l7mesh-cluster-bench-profiles');
 const CLI = join(REPO_ROOT, 'services/cli/bin/l7mesh.js');
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 /** Units of the latency capture start here: no flow in common with the throughput capture. */
 const LATENCY_FIRST_UNIT = 1 << 22;
 const PER = 100_000;
@@ -114,33 +114,8 @@ function installCleanup(): void {
 
 // ------------------------------------------------------------------ processes
 
-/** CPU seconds of a process, all its threads (utime + stime), and of them in the kernel (stime); 0 once it is gone. */
-function processCpuSplit(pid: number): { total: number; sys: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const user = Number(fields[11]) / CLK_TCK;
-    const sys = Number(fields[12]) / CLK_TCK;
-    return { total: user + sys, sys };
-  } catch {
-    return { total: 0, sys: 0 };
-  }
-}
-
-const processCpu = (pid: number) => processCpuSplit(pid).total;
 
 /** Busy CPU seconds of the whole machine so far (/proc/stat, all CPUs). */
-function machineBusyCpu(): number {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return (v.slice(0, 8).reduce((a, b) => a + b, 0) - idle) / CLK_TCK;
-}
-
-const ownCpu = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1e6;
-};
-
 /** The CPU of one phase: ours (workers, nats-server, edge, this process) and what other processes on the machine took meanwhile. */
 class PhaseCpu {
   private readonly machine0 = machineBusyCpu();

@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { NetnsLab, sleep } from '@l7mesh/netns';
 import { REPO_ROOT } from './benchPatterns.js';
 
+export { processCpu } from './cpu.js';
+
 export const multiCpu = cpus().length >= 2;
 export const GEN_CPU = 0;
 export const CONSUMER_CPU = multiCpu ? 1 : 0;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /**
  * A command pinned to one CPU (no taskset on a single CPU) and, unless
@@ -31,13 +32,6 @@ export function pinned(cpu: number, argv: readonly string[], nice: number): stri
   const pin = multiCpu ? ['taskset', '-c', String(cpu)] : [];
   if (nice === 0) return [...pin, ...argv];
   return ['setsid', 'sh', '-c', `echo ${nice} > /proc/self/autogroup 2>/dev/null; exec "$0" "$@"`, 'nice', '-n', String(nice), ...pin, ...argv];
-}
-
-/** CPU seconds of a process, all its threads (utime + stime). */
-export function processCpu(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 /** Busy and total jiffies of one CPU (/proc/stat). */

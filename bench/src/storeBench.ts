@@ -63,8 +63,8 @@
  * databases).
  * Results: tables on stdout and bench/results/store.json.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,7 @@ import { flowRecordsOf } from '@l7mesh/control';
 import { flowKeyOfEndpoints } from '@l7mesh/flow';
 import { accountingSeries, MAX_BATCH, migrate, rollupAccounting, rollupHosts, topTalkers, writeFlowRecords, type FlowRecord } from '@l7mesh/store';
 import type { WireFlowRecord } from '@l7mesh/wire';
+import { machineBusyCpu, ownCpu, processCpu } from './cpu.js';
 import { envNumber, si } from './measure.js';
 import { quantiles, type Quantiles } from './quantiles.js';
 
@@ -91,7 +92,6 @@ const ONLY = process.env.BENCH_STORE_ONLY;
 const INGEST_RUNS = (process.env.BENCH_STORE_INGEST_RUNS ?? 'writer1,writer2,e2e').split(',');
 /** Bump when the generator changes: an older dataset is then made again. */
 const DATASET_VERSION = 1;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 /** Records per message, as an edge's RecordPublisher sends them by default. MAX_BATCH is a multiple: the writer runs' batches hold whole messages. */
@@ -101,27 +101,6 @@ const TARGETS = { ingestRecordsPerSec: 100_000, topLastHourMs: 50, series24hMs: 
 const log = (line: string) => process.stderr.write(`store bench: ${line}\n`);
 
 // ------------------------------------------------------------------ CPU
-
-function processCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-function machineBusyCpu(): number {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return (v.slice(0, 8).reduce((a, b) => a + b, 0) - idle) / CLK_TCK;
-}
-
-const ownCpu = () => {
-  const c = process.cpuUsage();
-  return (c.user + c.system) / 1e6;
-};
 
 interface PhaseCpuResult {
   wallSeconds: number;

@@ -7,22 +7,10 @@
  *
  *   node bench/dist/storeControl.js <databaseUrl> <natsUrl> <prefix> <records>
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { busNames } from '@l7mesh/bus';
 import { startControl } from '@l7mesh/control';
+import { processCpu } from './cpu.js';
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function processCpu(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 const [databaseUrl, natsUrl, prefix, recordsText] = process.argv.slice(2);
 const records = Number(recordsText);
