@@ -49,8 +49,8 @@
  * the edge with --cpu-prof and print where its CPU time went; profiling
  * slows it, so its numbers are then not comparable).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { edgeRulesConfig, loadEdgeConfig } from '@l7mesh/edge';
@@ -59,8 +59,8 @@ import { REPO_ROOT } from './benchPatterns.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { analyseLatency, type LatencyResult } from './edgeLatency.js';
 import { run, sleep, type Spawned } from '@l7mesh/netns';
-import { si } from './measure.js';
-import { compileHelpers, CONSUMER_CPU, cpuTicks, GEN_CPU, pinned as pinnedWith, processCpu, QueueLab, queueLine as queueLineOf, type EdgeStatsJson, type GenResult } from './queueLab.js';
+import { pct, si } from './measure.js';
+import { compileHelpers, CONSUMER_CPU, cpuTicks, GEN_CPU, pinned as pinnedWith, processCpu, QueueLab, queueLine as queueLineOf, startQueueBench, type EdgeStatsJson, type GenResult } from './queueLab.js';
 
 const num = (name: string, dflt: number) => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt);
 const SECONDS = num('EDGE_BENCH_SECONDS', 6);
@@ -335,23 +335,10 @@ function fmtUs(v: number): string {
   return Number.isFinite(v) ? (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`) : '-';
 }
 
-function pct(v: number): string {
-  return Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '-';
-}
-
 async function main(): Promise<void> {
-  const cliDist = join(REPO_ROOT, 'services/cli/dist');
-  const addon = join(REPO_ROOT, 'packages/nfqueue/build/Release');
-  if (!existsSync(cliDist) || !existsSync(addon)) throw new Error('build the project first: npm run build');
-  scratch = mkdtempSync(join(tmpdir(), 'l7mesh-edge-bench-'));
-  q = new QueueLab('l7bench', scratch, NICE);
-  const started = Date.now();
-  const log = (line: string) => process.stderr.write(`edge bench [${((Date.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
-
-  // A snapshot of the project's patterns: the edge and the memory runs load the same set.
-  const patternDir = join(scratch, 'patterns');
-  mkdirSync(patternDir);
-  for (const f of readdirSync(join(REPO_ROOT, 'patterns'))) if (f.endsWith('.pat')) copyFileSync(join(REPO_ROOT, 'patterns', f), join(patternDir, f));
+  const bench = startQueueBench('l7bench', 'edge bench', NICE);
+  ({ scratch, q } = bench);
+  const { log, patternDir } = bench;
   const configFile = join(scratch, 'edge.yaml');
   writeFileSync(
     configFile,

@@ -14,6 +14,16 @@ export function si(n: number): string {
   return n.toFixed(1);
 }
 
+/** A number with `digits` decimals, '-' when it is not finite (a ratio with nothing measured). */
+export function fixed(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-';
+}
+
+/** A share as a whole percentage, '-' when it is not finite. */
+export function pct(v: number): string {
+  return Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '-';
+}
+
 /** A positive number from the environment (a benchmark's knob), or the default. */
 export function envNumber(name: string, fallback: number): number {
   const v = process.env[name];

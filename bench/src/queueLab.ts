@@ -8,8 +8,8 @@
  * a CPU's busy ticks, a queue's line of nfnetlink_queue.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetnsLab, sleep } from '@l7mesh/netns';
 import { REPO_ROOT } from './benchPatterns.js';
@@ -234,4 +234,29 @@ export class QueueLab {
   cleanup(): Promise<void> {
     return this.lab.cleanup();
   }
+}
+
+/** What a router-lab benchmark starts with (startQueueBench). */
+export interface QueueBench {
+  scratch: string;
+  q: QueueLab;
+  /** Progress on stderr, with the seconds since the start. */
+  log: (line: string) => void;
+  /** A snapshot of the project's patterns: the edges and the memory runs load the same set. */
+  patternDir: string;
+}
+
+/** Checks the build, makes the scratch directory and the lab (`prefix`), and snapshots the patterns; `name` heads the log lines. */
+export function startQueueBench(prefix: string, name: string, nice: number): QueueBench {
+  const cliDist = join(REPO_ROOT, 'services/cli/dist');
+  const addon = join(REPO_ROOT, 'packages/nfqueue/build/Release');
+  if (!existsSync(cliDist) || !existsSync(addon)) throw new Error('build the project first: npm run build');
+  const scratch = mkdtempSync(join(tmpdir(), `l7mesh-${name.replace(/ /g, '-')}-`));
+  const q = new QueueLab(prefix, scratch, nice);
+  const started = Date.now();
+  const log = (line: string) => process.stderr.write(`${name} [${((Date.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
+  const patternDir = join(scratch, 'patterns');
+  mkdirSync(patternDir);
+  for (const f of readdirSync(join(REPO_ROOT, 'patterns'))) if (f.endsWith('.pat')) copyFileSync(join(REPO_ROOT, 'patterns', f), join(patternDir, f));
+  return { scratch, q, log, patternDir };
 }

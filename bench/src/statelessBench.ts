@@ -59,8 +59,8 @@
  * where their main thread's time went; profiling slows them, so their
  * numbers are then not comparable).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import { edgeRulesConfig, loadEdgeConfig, MarkPolicy, type EdgeConfig } from '@l7mesh/edge';
@@ -77,8 +77,8 @@ import {
 import { run, sleep, type Spawned } from '@l7mesh/netns';
 import { REPO_ROOT } from './benchPatterns.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
-import { envNumber, si } from './measure.js';
-import { compileHelpers, CONSUMER_CPU, cpuTicks, flowgenTuple, GEN_CPU, LAB_ADDRESSES, pinned, processCpu, QueueLab, queueLine, type EdgeStatsJson, type GenResult } from './queueLab.js';
+import { envNumber, fixed, pct, si } from './measure.js';
+import { compileHelpers, CONSUMER_CPU, cpuTicks, flowgenTuple, GEN_CPU, LAB_ADDRESSES, pinned, processCpu, QueueLab, queueLine, startQueueBench, type EdgeStatsJson, type GenResult } from './queueLab.js';
 import type { Quantiles } from './quantiles.js';
 
 const SECONDS = envNumber('STATELESS_BENCH_SECONDS', 6);
@@ -494,22 +494,13 @@ function statelessTable(config: EdgeConfig): StatelessRulesConfig {
   };
 }
 
-const f0 = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '-');
-const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
-const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '-');
+const f0 = (v: number) => fixed(v, 0);
+const f2 = (v: number) => fixed(v, 2);
 
 async function main(): Promise<void> {
-  const cliDist = join(REPO_ROOT, 'services/cli/dist');
-  const addon = join(REPO_ROOT, 'packages/nfqueue/build/Release');
-  if (!existsSync(cliDist) || !existsSync(addon)) throw new Error('build the project first: npm run build');
-  scratch = mkdtempSync(join(tmpdir(), 'l7mesh-stateless-bench-'));
-  q = new QueueLab('l7sless', scratch, NICE);
-  const started = Date.now();
-  const log = (line: string) => process.stderr.write(`stateless bench [${((Date.now() - started) / 1000).toFixed(0)} s]: ${line}\n`);
-
-  const patternDir = join(scratch, 'patterns');
-  mkdirSync(patternDir);
-  for (const f of readdirSync(join(REPO_ROOT, 'patterns'))) if (f.endsWith('.pat')) copyFileSync(join(REPO_ROOT, 'patterns', f), join(patternDir, f));
+  const bench = startQueueBench('l7sless', 'stateless bench', NICE);
+  ({ scratch, q } = bench);
+  const { log, patternDir } = bench;
   const configFiles: Record<Rules, string> = { conntrack: join(scratch, 'conntrack.yaml'), stateless: join(scratch, 'stateless.yaml') };
   for (const mode of ['conntrack', 'stateless'] as const) writeFileSync(configFiles[mode], edgeConfigText(mode));
   const configs = { conntrack: loadEdgeConfig(configFiles.conntrack), stateless: loadEdgeConfig(configFiles.stateless) };
