@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 // libnftables' context, declared here at global scope so that files not
 // including <nftables/libnftables.h> name the same type.
@@ -39,6 +40,20 @@ Napi::Value MakeError(Napi::Env env, const char* code, const std::string& msg, c
 // "ENOENT (No such file or directory)".
 std::string ErrnoText(int err);
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info);
+// A typed array over the memory of `v` (a vector, or a string as bytes),
+// which it keeps until collected: the JS thread neither copies nor
+// page-faults megabytes that a worker filled (copying 100k elements' worth
+// held it ~30 ms).
+template <typename E, typename Container>
+Napi::TypedArrayOf<E> HandOver(Napi::Env env, Container&& v) {
+  static_assert(sizeof(typename Container::value_type) == sizeof(E), "one element per array slot");
+  if (v.empty()) return Napi::TypedArrayOf<E>::New(env, 0);
+  auto* owned = new Container(std::move(v));
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+      env, owned->data(), owned->size() * sizeof(E), [](Napi::Env, void*, Container* o) { delete o; }, owned);
+  return Napi::TypedArrayOf<E>::New(env, owned->size(), buf, 0);
+}
+
 // Address text: dotted quad (without printf) or inet_ntop's IPv6 form (setelem.cc).
 void AppendAddress(std::string& out, const uint8_t* a, bool v6);
 

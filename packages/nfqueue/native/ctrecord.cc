@@ -28,18 +28,6 @@ const char* ProtoName(uint8_t p) {
   }
 }
 
-// A typed array over the memory of `v` (moved to the heap, freed when the
-// array is collected): no copy on the JS thread.
-template <typename E, typename Container>
-Napi::TypedArrayOf<E> Adopt(Napi::Env env, Container&& v) {
-  static_assert(sizeof(typename Container::value_type) == sizeof(E), "one element per array slot");
-  if (v.empty()) return Napi::TypedArrayOf<E>::New(env, 0);
-  auto* owned = new Container(std::move(v));
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-      env, owned->data(), owned->size() * sizeof(E), [](Napi::Env, void*, Container* o) { delete o; }, owned);
-  return Napi::TypedArrayOf<E>::New(env, owned->size(), buf, 0);
-}
-
 // The attributes of a nested attribute (or of the message), walked once:
 // at most one of each type counts, the last one seen. No allocation: the
 // event thread parses up to a few hundred thousand messages a second
@@ -243,10 +231,10 @@ void CtColumns::Append(const CtRecord& r) {
 Napi::Object CtColumns::ToJs(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("count", Napi::Number::New(env, static_cast<double>(count)));
-  o.Set("nums", Adopt<double>(env, std::move(nums)));
-  o.Set("addrIdx", Adopt<uint32_t>(env, std::move(addrIdx)));
-  o.Set("addrs", Adopt<uint8_t>(env, std::move(addrs)));
-  o.Set("offsets", Adopt<uint32_t>(env, std::move(offsets)));
+  o.Set("nums", HandOver<double>(env, std::move(nums)));
+  o.Set("addrIdx", HandOver<uint32_t>(env, std::move(addrIdx)));
+  o.Set("addrs", HandOver<uint8_t>(env, std::move(addrs)));
+  o.Set("offsets", HandOver<uint32_t>(env, std::move(offsets)));
   *this = CtColumns();
   return o;
 }

@@ -165,20 +165,6 @@ struct DumpResult {
   int attempts = 0;
 };
 
-// A typed array over the memory of `v` (a vector, or a string as bytes),
-// which it keeps until collected. The worker filled (and so paged in) that
-// memory: the JS thread neither copies nor page-faults megabytes (copying
-// 100k elements' worth held it ~30 ms).
-template <typename E, typename Container>
-Napi::TypedArrayOf<E> HandOver(Napi::Env env, Container&& v) {
-  static_assert(sizeof(typename Container::value_type) == sizeof(E), "one element per array slot");
-  if (v.empty()) return Napi::TypedArrayOf<E>::New(env, 0);
-  auto* owned = new Container(std::move(v));
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
-      env, owned->data(), owned->size() * sizeof(E), [](Napi::Env, void*, Container* o) { delete o; }, owned);
-  return Napi::TypedArrayOf<E>::New(env, owned->size(), buf, 0);
-}
-
 class SetDumpWorker : public Napi::AsyncWorker {
  public:
   SetDumpWorker(Napi::Env env, std::string table, std::string set, uint8_t family)
