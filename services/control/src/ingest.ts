@@ -19,12 +19,15 @@
  * claims one key per thousand records or so instead of one per record.
  *
  * For speed (PostgreSQL and this process each take about half of the CPU a
- * record costs): the next batch is fetched and decoded while the current
- * one is written, and a batch's chunks (`chunkRecords` each at most) are
- * written on up to `writers` connections at once. Neither changes what is
+ * record costs), ingestion is a pipeline without a barrier: one loop
+ * fetches and decodes messages into a queue while `writers` loops each take
+ * the next chunk of whole queued messages (`chunkRecords` items at most),
+ * write it on a connection of their own and acknowledge its messages as
+ * soon as it commits. No writer waits for another's chunk, so PostgreSQL's
+ * backends and this process stay busy together. None of it changes what is
  * written: a message is never split between chunks, records of one flow
- * merge the same in any order, and the messages are acknowledged only once
- * every chunk of their batch is committed.
+ * merge the same in any order, and a message is acknowledged only once the
+ * chunk holding it is committed.
  */
 import type pg from 'pg';
 import { openRecordsConsumer, type Bus, type Consumer, type JsMsg, type RecordsConsumerOptions } from '@l7mesh/bus';
@@ -36,9 +39,9 @@ export interface IngestOptions {
   bus: Bus;
   pool: pg.Pool;
   consumer?: RecordsConsumerOptions;
-  /** Messages per fetch and write at most (default 100: a batch of full messages is a few chunks for each writer). */
+  /** Messages per fetch at most, and fetched messages waiting for a writer at most before the next fetch (default 100: full messages make a few chunks for each writer). */
   batchMessages?: number;
-  /** Chunks of a batch written at once, each on its own connection of the pool (default 2). */
+  /** Chunks written at once, each on its own connection of the pool (default 2). */
   writers?: number;
   /** Records per chunk (one transaction) at most, in whole messages (default 25 000; at most the store's MAX_BATCH). */
   chunkRecords?: number;
@@ -70,49 +73,63 @@ interface Decoded {
   edge: string;
 }
 
+type Kind = 'flows' | 'deltas';
+
 const MAX_BACKOFF_MS = 5_000;
+/** How often an edge's sighting is written at most (it is best effort, and a chunk is written every few hundred ms). */
+const SIGHTING_MS = 1_000;
 
 export class RecordIngest {
   readonly counters: IngestCounters = { messages: 0, flowRecords: 0, accountingDeltas: 0, duplicates: 0, rejected: 0, writeFailures: 0, fetchFailures: 0 };
   private consumer: Consumer | undefined;
   private stopped = false;
-  private running: Promise<void> | undefined;
+  private running: Promise<unknown> | undefined;
   private readonly log: (line: string) => void;
-  /** Is a batch being written (fetched, not yet acknowledged)? */
-  private busy = false;
+  private readonly writers: number;
+  private readonly maxChunk: number;
+  private readonly batchMessages: number;
+  /** Fetched and decoded, not yet taken by a writer (told "still working" while PostgreSQL is down). */
+  private queue: Decoded[] = [];
+  /** Chunks being written: their messages are not acknowledged yet. */
+  private inFlight = 0;
   /** PostgreSQL failing since (ms), for the log. */
   private failingSince: number | undefined;
-  /** Sleeps in progress (a fetch's back-off and a write's may overlap), cut short by stop(). */
+  /** Loops waiting for the queue to change (or for a back-off to pass), woken by it and by stop(). */
   private readonly wakers = new Set<() => void>();
-  /** The next batch, fetched while the current one is written (told "still working" with it while PostgreSQL is down). */
-  private prefetched: Decoded[] | undefined;
+  /** When each edge's sighting was last written (ms). */
+  private readonly sighted = new Map<string, number>();
 
   constructor(private readonly options: IngestOptions) {
     this.log = options.log ?? (() => undefined);
+    this.writers = Math.max(1, options.writers ?? 2);
+    this.maxChunk = Math.min(options.chunkRecords ?? 25_000, MAX_BATCH);
+    this.batchMessages = options.batchMessages ?? 100;
   }
 
   /** Opens the durable consumer (creating it if needed) and starts reading. */
   async start(): Promise<void> {
     this.consumer = await openRecordsConsumer(this.options.bus, this.options.consumer);
-    this.running = this.loop();
+    this.running = Promise.all([this.fetchLoop(), ...Array.from({ length: this.writers }, () => this.writeLoop())]);
   }
 
-  /** True while a fetched batch waits to be written (PostgreSQL down, or a write in progress). */
+  /** True while fetched messages wait to be written or are being written (PostgreSQL down, or a write in progress). */
   get writing(): boolean {
-    return this.busy;
+    return this.queue.length > 0 || this.inFlight > 0;
   }
 
-  /** Stops after the batch in hand (a batch not yet written is left unacknowledged: JetStream delivers it again). */
+  /** Stops after the chunks being written (messages not yet written are left unacknowledged: JetStream delivers them again). */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const wake of this.wakers) wake();
+    this.wake();
     await this.running;
   }
 
-  private async sleep(ms: number): Promise<void> {
+  /** Waits until wake() or stop(), or `ms` (if given) have passed. */
+  private async wait(ms?: number): Promise<void> {
+    if (this.stopped) return;
     let wake: () => void = () => undefined;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(timer);
         resolve();
@@ -122,47 +139,48 @@ export class RecordIngest {
     this.wakers.delete(wake);
   }
 
-  private async loop(): Promise<void> {
-    let next = this.fetchBatch();
-    while (!this.stopped) {
-      const batch = await next;
-      this.prefetched = undefined;
-      if (this.stopped) break;
-      // The next batch is fetched and decoded while this one is written.
-      next = this.fetchBatch().then((b) => (this.prefetched = b));
-      if (batch.length === 0) continue;
-      this.busy = true;
-      try {
-        await this.writeBatch(batch);
-      } finally {
-        this.busy = false;
-      }
-    }
-    // A batch fetched and not written is left unacknowledged: JetStream delivers it again.
-    await next;
+  private wake(): void {
+    for (const wake of this.wakers) wake();
   }
 
-  private fetchBackoff = 100;
+  /** Keeps the queue filled: fetches when fewer than batchMessages messages wait. */
+  private async fetchLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.stopped) {
+      if (this.queue.length >= this.batchMessages) {
+        await this.wait();
+        continue;
+      }
+      const msgs = await this.fetch();
+      if (msgs === undefined) {
+        // Messages received before the failure are delivered again after their ack wait: not written now.
+        await this.wait(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        continue;
+      }
+      backoff = 100;
+      if (this.stopped) break;
+      for (const m of msgs) {
+        const d = this.decode(m);
+        if (d !== undefined) this.queue.push(d);
+      }
+      if (msgs.length > 0) this.wake();
+    }
+  }
 
-  /** Fetches up to batchMessages messages and decodes them; [] when none came or the fetch failed (after a back-off). */
-  private async fetchBatch(): Promise<Decoded[]> {
-    if (this.stopped) return [];
-    const max = this.options.batchMessages ?? 100;
+  /** Up to batchMessages messages ([] when none came), or undefined when the fetch failed. */
+  private async fetch(): Promise<JsMsg[] | undefined> {
     const expires = this.options.fetchWaitMs ?? 500;
     const msgs: JsMsg[] = [];
     try {
-      const it = await this.consumer!.fetch({ max_messages: max, expires: Math.max(expires, 1000) });
+      const it = await this.consumer!.fetch({ max_messages: this.batchMessages, expires: Math.max(expires, 1000) });
       for await (const m of it) msgs.push(m);
-      this.fetchBackoff = 100;
+      return msgs;
     } catch (err) {
       if (this.stopped) return [];
       if (this.counters.fetchFailures++ === 0 || this.counters.fetchFailures % 100 === 0) this.log(`control: fetching records failed (${this.counters.fetchFailures} so far): ${(err as Error).message}`);
-      // Messages received before the failure are delivered again after their ack wait: not written now.
-      await this.sleep(this.fetchBackoff);
-      this.fetchBackoff = Math.min(this.fetchBackoff * 2, MAX_BACKOFF_MS);
-      return [];
+      return undefined;
     }
-    return msgs.map((m) => this.decode(m)).filter((d): d is Decoded => d !== undefined);
   }
 
   private decode(msg: JsMsg): Decoded | undefined {
@@ -191,31 +209,82 @@ export class RecordIngest {
     msg.term();
   }
 
-  /** Writes a batch until it is written (or stopped), then acknowledges its messages. */
-  private async writeBatch(decoded: Decoded[]): Promise<void> {
-    let batch = decoded;
-    let backoff = 200;
-    while (batch.length > 0) {
+  /** One writer: takes the next chunk, writes it until it is written (or stopped), acknowledges it; again. */
+  private async writeLoop(): Promise<void> {
+    while (!this.stopped) {
+      const chunk = this.takeChunk();
+      if (chunk === undefined) {
+        await this.wait();
+        continue;
+      }
+      this.inFlight++;
+      // The fetch loop may fill the queue again.
+      this.wake();
       try {
-        this.counters.duplicates += await this.write(batch);
+        await this.writeChunk(chunk.kind, chunk.messages);
+      } finally {
+        this.inFlight--;
+      }
+    }
+  }
+
+  /**
+   * The oldest queued message and the queued messages of its kind after it,
+   * whole, up to maxChunk items (a message larger than that alone), with
+   * any message of no items. While
+   * little waits, it is shared out among the writers: chunks of
+   * ceil(queued / writers) items.
+   */
+  private takeChunk(): { kind: Kind; messages: Decoded[] } | undefined {
+    const first = this.queue[0];
+    if (first === undefined) return undefined;
+    const kind: Kind = first.flows.length > 0 ? 'flows' : 'deltas';
+    let queued = 0;
+    for (const d of this.queue) queued += d[kind].length;
+    const max = Math.min(this.maxChunk, Math.ceil(queued / this.writers));
+    const messages: Decoded[] = [];
+    const rest: Decoded[] = [];
+    let size = 0;
+    for (const d of this.queue) {
+      const n = d[kind].length;
+      // A message of no items at all goes with any chunk: acknowledged once it commits, as the others.
+      const empty = d.flows.length + d.deltas.length === 0;
+      if (empty || (n > 0 && (messages.length === 0 || size + n <= max))) {
+        messages.push(d);
+        size += n;
+      } else rest.push(d);
+    }
+    this.queue = rest;
+    return { kind, messages };
+  }
+
+  /** Writes a chunk until it is written (or stopped), then acknowledges its messages. */
+  private async writeChunk(kind: Kind, messages: Decoded[]): Promise<void> {
+    let chunk = messages;
+    let backoff = 200;
+    while (chunk.length > 0) {
+      try {
+        // Not `+= await`: that reads the counter before the write, and another writer's count in between would be lost.
+        const skipped = await this.write(kind, chunk);
+        this.counters.duplicates += skipped;
         break;
       } catch (err) {
         if (err instanceof RefusedRecord) {
-          // Records of this batch written before it are written again with the rest: their keys make that a no-op.
+          // Records of this chunk written before it are written again with the rest: their keys make that a no-op.
           this.reject(err.owner.msg, err.reason.message);
-          batch = batch.filter((d) => d !== err.owner);
+          chunk = chunk.filter((d) => d !== err.owner);
           continue;
         }
         if (this.stopped) return;
         this.counters.writeFailures++;
         if (this.failingSince === undefined) {
           this.failingSince = Date.now();
-          this.log(`control: PostgreSQL write failed, ${batch.length} messages wait unacknowledged and are tried again: ${(err as Error).message}`);
+          this.log(`control: PostgreSQL write failed, ${chunk.length + this.queue.length} messages wait unacknowledged and are tried again: ${(err as Error).message}`);
         }
-        // Still working on them (and on the batch fetched meanwhile): JetStream must not hand them to another reader.
-        for (const d of batch) d.msg.working();
-        for (const d of this.prefetched ?? []) d.msg.working();
-        await this.sleep(backoff);
+        // Still working on them (and on those queued meanwhile): JetStream must not hand them to another reader.
+        for (const d of chunk) d.msg.working();
+        for (const d of this.queue) d.msg.working();
+        await this.wait(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         if (this.stopped) return;
       }
@@ -224,89 +293,46 @@ export class RecordIngest {
       this.log(`control: PostgreSQL writes work again after ${Math.round((Date.now() - this.failingSince) / 1000)} s`);
       this.failingSince = undefined;
     }
-    // Edges seen: best effort (a sighting lost is made good by the next batch).
-    const seenAt = new Date();
-    for (const edge of new Set(batch.map((d) => d.edge))) {
-      await upsertNode(this.options.pool, { kind: 'edge', id: edge, name: '', version: '', seenAt }).catch(() => undefined);
-    }
-    for (const d of batch) {
+    for (const d of chunk) {
       d.msg.ack();
       this.counters.messages++;
       this.counters.flowRecords += d.flows.length;
       this.counters.accountingDeltas += d.deltas.length;
     }
+    await this.sight(chunk);
+  }
+
+  /** Writes the edges that sent `chunk` as seen (best effort: a sighting lost is made good by a later chunk). */
+  private async sight(chunk: readonly Decoded[]): Promise<void> {
+    const now = Date.now();
+    for (const edge of new Set(chunk.map((d) => d.edge))) {
+      if (now - (this.sighted.get(edge) ?? -Infinity) < SIGHTING_MS) continue;
+      this.sighted.set(edge, now);
+      await upsertNode(this.options.pool, { kind: 'edge', id: edge, name: '', version: '', seenAt: new Date(now) }).catch(() => undefined);
+    }
   }
 
   /**
-   * Writes every record of the batch; returns the records skipped as
-   * written already. Flow records first, then deltas, each in chunks of whole
-   * messages (see messageChunks), up to `writers` chunks at once. A record
-   * the store refuses (STORE_BAD_PARAMETER names it as `records[i]...` or
-   * `deltas[i]...` in its chunk) throws a RefusedRecord naming its message,
-   * once the other chunks are done.
+   * Writes the chunk's items of `kind` in one transaction; returns the
+   * records skipped as written already. A record the store refuses
+   * (STORE_BAD_PARAMETER names it as `records[i]...` or `deltas[i]...`)
+   * throws a RefusedRecord naming its message.
    */
-  private async write(batch: Decoded[]): Promise<number> {
-    let skipped = 0;
-    const writers = Math.max(1, this.options.writers ?? 2);
-    const maxChunk = Math.min(this.options.chunkRecords ?? 25_000, MAX_BATCH);
-    for (const kind of ['flows', 'deltas'] as const) {
-      // A batch smaller than the writers' chunks together is shared out among them all the same.
-      const total = batch.reduce((n, d) => n + d[kind].length, 0);
-      const chunks = messageChunks(batch, kind, Math.min(maxChunk, Math.ceil(total / writers)));
-      const writeChunk = async (chunk: Decoded[]): Promise<void> => {
-        const items = chunk.flatMap((d) => d[kind] as unknown[]);
-        try {
-          const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, items as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, items as AccountingDelta[]);
-          skipped += result.skipped;
-        } catch (err) {
-          const m = err instanceof StoreError && err.code === 'STORE_BAD_PARAMETER' ? /^(?:records|deltas)\[(\d+)\]/.exec(err.field ?? '') : null;
-          const owner = m ? ownerOf(chunk, kind, Number(m[1])) : undefined;
-          throw owner ? new RefusedRecord(owner, err as StoreError) : err;
-        }
-      };
-      let failure: unknown;
-      const worker = async () => {
-        for (let chunk = chunks.shift(); chunk !== undefined && failure === undefined; chunk = chunks.shift()) {
-          await writeChunk(chunk).catch((err: unknown) => {
-            failure ??= err;
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(writers, chunks.length) }, worker));
-      if (failure !== undefined) throw failure;
+  private async write(kind: Kind, chunk: Decoded[]): Promise<number> {
+    const items = chunk.flatMap((d) => d[kind] as unknown[]);
+    try {
+      const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, items as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, items as AccountingDelta[]);
+      return result.skipped;
+    } catch (err) {
+      const m = err instanceof StoreError && err.code === 'STORE_BAD_PARAMETER' ? /^(?:records|deltas)\[(\d+)\]/.exec(err.field ?? '') : null;
+      const owner = m ? ownerOf(chunk, kind, Number(m[1])) : undefined;
+      throw owner ? new RefusedRecord(owner, err as StoreError) : err;
     }
-    return skipped;
   }
-}
-
-/**
- * The messages of `batch` that hold `kind`, in runs of whole messages
- * holding at most `max` items of it (a message larger than `max` alone). A
- * message's records share its dedupe key, which the store claims once in
- * the transaction that writes them: split over two transactions, the
- * second half would find the key taken and be skipped.
- */
-function messageChunks(batch: readonly Decoded[], kind: 'flows' | 'deltas', max: number): Decoded[][] {
-  const chunks: Decoded[][] = [];
-  let chunk: Decoded[] = [];
-  let size = 0;
-  for (const d of batch) {
-    const n = d[kind].length;
-    if (n === 0) continue;
-    if (size + n > max && chunk.length > 0) {
-      chunks.push(chunk);
-      chunk = [];
-      size = 0;
-    }
-    chunk.push(d);
-    size += n;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
 }
 
 /** The message of `chunk` that holds its `index`-th item of `kind`. */
-function ownerOf(chunk: readonly Decoded[], kind: 'flows' | 'deltas', index: number): Decoded | undefined {
+function ownerOf(chunk: readonly Decoded[], kind: Kind, index: number): Decoded | undefined {
   let start = 0;
   for (const d of chunk) {
     start += d[kind].length;
