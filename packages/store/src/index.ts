@@ -20,6 +20,7 @@ export {
 export {
   ensurePartitions,
   applyRetention,
+  indexClosedPartitions,
   listPartitions,
   type PartitionedTable,
   type PartitionInfo,

@@ -102,3 +102,49 @@ export async function listPartitions(db: Db, table?: PartitionedTable): Promise<
   }
   return out;
 }
+
+/** The columns a closed day of flows is indexed on for host lookups (008_closed_day_host_indexes.sql). */
+const HOST_INDEX_COLUMNS = ['src_addr', 'dst_addr'] as const;
+
+/** One builder of host indexes at a time (two would wait on each other's concurrent builds). */
+const HOST_INDEX_LOCK = 'l7mesh.store.index_closed_partitions';
+
+/**
+ * Builds the host indexes (`<partition>_src_addr`, `<partition>_dst_addr`)
+ * of every flows partition whose UTC day is over by `now` and lacks them,
+ * or holds one left invalid by an interrupted build. CREATE INDEX
+ * CONCURRENTLY, one at a time: the partition's late records (ends of its
+ * flows) are written meanwhile. Runs on a connection of its own, outside
+ * any transaction; while another builder runs, returns at once. Returns the
+ * names of the indexes built.
+ */
+export async function indexClosedPartitions(db: Db, options: { now?: Date } = {}): Promise<string[]> {
+  const now = checkDate(options.now ?? new Date(), 'now');
+  return withClient(db, async (client) => {
+    const { rows: locked } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [HOST_INDEX_LOCK]);
+    if (!locked[0]?.ok) return [];
+    try {
+      const closed = (await listPartitions(client, 'flows')).filter((p) => p.from.getTime() + DAY_MS <= now.getTime());
+      const wanted = closed.flatMap((p) => HOST_INDEX_COLUMNS.map((column) => ({ partition: p.name, column, name: `${p.name}_${column}` })));
+      if (wanted.length === 0) return [];
+      const { rows } = await client.query<{ name: string; valid: boolean }>(
+        `SELECT c.relname AS name, i.indisvalid AS valid
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY ($1)`,
+        [wanted.map((w) => w.name)],
+      );
+      const valid = new Map(rows.map((r) => [r.name, r.valid]));
+      const built: string[] = [];
+      // Names from listPartitions (flows_pYYYYMMDD) and constants only.
+      for (const w of wanted) {
+        if (valid.get(w.name) === true) continue;
+        if (valid.get(w.name) === false) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS "${w.name}"`);
+        await client.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS "${w.name}" ON "${w.partition}" (${w.column})`);
+        built.push(w.name);
+      }
+      return built;
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [HOST_INDEX_LOCK]);
+    }
+  });
+}

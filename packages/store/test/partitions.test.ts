@@ -4,6 +4,7 @@ import {
   accountingSeries,
   applyRetention,
   ensurePartitions,
+  indexClosedPartitions,
   listFlows,
   listPartitions,
   rollupAccounting,
@@ -142,5 +143,50 @@ describe('applyRetention', () => {
     await expectStoreError(() => applyRetention(db.pool, 0), 'STORE_BAD_PARAMETER', 'days');
     await expectStoreError(() => applyRetention(db.pool, 1.5), 'STORE_BAD_PARAMETER', 'days');
     await expectStoreError(() => applyRetention(db.pool, 3, { minuteDays: -1 }), 'STORE_BAD_PARAMETER', 'minuteDays');
+  });
+});
+
+describe('indexClosedPartitions', () => {
+  it('indexes the hosts of the days that are over, once; rebuilds an index left invalid; host lookups use it and find what the current day holds too', async () => {
+    const fresh = await createTestDatabase({ migrated: true });
+    try {
+      const hostIndexes = async () =>
+        (await fresh.pool.query<{ name: string; valid: boolean }>(
+          `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE c.relname ~ '_(src|dst)_addr$' ORDER BY 1`,
+        )).rows;
+      await writeFlowRecords(fresh.pool, [
+        flowRecord({ eventId: 'day0', src: '198.18.7.7', firstSeen: at(DAY0 + HOUR), lastSeen: at(DAY0 + HOUR) }),
+        flowRecord({ eventId: 'day1', dst: '198.19.9.9', firstSeen: at(DAY0 + DAY + HOUR), lastSeen: at(DAY0 + DAY + HOUR) }),
+        flowRecord({ eventId: 'day2', src: '198.18.7.7', firstSeen: at(DAY0 + 2 * DAY + HOUR), lastSeen: at(DAY0 + 2 * DAY + HOUR) }),
+      ]);
+      // No partition has host indexes of its own while its day lasts (nor a parent index that would give it one).
+      expect(await hostIndexes()).toEqual([]);
+
+      const now = at(DAY0 + 2 * DAY + 2 * HOUR);
+      const days = ['flows_p20240310_dst_addr', 'flows_p20240310_src_addr', 'flows_p20240311_dst_addr', 'flows_p20240311_src_addr'];
+      expect((await indexClosedPartitions(fresh.pool, { now })).sort()).toEqual(days);
+      expect(await hostIndexes()).toEqual(days.map((name) => ({ name, valid: true })));
+      expect(await indexClosedPartitions(fresh.pool, { now })).toEqual([]);
+
+      // As a build interrupted half-way leaves it.
+      await fresh.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'flows_p20240310_src_addr'::regclass`);
+      expect(await indexClosedPartitions(fresh.pool, { now })).toEqual(['flows_p20240310_src_addr']);
+      expect(await hostIndexes()).toEqual(days.map((name) => ({ name, valid: true })));
+
+      const found = await listFlows(fresh.pool, { src: '198.18.7.7', since: at(DAY0), until: now });
+      expect(found.map((f) => f.firstSeen)).toEqual([at(DAY0 + 2 * DAY + HOUR), at(DAY0 + HOUR)]);
+      const client = await fresh.pool.connect();
+      try {
+        await client.query('SET enable_seqscan = off');
+        // A few rows: the planner takes an index only when told not to read the table.
+        const plan = await client.query(`EXPLAIN SELECT * FROM flows WHERE src_addr <<= '198.18.7.7'`);
+        expect(plan.rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n')).toContain('flows_p20240310_src_addr');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await fresh.drop();
+    }
   });
 });

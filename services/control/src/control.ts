@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { busNames, connectBus, ensureRecordsStream, RECORDS_MAX_AGE_SEC, type Bus, type BusNames, type BusOptions, type RecordsStreamOptions } from '@l7mesh/bus';
-import { applyRetention, migrate, rollupAccounting, rollupHosts } from '@l7mesh/store';
+import { applyRetention, indexClosedPartitions, migrate, rollupAccounting, rollupHosts } from '@l7mesh/store';
 import { startApi, type RunningApi } from './api.js';
 import { badOption } from './errors.js';
 import { RecordIngest, type IngestCounters } from './ingest.js';
@@ -73,8 +73,14 @@ export async function startControl(options: ControlOptions): Promise<RunningCont
     cleanups.push(() => ingest.stop());
     // Accounting hours and days, then the host rollup (top talkers by src/dst).
     const rollup = async () => (await rollupAccounting(pool)) + (await rollupHosts(pool));
+    // With them, the host indexes of days that are over (built concurrently: ingestion goes on).
+    const indexDays = () =>
+      indexClosedPartitions(pool).then((built) => {
+        if (built.length > 0) log(`control: built host indexes ${built.join(', ')}`);
+      });
     const rollupTimer = setInterval(() => {
       rollup().catch((err: unknown) => log(`control: rollup failed (tried again later): ${(err as Error).message}`));
+      indexDays().catch((err: unknown) => log(`control: building host indexes failed (tried again later): ${(err as Error).message}`));
     }, options.rollupMs ?? 60_000);
     rollupTimer.unref();
     cleanups.push(async () => clearInterval(rollupTimer));

@@ -143,6 +143,19 @@ describe('control ingestion', () => {
     expect((await pool.query(`SELECT id FROM edges`)).rows).toEqual([{ id: 'edge-a' }]);
   });
 
+  it('builds the host indexes of the days that are over with its rollups', async () => {
+    const { bus, url, pool } = await setup('ci7');
+    const lines: string[] = [];
+    const c = await control('ci7', url, { rollupMs: 200, log: (l) => lines.push(l) });
+    await publishAll(bus, 'edge-g', 7000);
+    await drained(bus, c);
+    // The records are of 2024-03-10, a day long over.
+    const indexes = async () => (await pool.query<{ n: string }>(`SELECT indexname AS n FROM pg_indexes WHERE tablename = 'flows_p20240310' AND indexname LIKE '%_addr' ORDER BY 1`)).rows.map((r) => r.n);
+    await until(async () => (await indexes()).length === 2, 30_000, 'the host indexes');
+    expect(await indexes()).toEqual(['flows_p20240310_dst_addr', 'flows_p20240310_src_addr']);
+    expect(lines.some((l) => l.includes('built host indexes') && l.includes('flows_p20240310_src_addr'))).toBe(true);
+  });
+
   it('a batch committed but never acknowledged (control died between the two) is delivered again and changes nothing', async () => {
     const { bus, url, pool } = await setup('ci2');
     await migrate(pool);
