@@ -94,8 +94,10 @@ export class RecordIngest {
   private inFlight = 0;
   /** PostgreSQL failing since (ms), for the log. */
   private failingSince: number | undefined;
-  /** Loops waiting for the queue to change (or for a back-off to pass), woken by it and by stop(). */
+  /** Loops waiting for the queue to change, woken by it and by stop(). */
   private readonly wakers = new Set<() => void>();
+  /** Loops backing off, woken early by stop() only. */
+  private readonly sleepers = new Set<() => void>();
   /** When each edge's sighting was last written (ms). */
   private readonly sighted = new Map<string, number>();
 
@@ -121,11 +123,21 @@ export class RecordIngest {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
+    for (const wake of this.sleepers) wake();
     await this.running;
   }
 
-  /** Waits until wake() or stop(), or `ms` (if given) have passed. */
-  private async wait(ms?: number): Promise<void> {
+  /** Waits until the queue changes (wake()) or stop(). */
+  private wait(): Promise<void> {
+    return this.pause(this.wakers);
+  }
+
+  /** Waits `ms` (a back-off), cut short only by stop(). */
+  private sleep(ms: number): Promise<void> {
+    return this.pause(this.sleepers, ms);
+  }
+
+  private async pause(set: Set<() => void>, ms?: number): Promise<void> {
     if (this.stopped) return;
     let wake: () => void = () => undefined;
     await new Promise<void>((resolve) => {
@@ -134,9 +146,9 @@ export class RecordIngest {
         clearTimeout(timer);
         resolve();
       };
-      this.wakers.add(wake);
+      set.add(wake);
     });
-    this.wakers.delete(wake);
+    set.delete(wake);
   }
 
   private wake(): void {
@@ -154,7 +166,7 @@ export class RecordIngest {
       const msgs = await this.fetch();
       if (msgs === undefined) {
         // Messages received before the failure are delivered again after their ack wait: not written now.
-        await this.wait(backoff);
+        await this.sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         continue;
       }
@@ -284,7 +296,7 @@ export class RecordIngest {
         // Still working on them (and on those queued meanwhile): JetStream must not hand them to another reader.
         for (const d of chunk) d.msg.working();
         for (const d of this.queue) d.msg.working();
-        await this.wait(backoff);
+        await this.sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         if (this.stopped) return;
       }
