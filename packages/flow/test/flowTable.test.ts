@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlowIndex } from '../src/flowIndex.js';
-import { endpointsOfKey, flowKeyOf, flowKeyOfEndpoints } from '../src/flowKey.js';
+import { endpointsOfKey, flowKeyOf, flowKeyOfEndpoints, keyAddress, keyPort } from '../src/flowKey.js';
 import { FlowTable, type FlowEndReason, type FlowEntry } from '../src/flowTable.js';
 import { IPPROTO_TCP, IPPROTO_UDP, TcpFlag, type DecodedPacket } from '../src/packet.js';
 
@@ -40,6 +40,27 @@ describe('flow keys', () => {
     expect(endpointsOfKey(keyA, lowA)).toEqual({ protocol: IPPROTO_TCP, src: '198.18.0.9', sport: 40000, dst: '198.18.0.1', dport: 80 });
     const v6 = flowKeyOf(packet('2001:2::1', 5, '2001:2::2', 6));
     expect(endpointsOfKey(v6.key, v6.srcIsLow)).toMatchObject({ src: '2001:2::1', dst: '2001:2::2' });
+  });
+
+  it('give each endpoint alone: its address (of any length, the same after many others) and its port', () => {
+    const seen = new Map<string, string>();
+    const addresses = ['0.0.0.0', '9.9.9.9', '10.1.2.3', '198.18.123.45', '198.180.123.45', '255.255.255.255', '100.100.100.100', '2001:db8::1'];
+    // Enough different addresses to pass every slot of the cache of formatted ones, twice.
+    for (let i = 0; i < 20_000; i++) addresses.push(`${(i * 7) & 255}.${(i * 13) & 255}.${i >> 8}.${i & 255}`);
+    for (const round of [1, 2]) {
+      for (const [i, addr] of addresses.entries()) {
+        const other = addr.includes(':') ? '2001:db8::2' : '1.1.1.1';
+        const key = flowKeyOfEndpoints({ protocol: IPPROTO_UDP, src: addr, sport: 1000 + (i % 1000), dst: other, dport: 53 });
+        for (const low of [true, false]) {
+          const e = endpointsOfKey(key, low);
+          expect([keyAddress(key, low), keyPort(key, low), keyAddress(key, !low), keyPort(key, !low)]).toEqual([e.src, e.sport, e.dst, e.dport]);
+        }
+        const text = keyAddress(key, endpointsOfKey(key, true).src === addr);
+        expect(text).toBe(addr);
+        if (round === 1) seen.set(addr, text);
+        else expect(text).toBe(seen.get(addr));
+      }
+    }
   });
 
   it('are made from endpoints given as text, either way round, as from a packet', () => {

@@ -12,8 +12,16 @@
  * binary data format"), never stored wrongly.
  */
 
-/** About one CopyData message each. Message boundaries need not be row boundaries: a value may span two chunks. */
+/**
+ * Bytes of one chunk, which is one CopyData message: its 5-byte header
+ * (type 'd', int32 length) is kept free at the start and filled when the
+ * chunk is cut, so the chunks go to the socket as they are, not copied into
+ * messages by node-pg (copyIn.ts). Message boundaries need not be row
+ * boundaries (PostgreSQL reads the data as one stream).
+ */
 const CHUNK_BYTES = 1 << 18;
+const MESSAGE_HEADER = 5;
+const COPY_DATA = 0x64;
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** PostgreSQL's timestamps count microseconds from 2000-01-01 00:00 UTC. */
 const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
@@ -22,47 +30,46 @@ const TWO_32 = 2 ** 32;
 
 export class CopyBinaryRows {
   private readonly chunks: Buffer[] = [];
-  private buf = Buffer.allocUnsafe(CHUNK_BYTES);
-  private pos = 0;
+  private buf = Buffer.allocUnsafe(MESSAGE_HEADER + CHUNK_BYTES);
+  private pos = MESSAGE_HEADER;
 
   constructor() {
-    SIGNATURE.copy(this.buf, 0);
-    this.buf.writeInt32BE(0, 11); // flags: no OIDs
-    this.buf.writeInt32BE(0, 15); // no header extension
-    this.pos = 19;
+    const b = this.buf;
+    let p = MESSAGE_HEADER + SIGNATURE.copy(b, MESSAGE_HEADER);
+    p = store32(b, p, 0); // flags: no OIDs
+    this.pos = store32(b, p, 0); // no header extension
   }
 
   /** Starts a row of `fields` values; one call per value follows, in the COPY's column order. */
   row(fields: number): void {
     this.ensure(2);
-    this.put16(fields);
+    this.pos = store16(this.buf, this.pos, fields);
   }
 
   /** A smallint. */
   int2(v: number): void {
     this.ensure(6);
-    this.put32(2);
-    this.put16(v);
+    this.pos = store16(this.buf, store32(this.buf, this.pos, 2), v);
   }
 
   /** An integer. */
   int4(v: number): void {
     this.ensure(8);
-    this.put32(4);
-    this.put32(v);
+    this.pos = store32(this.buf, store32(this.buf, this.pos, 4), v);
   }
 
   /** A bigint: a safe integer or a bigint in range. */
   int8(v: number | bigint): void {
     this.ensure(12);
-    this.put32(8);
+    const b = this.buf;
+    const p = store32(b, this.pos, 8);
     if (typeof v === 'bigint') {
-      this.pos = this.buf.writeBigInt64BE(v, this.pos);
+      this.pos = b.writeBigInt64BE(v, p);
       return;
     }
-    const high = Math.floor(v / TWO_32);
-    this.put32(high);
-    this.put32(v - high * TWO_32);
+    // Most values (zones, marks, the counters of most flows) are below 2^32: no division for them.
+    const high = v >= 0 && v < TWO_32 ? 0 : Math.floor(v / TWO_32);
+    this.pos = store32(b, store32(b, p, high), v - high * TWO_32);
   }
 
   /** A timestamptz (to the millisecond, as a Date holds it). */
@@ -73,10 +80,7 @@ export class CopyBinaryRows {
   /** A text (UTF-8). */
   text(s: string): void {
     this.ensure(4 + 3 * s.length);
-    const start = this.pos;
-    this.pos += 4;
-    this.putUtf8(s);
-    this.buf.writeInt32BE(this.pos - start - 4, start);
+    this.pos = this.putText(this.pos, s);
   }
 
   /** A text[] of one dimension, without NULLs. */
@@ -84,26 +88,22 @@ export class CopyBinaryRows {
     let bytes = 20;
     for (let i = 0; i < items.length; i++) bytes += 4 + 3 * items[i]!.length;
     this.ensure(4 + bytes);
+    const b = this.buf;
     const start = this.pos;
-    this.pos += 4;
-    this.put32(1); // dimensions
-    this.put32(0); // no NULLs
-    this.put32(TEXT_OID);
-    this.put32(items.length);
-    this.put32(1); // lower bound
-    for (let i = 0; i < items.length; i++) {
-      const at = this.pos;
-      this.pos += 4;
-      this.putUtf8(items[i]!);
-      this.buf.writeInt32BE(this.pos - at - 4, at);
-    }
-    this.buf.writeInt32BE(this.pos - start - 4, start);
+    let p = store32(b, start + 4, 1); // dimensions
+    p = store32(b, p, 0); // no NULLs
+    p = store32(b, p, TEXT_OID);
+    p = store32(b, p, items.length);
+    p = store32(b, p, 1); // lower bound
+    for (let i = 0; i < items.length; i++) p = this.putText(p, items[i]!);
+    store32(b, start, p - start - 4);
+    this.pos = p;
   }
 
-  /** The whole input, ended, in chunks; nothing may be added after. */
+  /** The whole input, ended, as CopyData messages; nothing may be added after. */
   finish(): Buffer[] {
     this.ensure(2);
-    this.pos = this.buf.writeInt16BE(-1, this.pos);
+    this.pos = store16(this.buf, this.pos, 0xffff); // int16 -1
     this.cut();
     return this.chunks;
   }
@@ -112,41 +112,51 @@ export class CopyBinaryRows {
   private ensure(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
     this.cut();
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
-    this.pos = 0;
+    this.buf = Buffer.allocUnsafe(MESSAGE_HEADER + Math.max(CHUNK_BYTES, bytes));
+    this.pos = MESSAGE_HEADER;
   }
 
-  // Byte stores by hand: Buffer's write methods check their arguments on every call, which costs more than the store.
-  private put16(v: number): void {
+  /**
+   * `s` as UTF-8 after its int32 length, at `p` (room checked by the
+   * caller); returns where it ends. ASCII by hand (names, protocols,
+   * addresses), the rest by Buffer's encoder.
+   */
+  private putText(p: number, s: string): number {
     const b = this.buf;
-    b[this.pos++] = v >>> 8;
-    b[this.pos++] = v;
-  }
-
-  private put32(v: number): void {
-    const b = this.buf;
-    b[this.pos++] = v >>> 24;
-    b[this.pos++] = v >>> 16;
-    b[this.pos++] = v >>> 8;
-    b[this.pos++] = v;
-  }
-
-  /** `s` as UTF-8 (room checked by the caller): ASCII by hand (names, protocols, keys), the rest by Buffer's encoder. */
-  private putUtf8(s: string): void {
-    const b = this.buf;
-    const start = this.pos;
+    const start = p + 4;
+    let end = start + s.length;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) {
-        this.pos = start + b.write(s, start, 'utf8');
-        return;
+        end = start + b.write(s, start, 'utf8');
+        break;
       }
       b[start + i] = c;
     }
-    this.pos = start + s.length;
+    store32(b, p, end - start);
+    return end;
   }
 
+  /** Ends the current chunk's CopyData message (its length counts itself, not the type byte). */
   private cut(): void {
-    if (this.pos > 0) this.chunks.push(this.buf.subarray(0, this.pos));
+    if (this.pos === MESSAGE_HEADER) return;
+    this.buf[0] = COPY_DATA;
+    store32(this.buf, 1, this.pos - 1);
+    this.chunks.push(this.buf.subarray(0, this.pos));
   }
+}
+
+// Byte stores by hand: Buffer's write methods check their arguments on every call, which costs more than the store. Each returns where it ends.
+function store16(b: Buffer, p: number, v: number): number {
+  b[p] = v >>> 8;
+  b[p + 1] = v;
+  return p + 2;
+}
+
+function store32(b: Buffer, p: number, v: number): number {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+  return p + 4;
 }

@@ -2,19 +2,15 @@
  * COPY ... FROM STDIN through node-pg, which has no call of its own for it:
  * a query object that node-pg runs like its own (the "submittable"
  * interface), answers the server's CopyInResponse with rows already in
- * COPY's binary format (copyBinary.ts), then CopyDone. COPY is the fastest
- * way into PostgreSQL: the writers copy a batch into a temporary table and
- * upsert from there in one statement.
+ * COPY's binary format and framed as CopyData messages (copyBinary.ts),
+ * then CopyDone. COPY is the fastest way into PostgreSQL: the writers copy
+ * a batch into a temporary table and upsert from there in one statement.
  */
 import type pg from 'pg';
 import type { CopyBinaryRows } from './copyBinary.js';
 
-/** The part of node-pg's Connection a COPY uses (not in @types/pg). */
-interface CopyConnection {
-  query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
-  endCopyFrom(): void;
-}
+/** The part of node-pg's Connection a COPY uses (endCopyFrom is not in @types/pg). */
+type CopyConnection = Pick<pg.Connection, 'query' | 'stream'> & { endCopyFrom(): void };
 
 type Callback = (err: Error | undefined, rowCount: number) => void;
 
@@ -41,8 +37,10 @@ class CopyInQuery {
   handleCopyInResponse(connection: unknown): void {
     const c = connection as CopyConnection;
     // All at once: the socket buffers it. Should the server refuse a row, it
-    // answers with an error and ignores the CopyData that follows.
-    for (const chunk of this.chunks) c.sendCopyFromChunk(chunk);
+    // answers with an error and ignores the CopyData that follows. The
+    // chunks are CopyData messages already: straight to the socket, as
+    // node-pg sends a message (its sendCopyFromChunk would copy each).
+    for (const chunk of this.chunks) if (c.stream.writable) c.stream.write(chunk);
     c.endCopyFrom();
   }
 

@@ -65,7 +65,7 @@ type CheckedFlow = FlowRecord;
 function checkFlowFields(x: Record<string, unknown>): CheckedFlow {
   const firstSeen = checkDate(x.firstSeen, 'firstSeen');
   const lastSeen = checkDate(x.lastSeen, 'lastSeen');
-  if (lastSeen < firstSeen) throw badParameter('lastSeen', 'must not be before firstSeen');
+  if (lastSeen.getTime() < firstSeen.getTime()) throw badParameter('lastSeen', 'must not be before firstSeen');
   const src = checkAddress(x.src, 'src');
   const dst = checkAddress(x.dst, 'dst');
   if (src.includes(':') !== dst.includes(':')) throw badParameter('dst', 'must be of the same address family as src');
@@ -98,7 +98,7 @@ function checkFlowFields(x: Record<string, unknown>): CheckedFlow {
  */
 function isNewer(b: CheckedFlow, a: CheckedFlow): boolean {
   const rank = (r: CheckedFlow) => (r.state === 'ended' ? 1 : 0);
-  return rank(b) !== rank(a) ? rank(b) > rank(a) : b.lastSeen >= a.lastSeen;
+  return rank(b) !== rank(a) ? rank(b) > rank(a) : b.lastSeen.getTime() >= a.lastSeen.getTime();
 }
 
 /** Does the verdict of `b` replace that of `a`? A decided verdict is never replaced by 'unset'; otherwise the newer record's. */
@@ -107,23 +107,51 @@ function takesVerdict(b: CheckedFlow, a: CheckedFlow): boolean {
   return bDecided !== (a.l7 !== UNSET) ? bDecided : isNewer(b, a);
 }
 
-/** Two records of one flow as one: what the upsert would leave if they were written one after the other. */
+/**
+ * Two records of one flow as one: what the upsert would leave if they were
+ * written one after the other. Mostly that is the newer record itself (an
+ * end record after its verdict record: the same verdict, counters and
+ * last packet at least as large), which is then taken as it is: a copy of
+ * it for each flow was a good part of a batch's garbage.
+ */
 function mergeRecords(a: CheckedFlow, b: CheckedFlow): CheckedFlow {
   const newer = isNewer(b, a) ? b : a;
+  const older = newer === b ? a : b;
   const verdict = takesVerdict(b, a) ? b : a;
+  const origPackets = larger(a.origPackets, b.origPackets);
+  const origBytes = larger(a.origBytes, b.origBytes);
+  const replyPackets = larger(a.replyPackets, b.replyPackets);
+  const replyBytes = larger(a.replyBytes, b.replyBytes);
+  const lastSeen = older.lastSeen.getTime() > newer.lastSeen.getTime() ? older.lastSeen : newer.lastSeen;
+  const edges = edgesOf(newer.edges, older.edges);
+  if (
+    origPackets === newer.origPackets &&
+    origBytes === newer.origBytes &&
+    replyPackets === newer.replyPackets &&
+    replyBytes === newer.replyBytes &&
+    lastSeen === newer.lastSeen &&
+    edges === newer.edges &&
+    (verdict === newer || sameVerdict(verdict, newer))
+  ) {
+    return newer;
+  }
   return {
     ...newer,
-    origPackets: larger(a.origPackets, b.origPackets),
-    origBytes: larger(a.origBytes, b.origBytes),
-    replyPackets: larger(a.replyPackets, b.replyPackets),
-    replyBytes: larger(a.replyBytes, b.replyBytes),
-    lastSeen: a.lastSeen > b.lastSeen ? a.lastSeen : b.lastSeen,
+    origPackets,
+    origBytes,
+    replyPackets,
+    replyBytes,
+    lastSeen,
     l7: verdict.l7,
     decidedBy: verdict.decidedBy,
     mark: verdict.mark,
     ruleSetVersion: verdict.ruleSetVersion,
-    edges: edgesOf(a.edges, b.edges),
+    edges,
   };
+}
+
+function sameVerdict(a: CheckedFlow, b: CheckedFlow): boolean {
+  return a.l7 === b.l7 && a.decidedBy === b.decidedBy && a.mark === b.mark && a.ruleSetVersion === b.ruleSetVersion;
 }
 
 /**
@@ -137,18 +165,22 @@ function larger(a: number | bigint, b: number | bigint): number | bigint {
   return a >= b ? a : b;
 }
 
-/** The union of two records' edges: the first list itself when it holds the second's (mostly one edge that sent both). */
+/** The union of two records' edges (a set: the upsert sorts it): the first list itself when it holds the second's (mostly one edge that sent both). */
 function edgesOf(a: string[], b: string[]): string[] {
   return b.every((e) => a.includes(e)) ? a : [...new Set([...a, ...b])];
 }
 
-/** Are these records of one flow, given that they start at the same time? */
+/** Are these records of one flow? */
 function sameFlow(a: CheckedFlow, b: CheckedFlow): boolean {
-  return a.srcPort === b.srcPort && a.dstPort === b.dstPort && a.src === b.src && a.dst === b.dst && a.zone === b.zone && a.protocol === b.protocol;
-}
-
-function identityOf(r: CheckedFlow): string {
-  return `${r.zone}|${r.protocol}|${r.src}|${r.srcPort}|${r.dst}|${r.dstPort}|${r.firstSeen.getTime()}`;
+  return (
+    a.srcPort === b.srcPort &&
+    a.dstPort === b.dstPort &&
+    a.firstSeen.getTime() === b.firstSeen.getTime() &&
+    a.src === b.src &&
+    a.dst === b.dst &&
+    a.zone === b.zone &&
+    a.protocol === b.protocol
+  );
 }
 
 // The upsert's rules in SQL (`f` is the stored row). Column names are constants.
@@ -241,7 +273,8 @@ export async function writeFlowRecords(db: Db, records: readonly FlowRecord[]): 
         await client.query(`SET LOCAL work_mem = '64MB'`);
         const horizon = await lockHorizon(client, 'flows');
         const eventIds = new Set<string>();
-        for (let i = 0; i < checked.length; i++) eventIds.add(checked[i]!.eventId);
+        // A key is mostly its neighbour's (a message's records share one).
+        for (let i = 0; i < checked.length; i++) if (i === 0 || checked[i]!.eventId !== checked[i - 1]!.eventId) eventIds.add(checked[i]!.eventId);
         const taken = await claimEvents(client, 'flows', eventIds);
         const { merged, skipped, expired } = mergeFlows(checked, taken, horizon);
         const rows = merged.length === 0 ? 0 : await upsertFlows(client, merged);
@@ -258,15 +291,19 @@ export async function writeFlowRecords(db: Db, records: readonly FlowRecord[]): 
 /**
  * The records of new events not older than the horizon, those of one flow
  * merged (in batch order), and how many were skipped (taken events) and
- * expired. Flows are found by
- * their start (ms) first, a number a Map hashes for free; the few flows of a
- * batch that share a start with another go by their whole identity.
+ * expired. A batch's flows are found in a hash table of its own: open
+ * addressing over a typed array at most half full, by a hash of start and
+ * ports, then sameFlow. (A Map boxed every time as its key, grew by
+ * rehashing, and needed an identity string for flows sharing a start.)
  * (Indexed loops: this runs once per batch, too rarely to be optimised, and
  * an unoptimised for-of allocates per item.)
  */
 function mergeFlows(checked: readonly CheckedFlow[], taken: ReadonlySet<string>, horizon: number | null): { merged: CheckedFlow[]; skipped: number; expired: number } {
-  const byStart = new Map<number, CheckedFlow>();
-  const sharingStart = new Map<string, CheckedFlow>();
+  const merged: CheckedFlow[] = [];
+  const bits = Math.max(1, 32 - Math.clz32(checked.length * 2));
+  const mask = (1 << bits) - 1;
+  /** Each slot: 1 + the index in `merged` of a flow, or 0. */
+  const slots = new Int32Array(1 << bits);
   let skipped = 0;
   let expired = 0;
   for (let i = 0; i < checked.length; i++) {
@@ -280,24 +317,33 @@ function mergeFlows(checked: readonly CheckedFlow[], taken: ReadonlySet<string>,
       expired++;
       continue;
     }
-    const first = byStart.get(start);
-    if (first === undefined) byStart.set(start, r);
-    else if (sameFlow(first, r)) byStart.set(start, mergeRecords(first, r));
-    else {
-      const id = identityOf(r);
-      const before = sharingStart.get(id);
-      sharingStart.set(id, before === undefined ? r : mergeRecords(before, r));
+    let slot = Math.imul(start ^ (r.srcPort << 16) ^ r.dstPort, 0x9e3779b1) >>> (32 - bits);
+    for (;;) {
+      const at = slots[slot]! - 1;
+      if (at < 0) {
+        slots[slot] = merged.push(r);
+        break;
+      }
+      if (sameFlow(merged[at]!, r)) {
+        merged[at] = mergeRecords(merged[at]!, r);
+        break;
+      }
+      slot = (slot + 1) & mask;
     }
   }
-  return { merged: [...byStart.values(), ...sharingStart.values()], skipped, expired };
+  return { merged, skipped, expired };
 }
 
 async function upsertFlows(client: pg.ClientBase, rows: CheckedFlow[]): Promise<number> {
   const data = new CopyBinaryRows();
   const hours = new Set<number>();
+  let lastHour = NaN;
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    hours.add(Math.floor(r.firstSeen.getTime() / HOUR_MS) * HOUR_MS);
+    const hour = Math.floor(r.firstSeen.getTime() / HOUR_MS) * HOUR_MS;
+    // Rows come by start mostly: a Set lookup (of a boxed number) only where the hour changes.
+    if (hour !== lastHour) hours.add(hour);
+    lastHour = hour;
     data.row(STAGED_FIELDS);
     data.int8(r.zone);
     data.int2(r.protocol);

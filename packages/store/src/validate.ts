@@ -62,12 +62,42 @@ export function checkDate(value: unknown, field: string): Date {
  * one flow identity before PostgreSQL sees them.
  */
 export function checkAddress(value: unknown, field: string): string {
+  if (typeof value === 'string' && isDottedQuad(value)) return value;
   const family = typeof value === 'string' ? isIP(value) : 0;
   // isIP takes an IPv6 zone ('fe80::1%eth0'), which PostgreSQL's inet does not.
   if (family === 0 || (value as string).includes('%')) throw badParameter(field, 'must be an IPv4 or IPv6 address');
   // A dotted quad isIP takes is canonical already (it refuses leading zeros); only IPv6 has spellings to fold.
   if (family === 4) return value as string;
   return new SocketAddress({ address: value as string, family: 'ipv6' }).address;
+}
+
+/**
+ * Is `s` a dotted quad as isIP takes it: four decimals of 0-255 without
+ * leading zeros, and so canonical? A loop instead of isIP's regular
+ * expression, as the writers check two addresses a record; what it does
+ * not take goes to isIP.
+ */
+function isDottedQuad(s: string): boolean {
+  if (s.length < 7 || s.length > 15) return false;
+  let dots = 0;
+  let digits = 0;
+  let part = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || ++dots > 3) return false;
+      digits = 0;
+      part = 0;
+      continue;
+    }
+    const d = c - 0x30;
+    // A digit after a leading 0 is a leading zero; past 255 is also past three digits.
+    if (d < 0 || d > 9 || (digits > 0 && part === 0)) return false;
+    part = part * 10 + d;
+    if (part > 255) return false;
+    digits++;
+  }
+  return dots === 3 && digits > 0;
 }
 
 /** An address or a prefix (`198.18.0.0/15`, `2001:db8::/32`). */

@@ -163,6 +163,21 @@ describe('writeFlowRecords', () => {
     ]);
   });
 
+  it('writes a batch of many flows, many of them starting in one millisecond, over several COPY messages: each merged with its own records', async () => {
+    const start = (i: number) => DAY0 + 10 * HOUR + (i % 7);
+    // Long edge names: the batch's rows take several CopyData messages.
+    const edges = [`edge-${'x'.repeat(58)}`];
+    const verdicts = Array.from({ length: 2000 }, (_, i) => flowRecord({ eventId: 'many-1', srcPort: 1000 + i, firstSeen: at(start(i)), lastSeen: at(start(i)), edges }));
+    // An end record takes the verdict record's place, but for its smaller reply counter (every third flow): the larger stays.
+    const ends = verdicts.map((v, i) => ({ ...v, eventId: 'many-2', state: 'ended' as const, lastSeen: at(start(i) + 1000), origBytes: 5000 + i, replyBytes: i % 3 === 0 ? 10 : 2000 }));
+    expect(await writeFlowRecords(db.pool, [...verdicts, ...ends.reverse()])).toEqual({ events: 2, duplicates: 0, skipped: 0, rows: 2000, expired: 0 });
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE state = 'ended' AND event_id = 'many-2')::int AS ended, sum(orig_bytes)::text AS orig, sum(reply_bytes)::text AS reply FROM flows`,
+    );
+    const sum = (f: (i: number) => number) => String(Array.from({ length: 2000 }, (_, i) => f(i)).reduce((a, b) => a + b, 0));
+    expect(rows[0]).toEqual({ n: 2000, ended: 2000, orig: sum((i) => 5000 + i), reply: sum((i) => (i % 3 === 0 ? 1500 : 2000)) });
+  });
+
   it('holds a connection split over two edges whole: each direction\'s counters from the edge on its path, in one batch or two', async () => {
     // An asymmetric route: edge-a carries the requests, edge-b the replies; each edge's records show a little of the other direction.
     const a = flowRecord({ eventId: 'sa', state: 'ended', origPackets: 900, origBytes: 60_000, replyPackets: 0, replyBytes: 0 });

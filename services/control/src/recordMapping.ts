@@ -12,12 +12,30 @@
  * ingestion fast (docs/architecture.md); it holds only while a message's
  * records are written in one transaction (RecordIngest keeps them so).
  */
-import { endpointsOfKey } from '@l7mesh/flow';
+import { keyAddress, keyPort } from '@l7mesh/flow';
 import type { AccountingDelta, FlowRecord } from '@l7mesh/store';
 import { recordEventId, type AccountingBatch, type FlowRecordBatch } from '@l7mesh/wire';
 
+/**
+ * Dates made lately, by the low bits of their time (a slot holds the last
+ * one that fell there): a flow's records mostly share their first
+ * packet's time (its verdict record, its end record soon after) and a
+ * verdict on the first packet has its last packet's too. Records share
+ * these Dates, so none may be changed.
+ */
+const DATE_SLOTS = 4096;
+const dates = new Array<Date>(DATE_SLOTS).fill(new Date(0));
+/** Each slot's time, beside it: a miss is found without reading the Date. */
+const dateTimes = new Float64Array(DATE_SLOTS);
+
 function dateOf(sec: number, nsec: number): Date {
-  return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+  const ms = sec * 1000 + Math.floor(nsec / 1e6);
+  const slot = ms & (DATE_SLOTS - 1);
+  if (dateTimes[slot] === ms) return dates[slot]!;
+  const date = new Date(ms);
+  dates[slot] = date;
+  dateTimes[slot] = ms;
+  return date;
 }
 
 /** The dedupe id of a batch: its first item's. An empty batch maps to no records, so its id ('') is never used. */
@@ -25,19 +43,26 @@ function batchEventId(edge: string, epochMs: number, items: readonly { seq: numb
   return items.length === 0 ? '' : recordEventId(edge, epochMs, items[0]!.seq);
 }
 
+/**
+ * Control holds a fetch's records until they are written, so what a record
+ * is made of is most of control's garbage collection: no object but the
+ * record itself, and Dates and addresses shared with the records before it
+ * where they have the same (dateOf; keyAddress). Treat them as read-only.
+ */
 export function flowRecordsOf(batch: FlowRecordBatch): FlowRecord[] {
   const eventId = batchEventId(batch.edge, batch.epochMs, batch.records);
   const edges = [batch.edge];
   return batch.records.map((r) => {
-    const e = endpointsOfKey(r.key, r.origIsLow);
+    const key = r.key;
+    const low = r.origIsLow;
     return {
       eventId,
       zone: r.zone,
-      protocol: e.protocol,
-      src: e.src,
-      srcPort: e.sport,
-      dst: e.dst,
-      dstPort: e.dport,
+      protocol: key.charCodeAt(0),
+      src: keyAddress(key, low),
+      srcPort: keyPort(key, low),
+      dst: keyAddress(key, !low),
+      dstPort: keyPort(key, !low),
       firstSeen: dateOf(r.firstSec, r.firstNsec),
       lastSeen: dateOf(r.lastSec, r.lastNsec),
       state: r.state,
