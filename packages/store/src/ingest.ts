@@ -54,7 +54,13 @@ export function checkEventId(value: unknown, field: string): string {
 /** The distinct start-of-UTC-day instants of the items' times, for ensure_partitions. */
 export function daysOf<T>(items: readonly T[], timeOf: (item: T) => Date): Date[] {
   const days = new Set<number>();
-  for (let i = 0; i < items.length; i++) days.add(Math.floor(timeOf(items[i]!).getTime() / 86_400_000) * 86_400_000);
+  let last = NaN;
+  for (let i = 0; i < items.length; i++) {
+    const day = Math.floor(timeOf(items[i]!).getTime() / 86_400_000) * 86_400_000;
+    // Items come mostly in time order: the Set (a boxed number a lookup) only where the day changes.
+    if (day !== last) days.add(day);
+    last = day;
+  }
   return [...days].sort((a, b) => a - b).map((d) => new Date(d));
 }
 

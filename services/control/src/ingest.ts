@@ -331,7 +331,9 @@ export class RecordIngest {
    * throws a RefusedRecord naming its message.
    */
   private async write(kind: Kind, chunk: Decoded[]): Promise<number> {
-    const items = chunk.flatMap((d) => d[kind] as unknown[]);
+    // A plain loop: flatMap made an array a message more (about 2% of control's CPU).
+    const items: unknown[] = [];
+    for (const d of chunk) for (const item of d[kind]) items.push(item);
     try {
       const result = kind === 'flows' ? await writeFlowRecords(this.options.pool, items as FlowRecord[]) : await writeAccountingDeltas(this.options.pool, items as AccountingDelta[]);
       return result.skipped;
