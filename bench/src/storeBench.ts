@@ -3,7 +3,7 @@
  *
  *   node bench/dist/storeBench.js
  *
- * About 1.5 minutes on 2 CPUs once the query dataset exists; the first run
+ * About 3 minutes on 2 CPUs once the query dataset exists; the first run
  * generates it (10 million flows: 15 minutes on a busy 2-CPU machine) in a
  * database of its own, which later runs reuse.
  *
@@ -25,11 +25,11 @@
  *    50,000 records later (the end updates a row written by an earlier
  *    batch). Every message has one dedupe key (its first record's id),
  *    claimed in the transaction that writes its records.
- *    One run on the 2-CPU machine, 2026-12-05: writer 74 k / 104 k
- *    records/s on one / two connections, end to end 76 k (7.4 us control +
- *    11.5 us PostgreSQL + 0.7 us nats-server CPU a record); with a key per
- *    record and text COPY it was 41 k / 70 k and 45 k (16.6 + 15.3 + 0.8
- *    us). docs/store.md ("Benchmark") says where the time goes.
+ *    One run on the 2-CPU machine, 2026-12-05: end to end 104 k records/s
+ *    (4.3 us control + 10.2 us PostgreSQL + 0.5 us nats-server CPU a
+ *    record; other runs 97-118 k), the writer alone 85 k / 150 k on one /
+ *    two connections. The target is end to end's. docs/store.md
+ *    ("Benchmark") says where the time goes and how it got there.
  *    CPU: this process (the writer or control), the PostgreSQL backends of
  *    the bench database, nats-server; "others": what other processes on the
  *    machine took meanwhile (/proc/stat less ours): the machine is shared.
@@ -53,7 +53,9 @@
  * 200,000 destinations (random()^4), 1 flow in 50 in zones 1-3, 16 l7
  * protocols (skewed), 4 edges, bytes heavy-tailed.
  *
- * Knobs (environment): BENCH_STORE_RECORDS (ingestion, default 400000),
+ * Knobs (environment): BENCH_STORE_RECORDS (ingestion, default 1200000:
+ * long enough for the steady rate; in a run of 400000 the first fetch, the
+ * last chunk and the JIT's warm-up are a fifth of the time),
  * BENCH_STORE_QUERY_RUNS (30), BENCH_STORE_FLOWS (10000000),
  * BENCH_STORE_DAYS (30), BENCH_STORE_DB, BENCH_STORE_REGENERATE=1,
  * BENCH_STORE_ONLY=ingest|query, BENCH_STORE_INGEST_RUNS (which ingestion
@@ -82,7 +84,7 @@ import { quantiles, type Quantiles } from './quantiles.js';
 // Not benchPatterns.js's: that one loads the pattern engines, which the store does not need.
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ADMIN_URL = process.env.L7MESH_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const RECORDS = Math.round(envNumber('BENCH_STORE_RECORDS', 400_000) / 2) * 2;
+const RECORDS = Math.round(envNumber('BENCH_STORE_RECORDS', 1_200_000) / 2) * 2;
 const QUERY_RUNS = envNumber('BENCH_STORE_QUERY_RUNS', 30);
 const DATASET_FLOWS = envNumber('BENCH_STORE_FLOWS', 10_000_000);
 const DATASET_DAYS = envNumber('BENCH_STORE_DAYS', 30);
@@ -621,7 +623,7 @@ async function main(): Promise<void> {
         style,
       });
       for (const r of ingest) {
-        t.push([r.name, si(r.recordsPerSec), `>= ${si(TARGETS.ingestRecordsPerSec)}`, r.wallSeconds.toFixed(1), f1(r.nodeUsPerRecord), f1(r.postgresUsPerRecord), r.natsCpuSeconds > 0 ? f1(r.natsUsPerRecord) : '', si(r.recordsPerCpuSecond), r.othersCpuPerSecond.toFixed(2), r.check.exact ? `yes (${r.check.flows} flows)` : `NO: ${r.check.flows} flows, ${r.check.bytes} B`]);
+        t.push([r.name, si(r.recordsPerSec), r.publish ? `>= ${si(TARGETS.ingestRecordsPerSec)}` : '', r.wallSeconds.toFixed(1), f1(r.nodeUsPerRecord), f1(r.postgresUsPerRecord), r.natsCpuSeconds > 0 ? f1(r.natsUsPerRecord) : '', si(r.recordsPerCpuSecond), r.othersCpuPerSecond.toFixed(2), r.check.exact ? `yes (${r.check.flows} flows)` : `NO: ${r.check.flows} flows, ${r.check.bytes} B`]);
       }
       out.write(`${t.toString()}\n`);
       const e2e = ingest[ingest.length - 1];
@@ -651,7 +653,8 @@ async function main(): Promise<void> {
   const verdicts: string[] = [];
   const ingest = (results.ingest as { runs: IngestResult[] } | undefined)?.runs;
   if (ingest) {
-    for (const r of ingest) verdicts.push(`${r.name}: ${si(r.recordsPerSec)} records/s ${r.recordsPerSec >= TARGETS.ingestRecordsPerSec ? 'meets' : 'misses'} >= ${si(TARGETS.ingestRecordsPerSec)}`);
+    // The target is ingestion's, from the stream into PostgreSQL; the writer's rows say where its time goes.
+    for (const r of ingest.filter((x) => x.publish)) verdicts.push(`${r.name}: ${si(r.recordsPerSec)} records/s ${r.recordsPerSec >= TARGETS.ingestRecordsPerSec ? 'meets' : 'misses'} >= ${si(TARGETS.ingestRecordsPerSec)}`);
   }
   const queries = (results.query as { queries: QueryResult[] } | undefined)?.queries;
   for (const q of queries ?? []) {
