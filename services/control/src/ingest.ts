@@ -242,10 +242,10 @@ export class RecordIngest {
 
   /**
    * The oldest queued message and the queued messages of its kind after it,
-   * whole, up to maxChunk items (a message larger than that alone), with
-   * any message of no items. While
-   * little waits, it is shared out among the writers: chunks of
-   * ceil(queued / writers) items.
+   * whole (a message's dedupe key is claimed once, in the transaction that
+   * writes it), up to maxChunk items (a message larger than that alone),
+   * with any message of no items. While little waits, it is shared out
+   * among the writers: chunks of ceil(queued / writers) items.
    */
   private takeChunk(): { kind: Kind; messages: Decoded[] } | undefined {
     const first = this.queue[0];
