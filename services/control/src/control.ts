@@ -1,7 +1,8 @@
 /**
  * The control process: migrations at start, ingestion of the records
- * stream, the periodic accounting and host rollups (and retention, when asked), and
- * the HTTP API. `l7mesh control run` and `l7mesh up` run it.
+ * stream, the periodic accounting and host rollups with the host indexes
+ * of closed days (and retention, when asked), and the HTTP API.
+ * `l7mesh control run` and `l7mesh up` run it.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
