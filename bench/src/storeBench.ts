@@ -27,7 +27,7 @@
  *    claimed in the transaction that writes its records.
  *    One run on the 2-CPU machine, 2026-12-05: end to end 104 k records/s
  *    (4.3 us control + 10.2 us PostgreSQL + 0.5 us nats-server CPU a
- *    record; other runs 97-118 k), the writer alone 85 k / 150 k on one /
+ *    record; other runs 106-118 k), the writer alone 85 k / 150 k on one /
  *    two connections. The target is end to end's. docs/store.md
  *    ("Benchmark") says where the time goes and how it got there.
  *    CPU: this process (the writer or control), the PostgreSQL backends of
