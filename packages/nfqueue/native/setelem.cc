@@ -83,6 +83,29 @@ uint8_t ReadNftFamily(Napi::Env env, Napi::Value v, const char* fn) {
   return static_cast<uint8_t>(family);
 }
 
+ElementCall ReadElementCall(const Napi::CallbackInfo& info, const char* fn, const char* items, uint32_t maxCount) {
+  Napi::Env env = info.Env();
+  const std::string f(fn);
+  ElementCall call;
+  call.table = ReadNftName(env, info[0], fn, "table");
+  call.family = ReadNftFamily(env, info[1], fn);
+  if (!info[2].IsArray()) Fail(env, "NFQ_INVALID_ARGUMENT", f + ": sets must be an array of set names");
+  Napi::Array names = info[2].As<Napi::Array>();
+  if (names.Length() > 0xffff) Fail(env, "NFQ_INVALID_ARGUMENT", f + ": at most 65535 sets per call");
+  call.sets.reserve(names.Length());
+  for (uint32_t i = 0; i < names.Length(); i++) call.sets.push_back(ReadNftName(env, names.Get(i), fn, "set name"));
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Fail(env, "NFQ_INVALID_ARGUMENT", f + ": records must be a Uint8Array");
+  }
+  Napi::Uint8Array records = info[3].As<Napi::Uint8Array>();
+  call.count = ReadU32(env, info[4], f + ": count", 0, maxCount);
+  if (records.ByteLength() < static_cast<size_t>(call.count) * kRecordBytes) {
+    Fail(env, "NFQ_INVALID_ARGUMENT", f + ": records hold fewer than count " + items);
+  }
+  call.records = records.Data();
+  return call;
+}
+
 size_t BuildKey(const uint8_t* rec, uint8_t* key) {
   const size_t alen = rec[1];
   uint8_t* k = key;

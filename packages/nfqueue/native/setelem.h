@@ -28,6 +28,20 @@ std::string ReadNftName(Napi::Env env, Napi::Value v, const char* fn, const std:
 // A table family: NFPROTO_INET, NFPROTO_IPV4 or NFPROTO_IPV6.
 uint8_t ReadNftFamily(Napi::Env env, Napi::Value v, const char* fn);
 
+// The arguments nftApplyElements and nftGetElements both take:
+// (table, nfproto, sets: string[], records: Uint8Array, count), each checked
+// (NFQ_INVALID_ARGUMENT naming `fn`); `items` names the records in messages
+// ("ops", "reads"). `records` points into the caller's Uint8Array, alive
+// for the call.
+struct ElementCall {
+  std::string table;
+  uint8_t family = 0;
+  std::vector<std::string> sets;
+  const uint8_t* records = nullptr;
+  uint32_t count = 0;
+};
+ElementCall ReadElementCall(const Napi::CallbackInfo& info, const char* fn, const char* items, uint32_t maxCount);
+
 // ---- The element record (RECORD_BYTES in src/setRecord.ts), 48 bytes:
 //   0 verb (writes: kAdd/kDelete/kDestroy; reads: 0)   1 address length (4|16)   2 l4 protocol
 //   3 flags (writes: kHasTimeout)   4-5 set index (LE)   6-7 sport, 8-9 dport (network order)

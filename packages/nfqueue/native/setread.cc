@@ -268,31 +268,16 @@ class ElementReader {
 static Napi::Value NftGetElements(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* reader = static_cast<ElementReader*>(info.Data());
-  const std::string table = ReadNftName(env, info[0], "nftGetElements", "table");
-  const uint8_t family = ReadNftFamily(env, info[1], "nftGetElements");
-  if (!info[2].IsArray()) Fail(env, "NFQ_INVALID_ARGUMENT", "nftGetElements: sets must be an array of set names");
-  Napi::Array names = info[2].As<Napi::Array>();
-  if (names.Length() > 0xffff) Fail(env, "NFQ_INVALID_ARGUMENT", "nftGetElements: at most 65535 sets per call");
-  std::vector<std::string> sets;
-  sets.reserve(names.Length());
-  for (uint32_t i = 0; i < names.Length(); i++) sets.push_back(ReadNftName(env, names.Get(i), "nftGetElements", "set name"));
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    Fail(env, "NFQ_INVALID_ARGUMENT", "nftGetElements: records must be a Uint8Array");
-  }
-  Napi::Uint8Array records = info[3].As<Napi::Uint8Array>();
-  const uint32_t count = ReadU32(env, info[4], "nftGetElements: count", 0, kMaxReads);
-  if (records.ByteLength() < static_cast<size_t>(count) * kRecordBytes) {
-    Fail(env, "NFQ_INVALID_ARGUMENT", "nftGetElements: records hold fewer than count reads");
-  }
+  const ElementCall call = ReadElementCall(info, "nftGetElements", "reads", kMaxReads);
   // Records come from src/setRead.ts, which checks every field with the
   // read's index; this only keeps a malformed record from reaching the kernel.
-  for (uint32_t i = 0; i < count; i++) {
-    if (!RecordTupleOk(records.Data() + static_cast<size_t>(i) * kRecordBytes, sets.size())) {
+  for (uint32_t i = 0; i < call.count; i++) {
+    if (!RecordTupleOk(call.records + static_cast<size_t>(i) * kRecordBytes, call.sets.size())) {
       Fail(env, "NFQ_INVALID_ARGUMENT", "nftGetElements: malformed read record " + std::to_string(i), {0, -1, i});
     }
   }
-  Napi::Float64Array out = Napi::Float64Array::New(env, static_cast<size_t>(count) * kOut);
-  if (count > 0) reader->Read(env, table, family, sets, records.Data(), count, out.Data());
+  Napi::Float64Array out = Napi::Float64Array::New(env, static_cast<size_t>(call.count) * kOut);
+  if (call.count > 0) reader->Read(env, call.table, call.family, call.sets, call.records, call.count, out.Data());
   return out;
 }
 

@@ -323,25 +323,10 @@ void CheckRecords(Napi::Env env, const uint8_t* records, uint32_t count, size_t 
 static Napi::Value NftApplyElements(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* writer = static_cast<ElementWriter*>(info.Data());
-  const std::string table = ReadNftName(env, info[0], "nftApplyElements", "table");
-  const uint8_t family = ReadNftFamily(env, info[1], "nftApplyElements");
-  if (!info[2].IsArray()) Fail(env, "NFQ_INVALID_ARGUMENT", "nftApplyElements: sets must be an array of set names");
-  Napi::Array names = info[2].As<Napi::Array>();
-  if (names.Length() > 0xffff) Fail(env, "NFQ_INVALID_ARGUMENT", "nftApplyElements: at most 65535 sets per call");
-  std::vector<std::string> sets;
-  sets.reserve(names.Length());
-  for (uint32_t i = 0; i < names.Length(); i++) sets.push_back(ReadNftName(env, names.Get(i), "nftApplyElements", "set name"));
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    Fail(env, "NFQ_INVALID_ARGUMENT", "nftApplyElements: records must be a Uint8Array");
-  }
-  Napi::Uint8Array records = info[3].As<Napi::Uint8Array>();
-  const uint32_t count = ReadU32(env, info[4], "nftApplyElements: count", 0, kMaxOps);
-  if (records.ByteLength() < static_cast<size_t>(count) * kRecordBytes) {
-    Fail(env, "NFQ_INVALID_ARGUMENT", "nftApplyElements: records hold fewer than count ops");
-  }
-  if (count == 0) return env.Undefined();
-  CheckRecords(env, records.Data(), count, sets.size());
-  writer->Apply(env, table, family, sets, records.Data(), count);
+  const ElementCall call = ReadElementCall(info, "nftApplyElements", "ops", kMaxOps);
+  if (call.count == 0) return env.Undefined();
+  CheckRecords(env, call.records, call.count, call.sets.size());
+  writer->Apply(env, call.table, call.family, call.sets, call.records, call.count);
   return env.Undefined();
 }
 

@@ -3,9 +3,8 @@
 // flows it knows the stateless edge still has in its sets, with their
 // counters, at a cost per element that does not grow with the set — unlike
 // a dump (nftSetElements), whose cost grows with the square of its size.
-import { NfqueueError } from './errors.js';
 import { addon } from './native.js';
-import { checkTable, packTuple, recordBuffer, RECORD_BYTES, SetNames, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
+import { checkTable, packRecords, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
 
 /** One element to read, by its key: the 5-tuple as fields or packed. */
 export type ElementRead = TupleRead | PackedTupleRead;
@@ -62,24 +61,10 @@ const MAX_READS = 1 << 20; // the addon's bound (native/setread.cc)
  */
 export function nftGetElements(table: string, reads: readonly ElementRead[], options: GetElementsOptions = {}): Float64Array {
   const nfproto = checkTable(FN, table, options.family ?? 'inet');
-  if (!Array.isArray(reads)) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: reads must be an array`);
-  const count = reads.length;
-  if (count === 0) return new Float64Array(0);
-  if (count > MAX_READS) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: at most ${MAX_READS} reads per call, got ${count}`);
-
-  const rec = recordBuffer(count);
-  const sets = new SetNames();
-  for (let i = 0, o = 0; i < count; i++, o += RECORD_BYTES) {
-    const read = reads[i];
-    if (typeof read !== 'object' || read === null) {
-      throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: reads[${i}] must be an object`, { index: i });
-    }
-    const s = sets.indexOf(FN, 'reads', read.set, i);
-    packTuple(FN, 'reads', read, i, rec, o);
-    rec[o] = 0;
-    rec[o + 3] = 0;
-    rec[o + 4] = s & 0xff;
-    rec[o + 5] = s >>> 8;
-  }
+  if (Array.isArray(reads) && reads.length === 0) return new Float64Array(0);
+  const { rec, sets, count } = packRecords(FN, 'reads', reads, MAX_READS, (_read, _i, r, o) => {
+    r[o] = 0;
+    r[o + 3] = 0;
+  });
   return addon.nftGetElements(table, nfproto, sets.names, rec, count);
 }

@@ -163,3 +163,34 @@ export function packTuple(fn: string, list: string, el: object, i: number, rec: 
     rec[o + 32 + b] = dst[b]!;
   }
 }
+
+/**
+ * The `list` argument of `fn` (at most `max` items) packed into records:
+ * each item must be an object; its set's index and 5-tuple are packed, and
+ * `pack` writes the rest of its record (bytes 0, 3 and 10-15) at `o`.
+ */
+export function packRecords<T extends { set: string }>(
+  fn: string,
+  list: string,
+  items: readonly T[],
+  max: number,
+  pack: (item: T, i: number, rec: Buffer, o: number) => void,
+): { rec: Buffer; sets: SetNames; count: number } {
+  if (!Array.isArray(items)) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${fn}: ${list} must be an array`);
+  const count = items.length;
+  if (count > max) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${fn}: at most ${max} ${list} per call, got ${count}`);
+  const rec = recordBuffer(count);
+  const sets = new SetNames();
+  for (let i = 0, o = 0; i < count; i++, o += RECORD_BYTES) {
+    const item = items[i];
+    if (typeof item !== 'object' || item === null) {
+      throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${fn}: ${list}[${i}] must be an object`, { index: i });
+    }
+    const s = sets.indexOf(fn, list, item.set, i);
+    packTuple(fn, list, item, i, rec, o);
+    rec[o + 4] = s & 0xff;
+    rec[o + 5] = s >>> 8;
+    pack(item, i, rec, o);
+  }
+  return { rec, sets, count };
+}

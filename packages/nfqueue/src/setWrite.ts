@@ -2,9 +2,8 @@
 // written by the addon with libmnl/libnftnl (native/setwrite.cc): the
 // stateless edge's per-batch element updates without libnftables' fixed
 // cost per call. The ops are packed as setRecord.ts's records.
-import { NfqueueError } from './errors.js';
 import { addon } from './native.js';
-import { checkTable, invalidElement, lookup, packTuple, recordBuffer, RECORD_BYTES, SetNames, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
+import { checkTable, invalidElement, lookup, packRecords, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
 
 /** One element to add to, or remove from, a set keyed on the 5-tuple. */
 export type ElementWrite = TupleWrite | PackedTupleWrite;
@@ -71,22 +70,10 @@ const invalid = (index: number, field: string, why: string) => invalidElement(FN
  */
 export function nftApplyElements(table: string, ops: readonly ElementWrite[], options: ApplyElementsOptions = {}): void {
   const nfproto = checkTable(FN, table, options.family ?? 'inet');
-  if (!Array.isArray(ops)) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: ops must be an array`);
-  const count = ops.length;
-  if (count === 0) return;
-  if (count > MAX_OPS) throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: at most ${MAX_OPS} ops per call, got ${count}`);
-
-  const rec = recordBuffer(count);
-  const sets = new SetNames();
-  for (let i = 0, o = 0; i < count; i++, o += RECORD_BYTES) {
-    const op = ops[i];
-    if (typeof op !== 'object' || op === null) {
-      throw new NfqueueError('NFQ_INVALID_ARGUMENT', `${FN}: ops[${i}] must be an object`, { index: i });
-    }
+  if (Array.isArray(ops) && ops.length === 0) return;
+  const { rec, sets, count } = packRecords(FN, 'ops', ops, MAX_OPS, (op, i, r, o) => {
     const verb = lookup(VERB, op.op);
     if (verb === undefined) throw invalid(i, 'op', `must be 'add', 'delete' or 'destroy', got ${JSON.stringify(op.op)}`);
-    const s = sets.indexOf(FN, 'ops', op.set, i);
-    packTuple(FN, 'ops', op, i, rec, o);
     const timeout = op.timeoutMs;
     if (timeout !== undefined) {
       if (verb !== VERB.add) throw invalid(i, 'timeoutMs', `is for 'add' only, not '${op.op}'`);
@@ -95,16 +82,14 @@ export function nftApplyElements(table: string, ops: readonly ElementWrite[], op
       }
     }
     const t = timeout ?? 0;
-    rec[o] = verb;
-    rec[o + 3] = timeout === undefined ? 0 : 1;
-    rec[o + 4] = s & 0xff;
-    rec[o + 5] = s >>> 8;
-    rec[o + 10] = 0;
-    rec[o + 11] = 0;
-    rec[o + 12] = t & 0xff;
-    rec[o + 13] = (t >>> 8) & 0xff;
-    rec[o + 14] = (t >>> 16) & 0xff;
-    rec[o + 15] = t >>> 24;
-  }
+    r[o] = verb;
+    r[o + 3] = timeout === undefined ? 0 : 1;
+    r[o + 10] = 0;
+    r[o + 11] = 0;
+    r[o + 12] = t & 0xff;
+    r[o + 13] = (t >>> 8) & 0xff;
+    r[o + 14] = (t >>> 16) & 0xff;
+    r[o + 15] = t >>> 24;
+  });
   addon.nftApplyElements(table, nfproto, sets.names, rec, count);
 }
