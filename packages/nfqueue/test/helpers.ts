@@ -200,6 +200,18 @@ export const TUPLE_KEY = {
 } as const;
 
 /**
+ * A namespace of `lab` (IPv6 on) whose loopback has the test's addresses,
+ * and the fixture process `script` started in it, ready for requests.
+ */
+export async function startSetFixture(lab: NetnsLab, name: string, addresses: readonly string[], script: string): Promise<{ ns: string; proc: Proc }> {
+  const ns = await lab.ns(name, { ipv6: true });
+  for (const a of addresses) await lab.address(ns, 'lo', `${a}/32`);
+  const proc = new Proc(ns, script, []);
+  await proc.next((l) => l.event === 'ready', 10_000);
+  return { ns, proc };
+}
+
+/**
  * Requests to a fixture process that a test starts in beforeAll (hence the
  * getter): `request` answers what it replied, `ok` throws when that is an
  * error, `run` runs nft commands through it.

@@ -5,10 +5,9 @@
 // package), since it reads its own process's namespace.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab } from '@l7mesh/netns';
-import { ensureBuilt, ERRNO, fixtureCalls, Proc, TUPLE_KEY, type Json } from './helpers.js';
+import { ensureBuilt, ERRNO, fixtureCalls, Proc, startSetFixture, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7dump');
-let ns = '';
 let proc: Proc;
 
 const { ENOENT, EINTR } = ERRNO;
@@ -49,11 +48,7 @@ async function fill(set: string, from: number, to: number): Promise<void> {
 
 beforeAll(async () => {
   ensureBuilt();
-  ns = await lab.ns('d', { ipv6: true });
-  await lab.address(ns, 'lo', `${A}/32`);
-  await lab.address(ns, 'lo', `${B}/32`);
-  proc = new Proc(ns, 'setdump.mjs', []);
-  await proc.next((l) => l.event === 'ready', 10_000);
+  ({ proc } = await startSetFixture(lab, 'd', [A, B], 'setdump.mjs'));
   await run(
     [
       'table inet l7dump {',

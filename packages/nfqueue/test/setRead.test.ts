@@ -7,7 +7,7 @@
 // against a dump of the set (nftSetElements).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, TUPLE_KEY, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, startSetFixture, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7read');
 let ns = '';
@@ -61,11 +61,7 @@ const pack = (proto: number, a: number[], aport: number, b: number[], bport: num
 
 beforeAll(async () => {
   await ensureBuiltLocked();
-  ns = await lab.ns('r', { ipv6: true });
-  await lab.address(ns, 'lo', `${A}/32`);
-  await lab.address(ns, 'lo', `${B}/32`);
-  proc = new Proc(ns, 'setwrite.mjs', []);
-  await proc.next((l) => l.event === 'ready', 10_000);
+  ({ ns, proc } = await startSetFixture(lab, 'r', [A, B], 'setwrite.mjs'));
   await run(
     [
       'table inet l7r {',

@@ -4,7 +4,7 @@
 // the result read back with `nft -j list set` and nftSetElements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
-import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, TUPLE_KEY, type Json } from './helpers.js';
+import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, startSetFixture, TUPLE_KEY, type Json } from './helpers.js';
 
 const lab = new NetnsLab('l7write');
 let ns = '';
@@ -64,11 +64,7 @@ const sortedKeys = (els: Json[]) => els.map((e) => `${e.src} ${e.protocol} ${e.s
 
 beforeAll(async () => {
   await ensureBuiltLocked();
-  ns = await lab.ns('w', { ipv6: true });
-  await lab.address(ns, 'lo', `${A}/32`);
-  await lab.address(ns, 'lo', `${B}/32`);
-  proc = new Proc(ns, 'setwrite.mjs', []);
-  await proc.next((l) => l.event === 'ready', 10_000);
+  ({ ns, proc } = await startSetFixture(lab, 'w', [A, B], 'setwrite.mjs'));
   await run(
     [
       'table inet l7w {',
