@@ -216,12 +216,18 @@ bool ParseElement(const struct nlattr* elem, ElementAttrs* out) {
   return ok;
 }
 
-const struct nlattr* ElementList(const struct nlmsghdr* nlh) {
-  if (!IsNewSetElem(nlh) || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) return nullptr;
+const struct nlattr* ElementList(const struct nlmsghdr* nlh, const char** set) {
+  if (set != nullptr) *set = nullptr;
+  if (nlh->nlmsg_type >> 8 != NFNL_SUBSYS_NFTABLES || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) return nullptr;
+  const uint16_t type = nlh->nlmsg_type & 0xff;
+  if (type != NFT_MSG_NEWSETELEM && type != NFT_MSG_DELSETELEM && type != kMsgDestroySetElem) return nullptr;
   const struct nlattr* list = nullptr;
   ForEachAttr(mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg)), mnl_nlmsg_get_payload_tail(nlh),
               [&](const struct nlattr* a) {
                 if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS) list = a;
+                if (set != nullptr && mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+                  *set = mnl_attr_get_str(a);
+                }
               });
   return list;
 }

@@ -110,10 +110,16 @@ struct ElementAttrs {
 };
 // false when the attribute is malformed.
 bool ParseElement(const struct nlattr* elem, ElementAttrs* out);
-// The element list (NFTA_SET_ELEM_LIST_ELEMENTS) of an NFT_MSG_NEWSETELEM
-// message, or nullptr. Its elements are the NFTA_LIST_ELEM attributes
-// nested in it (ForEachNested).
-const struct nlattr* ElementList(const struct nlmsghdr* nlh);
+// NFT_MSG_DESTROYSETELEM, newer than the uapi headers of Debian 12 (kernel
+// 6.3+): delete, but a missing element is no error.
+constexpr uint16_t kMsgDestroySetElem = 30;
+
+// The element list (NFTA_SET_ELEM_LIST_ELEMENTS) of a set element message
+// (NFT_MSG_NEWSETELEM: a read's answer, a dump's part; DELSETELEM or
+// DESTROYSETELEM: the notice of a removal), or nullptr. Its elements are the
+// NFTA_LIST_ELEM attributes nested in it (ForEachNested). `set`, when given,
+// gets the message's set name (NFTA_SET_ELEM_LIST_SET), or nullptr.
+const struct nlattr* ElementList(const struct nlmsghdr* nlh, const char** set = nullptr);
 inline bool IsNewSetElem(const struct nlmsghdr* nlh) {
   return nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM);
 }

@@ -25,6 +25,13 @@
 // names the element nf_tables refused (or the table or set attribute), so
 // the error points at the op itself, not just at its message.
 //
+// Counted removals (nftRemoveElements): the delete and destroy messages
+// carry NLM_F_ECHO, so at commit the kernel sends us its notice of each
+// element it removed, with the element's counter as it was then: the final
+// count of a flow, with no read before and no packet lost in between. An
+// element that was not there (destroy) gets no notice. The notices come
+// before END's ack, within our sendto() like every answer.
+//
 // The socket is the environment's ElementSocket (setelem.h), shared with
 // nftGetElements: opened at the first call of either, it acts on the
 // network namespace of the thread at that time (like nftRun's context).
@@ -37,6 +44,7 @@
 #include <linux/netlink.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -52,16 +60,21 @@ namespace {
 constexpr uint8_t kAdd = 0, kDelete = 1, kDestroy = 2;
 constexpr uint8_t kHasTimeout = 1;
 
-// Newer than the uapi headers of Debian 12 (kernel 6.3+): delete, but a
-// missing element is no error.
-constexpr uint16_t kMsgDestroySetElem = 30;
-
 // A message's element list is one attribute, and nla_len is 16 bits.
 constexpr size_t kMaxListBytes = 0xffff;
 
 // Ops per call: a bound on memory (80 bytes of batch per op at most), not a
 // kernel limit.
 constexpr uint32_t kMaxOps = 1u << 20;
+
+// Counted removals: the receive buffer asked for, and the ops per call
+// (src/setWrite.ts cuts them so): a notice takes about 200 bytes, coalesced
+// into skbs of a page, so 1024 of them stay far below the buffer.
+constexpr int kEchoRecvBuf = 4 << 20;
+constexpr uint32_t kMaxCountedOps = 1024;
+
+// Numbers per op in a counted removal's result (nftGetElements' layout).
+constexpr size_t kCountedOut = 4;
 
 const char* VerbName(uint8_t verb) { return verb == kAdd ? "add" : verb == kDelete ? "delete" : "destroy"; }
 
@@ -92,14 +105,26 @@ struct Refusal : NlAck {
 
 class ElementWriter {
  public:
+  // `counted`: count * kCountedOut numbers for the removals' notices (see
+  // the top of this file), or nullptr.
   void Apply(Napi::Env env, const std::string& table, uint8_t family, const std::vector<std::string>& sets,
-             const uint8_t* records, uint32_t count) {
+             const uint8_t* records, uint32_t count, double* counted) {
     table_ = &table;
     family_ = family;
     sets_ = &sets;
     records_ = records;
+    count_ = count;
+    counted_ = counted;
     sock_ = &EnvElementSocket(env);
     sock_->Open(env, "nftApplyElements", "NFT_WRITE");
+    if (counted_ != nullptr) {
+      sock_->GrowRecv(kEchoRecvBuf);
+      for (uint32_t i = 0; i < count; i++) {
+        double* o = counted_ + static_cast<size_t>(i) * kCountedOut;
+        o[0] = 0, o[1] = 0, o[2] = 0, o[3] = -1;
+      }
+      noticeCursor_ = 0;
+    }
     Build(Plan(count));
     Send(env);
     Receive(env);
@@ -144,7 +169,8 @@ class ElementWriter {
                                                   : kMsgDestroySetElem;
       // NLM_F_CREATE as `nft add element` sends it; without NLM_F_EXCL, adding
       // an element that exists is no error.
-      nlh = nftnl_nlmsg_build_hdr(p, type, family_, msg.verb == kAdd ? NLM_F_CREATE : 0, SeqOf(m));
+      const uint16_t flags = msg.verb == kAdd ? NLM_F_CREATE : counted_ != nullptr ? NLM_F_ECHO : 0;
+      nlh = nftnl_nlmsg_build_hdr(p, type, family_, flags, SeqOf(m));
       msg.tableAt = nlh->nlmsg_len;
       mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table_->c_str());
       msg.setAt = nlh->nlmsg_len;
@@ -201,6 +227,10 @@ class ElementWriter {
     Refusal first;
     const int e = sock_->Drain(
         [&](const struct nlmsghdr* nlh) {
+          if (counted_ != nullptr && IsRemovalNotice(nlh)) {
+            TakeNotice(nlh);
+            return true;
+          }
           if (nlh->nlmsg_type != NLMSG_ERROR) return true;
           const uint32_t d = nlh->nlmsg_seq - seqBegin_;  // wraps like the sequence numbers
           if (d > span) return true;                      // an answer to an earlier call
@@ -234,6 +264,11 @@ class ElementWriter {
       std::string hint = batchErr == EPERM ? " (needs CAP_NET_ADMIN in the network namespace)" : "";
       Fail(env, "NFT_WRITE", Where() + ": the kernel refused the batch: " + ErrnoText(batchErr) + hint + "; nothing was changed", {batchErr});
     }
+    if (lost && counted_ != nullptr) {
+      Fail(env, "NFT_WRITE", Where() + ": notices of removed elements were lost (receive buffer full): " +
+                                 (endAcked ? "the elements were removed, " : "whether the elements were removed is unknown, ") +
+                                 "what they counted is unknown", {ENOBUFS});
+    }
     if (endAcked) return;
     if (lost) {
       Fail(env, "NFT_WRITE", Where() + ": the kernel's answer was lost (receive buffer full): whether the batch was applied is unknown",
@@ -243,6 +278,38 @@ class ElementWriter {
       // This kernel acknowledged END before: silence now is not success.
       Fail(env, "NFT_WRITE", Where() + ": no answer from the kernel to the batch; whether it was applied is unknown", {EPROTO});
     }
+  }
+
+  static bool IsRemovalNotice(const struct nlmsghdr* nlh) {
+    return nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM) ||
+           nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | kMsgDestroySetElem);
+  }
+
+  // A removed element's notice: its counter goes to the op that removed it.
+  // The kernel sends them in the order of the ops, so the search starts
+  // after the last op found.
+  void TakeNotice(const struct nlmsghdr* nlh) {
+    const char* set = nullptr;
+    const struct nlattr* list = ElementList(nlh, &set);
+    if (list == nullptr || set == nullptr) return;
+    ForEachNested(list, [&](const struct nlattr* elem) {
+      ElementAttrs el;
+      if (mnl_attr_get_type(elem) != NFTA_LIST_ELEM || !ParseElement(elem, &el) || el.key == nullptr) return;
+      for (uint32_t n = 0; n < count_; n++) {
+        const uint32_t i = (noticeCursor_ + n) % count_;
+        const uint8_t* rec = records_ + static_cast<size_t>(i) * kRecordBytes;
+        if (rec[0] == kAdd || (*sets_)[RecordSet(rec)] != set) continue;
+        uint8_t key[kKeyLenV6];
+        const size_t keyLen = BuildKey(rec, key);
+        if (el.keyLen != keyLen || memcmp(el.key, key, keyLen) != 0) continue;
+        double* o = counted_ + static_cast<size_t>(i) * kCountedOut;
+        o[0] = 1;
+        o[1] = static_cast<double>(el.packets);
+        o[2] = static_cast<double>(el.bytes);
+        noticeCursor_ = i + 1;
+        return;
+      }
+    });
   }
 
   [[noreturn]] void FailOnMessage(Napi::Env env, const Refusal& r, size_t refusedMessages) {
@@ -302,6 +369,9 @@ class ElementWriter {
   const std::string* table_ = nullptr;
   const std::vector<std::string>* sets_ = nullptr;
   const uint8_t* records_ = nullptr;
+  uint32_t count_ = 0;
+  double* counted_ = nullptr;
+  uint32_t noticeCursor_ = 0;  // counted removals: the op after the last one noticed
   uint8_t family_ = NFPROTO_INET;
 };
 
@@ -317,17 +387,27 @@ void CheckRecords(Napi::Env env, const uint8_t* records, uint32_t count, size_t 
 
 }  // namespace
 
-// nftApplyElements(table, nfproto, sets: string[], records: Uint8Array, count): undefined.
-// Throws NFT_WRITE (errno, index = the op at fault) when the kernel refuses
-// the batch — which then changed nothing.
+// nftApplyElements(table, nfproto, sets: string[], records: Uint8Array, count, counted?: boolean):
+// undefined, or with `counted` (at most kMaxCountedOps ops) a Float64Array of
+// count * 4 numbers: [found (1|0), packets, bytes, -1] per op, what a delete
+// or destroy removed (adds: found 0). Throws NFT_WRITE (errno, index = the op
+// at fault) when the kernel refuses the batch — which then changed nothing.
 static Napi::Value NftApplyElements(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* writer = static_cast<ElementWriter*>(info.Data());
   const ElementCall call = ReadElementCall(info, "nftApplyElements", "ops", kMaxOps);
-  if (call.count == 0) return env.Undefined();
+  const bool counted = ReadBool(env, info[5], "nftApplyElements: counted", false);
+  if (counted && call.count > kMaxCountedOps) {
+    Fail(env, "NFQ_INVALID_ARGUMENT", "nftApplyElements: at most " + std::to_string(kMaxCountedOps) + " counted ops per call");
+  }
   CheckRecords(env, call.records, call.count, call.sets.size());
-  writer->Apply(env, call.table, call.family, call.sets, call.records, call.count);
-  return env.Undefined();
+  if (!counted) {
+    if (call.count > 0) writer->Apply(env, call.table, call.family, call.sets, call.records, call.count, nullptr);
+    return env.Undefined();
+  }
+  Napi::Float64Array out = Napi::Float64Array::New(env, static_cast<size_t>(call.count) * kCountedOut);
+  if (call.count > 0) writer->Apply(env, call.table, call.family, call.sets, call.records, call.count, out.Data());
+  return out;
 }
 
 void InitSetWrite(Napi::Env env, Napi::Object exports) {

@@ -15,7 +15,7 @@ export type NfqueueErrorCode =
   | 'NFT' // nftRun: nft refused the script or the kernel the transaction (message: nft's text)
   | 'NFT_DUMP' // nftSetElements: no such table/set (ENOENT), not a 5-tuple flow set, or the set kept changing (EINTR)
   | 'PROC_STATS' // /proc/net/netfilter/nfnetlink_queue unreadable or malformed
-  | 'NFT_WRITE' // nftApplyElements: the kernel refused the batch (errno; index: the op at fault), which changed nothing
+  | 'NFT_WRITE' // nftApplyElements, nftRemoveElements: the kernel refused the batch (errno; index: the op at fault), which changed nothing; or removals' notices were lost (ENOBUFS)
   | 'NFT_READ'; // nftGetElements: no such table or set, or another refusal of the kernel (errno; index: the read at fault)
 
 /**

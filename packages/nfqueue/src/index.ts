@@ -15,7 +15,7 @@ export { nftSetElements } from './setElements.js';
 export type { SetElement, SetElementsOptions } from './setElements.js';
 export { readQueueProcStats, parseQueueProcStats, PROC_NFQUEUE } from './procstats.js';
 export type { QueueProcStats } from './procstats.js';
-export { nftApplyElements } from './setWrite.js';
+export { nftApplyElements, nftRemoveElements } from './setWrite.js';
 export type { ElementWrite, TupleWrite, PackedTupleWrite, ApplyElementsOptions } from './setWrite.js';
 export { nftGetElements, ELEMENT_READ_FIELDS } from './setRead.js';
 export type { ElementRead, TupleRead, PackedTupleRead, GetElementsOptions } from './setRead.js';

@@ -81,6 +81,7 @@ interface Addon {
   nftSetElements(table: string, set: string, nfproto: number): Promise<NativeSetDump>;
   /** `count` ops of 48 bytes each in `records`, naming sets by index into `sets` (native/setwrite.cc). */
   nftApplyElements(table: string, nfproto: number, sets: string[], records: Uint8Array, count: number): void;
+  nftApplyElements(table: string, nfproto: number, sets: string[], records: Uint8Array, count: number, counted: true): Float64Array;
   /** `count` reads of 48 bytes each in `records` (the same layout); 4 numbers per read (native/setread.cc). */
   nftGetElements(table: string, nfproto: number, sets: string[], records: Uint8Array, count: number): Float64Array;
 }

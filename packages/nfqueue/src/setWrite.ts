@@ -1,9 +1,12 @@
 // Adds and deletes of 5-tuple flow set elements in one nfnetlink batch,
 // written by the addon with libmnl/libnftnl (native/setwrite.cc): the
 // stateless edge's per-batch element updates without libnftables' fixed
-// cost per call. The ops are packed as setRecord.ts's records.
+// cost per call, and its removals of ended flows with what they counted.
+// The ops are packed as setRecord.ts's records.
 import { addon } from './native.js';
-import { checkTable, invalidElement, lookup, packRecords, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
+import { ELEMENT_READ_FIELDS, type ElementRead } from './setRead.js';
+import { NfqueueError } from './errors.js';
+import { checkTable, invalidElement, lookup, packRecords, RECORD_BYTES, type PackedTuple, type TableFamily, type TupleFields } from './setRecord.js';
 
 /** One element to add to, or remove from, a set keyed on the 5-tuple. */
 export type ElementWrite = TupleWrite | PackedTupleWrite;
@@ -44,6 +47,7 @@ export interface ApplyElementsOptions {
 }
 
 const FN = 'nftApplyElements';
+const REMOVE_FN = 'nftRemoveElements';
 const VERB: Readonly<Record<ElementWrite['op'], number>> = { add: 0, delete: 1, destroy: 2 };
 const MAX_OPS = 1 << 20; // the addon's bound (native/setwrite.cc)
 const MAX_TIMEOUT_MS = 0xffff_ffff;
@@ -92,4 +96,46 @@ export function nftApplyElements(table: string, ops: readonly ElementWrite[], op
     r[o + 15] = t >>> 24;
   });
   addon.nftApplyElements(table, nfproto, sets.names, rec, count);
+}
+
+/** Removals per transaction of nftRemoveElements: their notices must fit the socket's receive buffer (native/setwrite.cc). */
+const REMOVALS_PER_CALL = 1024;
+
+/**
+ * Removes the elements of `removals` (named as for nftGetElements) from
+ * sets of table `table` where they are, and answers what each had counted
+ * at its removal: a Float64Array of `removals.length * 4` numbers in their
+ * order, [found (1|0), packets, bytes, -1] per removal (nftGetElements'
+ * layout; found 0: it was not there, which is no error). The counts are
+ * final: no packet can match an element after it (no read before the
+ * delete, no packet lost in between). Kernel 6.3+ (NFT_MSG_DESTROYSETELEM,
+ * with the kernel's notice of each removal echoed to the caller); older
+ * kernels refuse it with NFT_WRITE errno EINVAL, and then nothing changes.
+ *
+ * One transaction per 1024 removals, in order: when the kernel refuses one
+ * (no such table or set), the removals before it are done. Throws as
+ * nftApplyElements does (`index`: the removal at fault), and NFT_WRITE
+ * ENOBUFS when notices were lost.
+ */
+export function nftRemoveElements(table: string, removals: readonly ElementRead[], options: ApplyElementsOptions = {}): Float64Array {
+  const nfproto = checkTable(REMOVE_FN, table, options.family ?? 'inet');
+  const { rec, sets, count } = packRecords(REMOVE_FN, 'removals', removals, MAX_OPS, (_r, _i, r, o) => {
+    r[o] = VERB.destroy;
+    r[o + 3] = 0;
+  });
+  const out = new Float64Array(count * ELEMENT_READ_FIELDS);
+  for (let at = 0; at < count; at += REMOVALS_PER_CALL) {
+    const n = Math.min(REMOVALS_PER_CALL, count - at);
+    let part: Float64Array;
+    try {
+      part = addon.nftApplyElements(table, nfproto, sets.names, rec.subarray(at * RECORD_BYTES), n, true);
+    } catch (err) {
+      if (at === 0 || !(err instanceof NfqueueError)) throw err;
+      // The addon counted from this transaction's first removal.
+      const index = err.index === undefined ? undefined : err.index + at;
+      throw new NfqueueError(err.code, `${err.message} (in removals ${at}..${at + n - 1}; those before were removed)`, { errno: err.errno, index, cause: err });
+    }
+    out.set(part, at * ELEMENT_READ_FIELDS);
+  }
+  return out;
 }

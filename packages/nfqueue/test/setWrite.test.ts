@@ -1,7 +1,8 @@
-// nftApplyElements against the real kernel: a throw-away namespace with an
-// inet table of 5-tuple sets (made with nftRun), the writes done by a child
-// process inside it (fixtures/setwrite.mjs, using the built package), and
-// the result read back with `nft -j list set` and nftSetElements.
+// nftApplyElements and nftRemoveElements against the real kernel: a
+// throw-away namespace with an inet table of 5-tuple sets (made with
+// nftRun), the writes done by a child process inside it
+// (fixtures/setwrite.mjs, using the built package), and the result read
+// back with `nft -j list set` and nftSetElements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, sleep } from '@l7mesh/netns';
 import { ensureBuiltLocked, ERRNO, fixtureCalls, Proc, replyWithoutNetAdmin, startSetFixture, TUPLE_KEY, type Json } from './helpers.js';
@@ -20,6 +21,8 @@ const B = '198.18.71.2';
 const { request, ok, run } = fixtureCalls(() => proc);
 /** nftApplyElements(table, ops); the reply has `error` when it threw. */
 const apply = (ops: Json, table = 'l7w', family?: string) => request('apply', { table, ops, family }, 60_000);
+/** nftRemoveElements(table, removals); the reply has `values` (4 per removal), or `error` when it threw. */
+const remove = (removals: Json, table = 'l7w', family?: string) => request('remove', { table, removals, family }, 60_000);
 const dump = async (set: string): Promise<Json[]> => (await ok('dump', { table: 'l7w', set }, 60_000)).elements;
 
 interface Flow {
@@ -324,3 +327,45 @@ describe('nftApplyElements', () => {
     expect(await dump('big6')).toEqual([]);
   });
 });
+
+describe('nftRemoveElements', () => {
+  const found = (values: number[]) => values.filter((_, i) => i % 4 === 0);
+
+  it('removes what is there and answers each element\'s final counter; a missing one is found 0, not an error', async () => {
+    const counted = v4(40002, { protocol: 'udp', dport: 50002 });
+    expect((await apply([add(counted, 60_000), add(v4(3001), 60_000), add(v6(3002), 60_000)])).error).toBeUndefined();
+    // 4 datagrams counted into the udp element by the output rule: IPv4 20 + UDP 8 + 10 each
+    await ok('udp', { src: A, sport: 40002, dst: B, dport: 50002, count: 4 });
+    const r = await remove([counted, v4(3009), v6(3002), v4(3001)]);
+    expect(r.error).toBeUndefined();
+    expect(r.values).toEqual([1, 4, 4 * 38, -1, 0, 0, 0, -1, 1, 0, 0, -1, 1, 0, 0, -1]);
+    const left = (await dump('f4')).map((e) => e.sport);
+    expect(left).not.toContain(40002);
+    expect(left).not.toContain(3001);
+    expect((await dump('f6')).map((e) => e.sport)).not.toContain(3002);
+    // Removed already: found 0 the second time.
+    expect((await remove([counted])).values).toEqual([0, 0, 0, -1]);
+  });
+
+  it('2 500 removals in one call (three transactions), present and missing mixed, packed tuples', async () => {
+    expect((await apply({ generate: { set: 'big4', family: 'ipv4', from: 0, count: 1_500, timeoutMs: 600_000 } })).error).toBeUndefined();
+    // flows 0..1499 are in the set, 1500..2499 are not
+    const r = await remove({ generate: { set: 'big4', family: 'ipv4', from: 0, count: 2_500, packed: true } });
+    expect(r.error).toBeUndefined();
+    const f = found(r.values);
+    expect(f.length).toBe(2_500);
+    expect(f.slice(0, 1_500).every((x) => x === 1)).toBe(true);
+    expect(f.slice(1_500).every((x) => x === 0)).toBe(true);
+    expect(await dump('big4')).toEqual([]);
+  });
+
+  it('a missing set: NFT_WRITE ENOENT with the index of the removal at fault, also past the first transaction', async () => {
+    const r = await remove([v4(1), v4(2, { set: 'nosuch' })]);
+    expect(r.error).toMatchObject({ code: 'NFT_WRITE', errno: ENOENT, index: 1 });
+    expect(r.error.message).toContain('has no set nosuch');
+    const late = await remove([...Array.from({ length: 1_100 }, (_, i) => v4(10_000 + i)), v4(3, { set: 'nosuch' })]);
+    expect(late.error).toMatchObject({ code: 'NFT_WRITE', errno: ENOENT, index: 1_100 });
+    expect(late.error.message).toContain('(in removals 1024..1100; those before were removed)');
+  });
+});
+
