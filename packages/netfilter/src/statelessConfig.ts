@@ -57,6 +57,13 @@ export interface StatelessRulesConfig {
   readonly liveTimeoutSec?: number;
   /** The expiry of the elements the kernel adds itself from a verdict's packet in the after-queue chain (default 3600 s). */
   readonly elementTimeoutSec?: number;
+  /**
+   * Whether every flow-set element has its own `counter` (default true):
+   * what a flow's packets did after its verdict, for accounting. Without,
+   * an element costs the kernel no per-CPU memory, which a burst of new
+   * flows can run out of on the packet path.
+   */
+  readonly elementCounters?: boolean;
   /** Unknown packets per source address above this rate pass unqueued (default 2000/s, burst 4000). */
   readonly perSourceRate?: { readonly packets: number; readonly burst: number };
   /** Only packets arriving on these interfaces (iifname); absent = all. */
@@ -83,6 +90,7 @@ export interface ResolvedStatelessRules {
   readonly mapSize: number;
   readonly liveTimeoutSec: number;
   readonly elementTimeoutSec: number;
+  readonly elementCounters: boolean;
   readonly perSourceRate: { readonly packets: number; readonly burst: number };
   /** Undefined: every interface. */
   readonly interfaces: readonly string[] | undefined;
@@ -199,6 +207,8 @@ export function resolveStatelessRules(config: StatelessRulesConfig): ResolvedSta
   const mapSize = checkInteger(config.mapSize ?? DEFAULT_MAP_SIZE, 'mapSize', 1, MAX_MAP_SIZE, 'a map size');
   const liveTimeoutSec = checkInteger(config.liveTimeoutSec ?? DEFAULT_LIVE_TIMEOUT_SEC, 'liveTimeoutSec', 1, 86_400, 'a timeout in seconds');
   const elementTimeoutSec = checkInteger(config.elementTimeoutSec ?? DEFAULT_ELEMENT_TIMEOUT_SEC, 'elementTimeoutSec', 1, 86_400, 'a timeout in seconds');
+  const elementCounters: unknown = config.elementCounters ?? true;
+  if (typeof elementCounters !== 'boolean') throw invalidConfig('elementCounters', `must be true or false, got ${JSON.stringify(elementCounters)}`);
 
   const rate: unknown = config.perSourceRate ?? DEFAULT_PER_SOURCE_RATE;
   if (typeof rate !== 'object' || rate === null) throw invalidConfig('perSourceRate', 'must be { packets, burst }');
@@ -234,6 +244,7 @@ export function resolveStatelessRules(config: StatelessRulesConfig): ResolvedSta
     mapSize,
     liveTimeoutSec,
     elementTimeoutSec,
+    elementCounters,
     perSourceRate,
     interfaces,
   };

@@ -115,9 +115,10 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
     // transaction (tens of ms at 100k, paid on the edge's packet path); a
     // set's add costs the same at any size. `counter` gives every element
     // its own packet and byte counters.
+    const counter = r.elementCounters ? ' counter;' : '';
     for (const { target } of targets(r)) {
       // dynamic: the after-queue chain adds elements from the packet path too.
-      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags dynamic,timeout; size ${r.mapSize}; counter; }`);
+      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags dynamic,timeout; size ${r.mapSize};${counter} }`);
     }
     lines.push(
       `\tset ${statelessLiveSetName(f)} { type ${keyType(f)}; flags dynamic,timeout; timeout ${r.liveTimeoutSec}s; size ${r.mapSize}; }`,

@@ -36,7 +36,7 @@ const TUPLE6 = 'ip6 saddr . meta l4proto . th sport . ip6 daddr . th dport';
 const LIVE4 = `\t\tupdate @live4 { ${TUPLE4} }`;
 const REV4 = 'ip daddr . meta l4proto . th dport . ip saddr . th sport';
 const REV6 = 'ip6 daddr . meta l4proto . th dport . ip6 saddr . th sport';
-const flowSet = (name: string, key: string, size = 262144) => `\tset ${name} { type ${key}; flags dynamic,timeout; size ${size}; counter; }`;
+const flowSet = (name: string, key: string, size = 262144, counter = true) => `\tset ${name} { type ${key}; flags dynamic,timeout; size ${size};${counter ? ' counter;' : ''} }`;
 /** The after-queue rule that adds a flow's two elements to `set` from a packet (guards: sets it must not be in). */
 const learn = (tuple: string, rev: string, set: string, guards: string[], timeout = 3600) =>
   `\t\t${[set, ...guards].map((g) => `${tuple} != @${g}`).join(' ')} add @${set} { ${tuple} timeout ${timeout}s } add @${set} { ${rev} timeout ${timeout}s } counter name learned`;
@@ -136,13 +136,16 @@ describe('renderStatelessRules', () => {
       mapSize: 1000,
       liveTimeoutSec: 5,
       elementTimeoutSec: 60,
+      elementCounters: false,
       perSourceRate: { packets: 10, burst: 500 },
       interfaces: ['veth1', 'eth0'],
     });
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual(['table inet edge2 {}', 'delete table inet edge2', 'table inet edge2 {']);
-    for (const name of ['flows6_0x10000', 'flows6_watch', 'flows6_hold']) expect(lines).toContain(flowSet(name, KEY6, 1000));
-    expect(lines).toContain(flowSet('flows4_0x10000', KEY4, 1000));
+    // Without element counters: no `counter` on any set.
+    expect(text).not.toContain('counter;');
+    for (const name of ['flows6_0x10000', 'flows6_watch', 'flows6_hold']) expect(lines).toContain(flowSet(name, KEY6, 1000, false));
+    expect(lines).toContain(flowSet('flows4_0x10000', KEY4, 1000, false));
     expect(lines).toContain(`\tset live4 { type ${KEY4}; flags dynamic,timeout; timeout 5s; size 1000; }`);
     // a meter outlives its bucket's refill time (500 packets at 10/s)
     expect(lines).toContain('\tset rate6 { type ipv6_addr; flags dynamic,timeout; timeout 50s; size 65536; }');
@@ -273,6 +276,7 @@ describe('renderStatelessRules', () => {
     ['mapSize', { marks: [], mapSize: 0 }, 'not a map size'],
     ['liveTimeoutSec', { marks: [], liveTimeoutSec: 0.5 }, 'not a timeout'],
     ['elementTimeoutSec', { marks: [], elementTimeoutSec: 0 }, 'not a timeout'],
+    ['elementCounters', { marks: [], elementCounters: 'yes' as never }, 'must be true or false'],
     ['perSourceRate', { marks: [], perSourceRate: 5 as never }, 'must be { packets, burst }'],
     ['perSourceRate.packets', { marks: [], perSourceRate: { packets: 0, burst: 1 } }, 'not a rate'],
     ['perSourceRate.burst', { marks: [], perSourceRate: { packets: 1, burst: -1 } }, 'not a burst'],
