@@ -112,6 +112,8 @@ export interface StatelessSettings {
   elementTimeoutSec: number;
   /** How often the edge reads the live set and ends the elements of flows gone from it (s). */
   sweepSec: number;
+  /** Whether each flow-set element has its own counter (`auto` in the file: when the edge publishes flow records, which carry them). */
+  elementCounters: boolean;
   /** Queued packets per second per source address (and burst) of flows with no elements; past them packets pass unqueued. */
   perSourceRate: number;
   perSourceBurst: number;
@@ -191,7 +193,7 @@ const int = (min: number, max: number) =>
 const queueNumber = int(0, 0xffff);
 const protocolName = z.string().regex(/^[a-z0-9_.+-]+$/i, { error: (iss) => `${JSON.stringify(iss.input)} is not a protocol name` });
 
-const STATELESS_DEFAULTS = { table: 'l7mesh', mapSize: 262_144, liveTimeout: 30, elementTimeout: 3600, sweepInterval: 5, perSourceRate: 2000, perSourceBurst: 4000 };
+const STATELESS_DEFAULTS = { table: 'l7mesh', mapSize: 262_144, liveTimeout: 30, elementTimeout: 3600, sweepInterval: 5, elementCounters: 'auto' as const, perSourceRate: 2000, perSourceBurst: 4000 };
 
 const schema = z.strictObject({
   queue: z
@@ -214,6 +216,7 @@ const schema = z.strictObject({
           liveTimeout: int(1, 86_400).default(30),
           elementTimeout: int(60, 86_400).default(3600),
           sweepInterval: int(1, 3600).default(5),
+          elementCounters: z.union([z.literal('auto'), z.boolean()]).default('auto'),
           perSourceRate: int(1, 10_000_000).default(2000),
           perSourceBurst: int(1, 10_000_000).default(4000),
           interfaces: z.array(z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: (iss) => `${JSON.stringify(iss.input)} is not an interface name` })).min(1).optional(),
@@ -383,6 +386,10 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
   if (sl.elementTimeout < 4 * sl.sweepInterval) say('netfilter.stateless.elementTimeout', `${sl.elementTimeout} must be at least 4 sweep intervals (${4 * sl.sweepInterval}): elements of live flows are re-added before they expire`);
   const families = raw.netfilter.families;
   if (new Set(families).size !== families.length) say('netfilter.families', 'a family is listed twice');
+  const publishesRecords = raw.cluster !== undefined && raw.records.enabled;
+  if (sl.elementCounters === false && publishesRecords) {
+    say('netfilter.stateless.elementCounters', 'false, but the edge publishes flow records, whose counts after the verdict come from the element counters (use auto, or records.enabled: false)');
+  }
 
   const q = raw.queue;
   let first = 0;
@@ -414,6 +421,7 @@ function resolve_(raw: RawConfig, file: string): { config?: EdgeConfig; problems
           liveTimeoutSec: sl.liveTimeout,
           elementTimeoutSec: sl.elementTimeout,
           sweepSec: sl.sweepInterval,
+          elementCounters: sl.elementCounters === 'auto' ? publishesRecords : sl.elementCounters,
           perSourceRate: sl.perSourceRate,
           perSourceBurst: sl.perSourceBurst,
           interfaces: sl.interfaces && [...sl.interfaces],

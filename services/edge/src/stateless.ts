@@ -3,12 +3,13 @@ import type { ElementTarget, NetfilterTarget, StatelessRulesConfig } from '@l7me
 import type { EdgeConfig } from './config.js';
 import type { EdgeFlow } from './core.js';
 import type { MarkPolicy } from './markPolicy.js';
-import { VerdictMap, type FlowChange, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
+import { VerdictMap, type FlowChange, type FlowRemoval, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
 
 type Netfilter = typeof import('@l7mesh/netfilter');
 /** The nfqueue addon's nftables access: netlink batches for changes, reads of elements by key. */
-type Nft = Pick<typeof import('@l7mesh/nfqueue'), 'nftApplyElements' | 'nftGetElements'>;
+type Nft = Pick<typeof import('@l7mesh/nfqueue'), 'nftApplyElements' | 'nftGetElements' | 'nftRemoveElements'>;
 type ElementWrite = Parameters<Nft['nftApplyElements']>[1][number];
+type ElementRead = Parameters<Nft['nftRemoveElements']>[1][number];
 
 /**
  * Stateless mode's part of the live edge: the edge's own nftables table
@@ -43,6 +44,7 @@ export function statelessRulesConfig(config: Pick<EdgeConfig, 'queue' | 'netfilt
   const s = config.netfilter.stateless;
   const q = config.queue;
   return {
+    elementCounters: s.elementCounters,
     table: s.table,
     families: config.netfilter.families,
     mask: config.netfilter.mask,
@@ -101,12 +103,24 @@ export async function startStateless(
     return name;
   };
   const familyOf = (key: string) => (key.length === 13 ? 'ipv4' : 'ipv6');
+  const applied = await netfilter.applyStatelessRules(rules, target);
+  log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains)`);
   const driver: VerdictMapDriver = {
     // Netlink batches written by the addon: libnftables' parser and cache cost ten times more per batch.
     apply: (changes) => nft.nftApplyElements(table, changes.flatMap((c) => elementsOf(c, setOf(familyOf(c.key), c.target)))),
     // Reads by key: a dump of a large set costs the kernel quadratic time.
     read: (reads) => nft.nftGetElements(table, reads.map((r) => ({ set: setOf(familyOf(r.key), r.target), tuple: r.key, reverse: r.reverse }))),
   };
+  const remove: NonNullable<VerdictMapDriver['remove']> = (removals, counted) => {
+    const elements = removals.flatMap((r) => elementsOf(r, setOf(familyOf(r.key), r.target)));
+    if (counted) return nft.nftRemoveElements(table, elements);
+    nft.nftApplyElements(table, elements.map((e) => ({ op: 'destroy' as const, ...e })));
+    return undefined;
+  };
+  // Kernels before 6.3 have no destroy: there the sweeps read an ended flow's elements, then delete them.
+  const unremovable = removeFails(remove, config.netfilter.families[0]!);
+  if (unremovable === undefined) driver.remove = remove;
+  else log(`edge: sweeps read ended flows' elements, then delete them (removal with counts: ${unremovable})`);
   const map = new VerdictMap({
     driver,
     // Two elements per flow (one per direction).
@@ -117,8 +131,6 @@ export async function startStateless(
     log,
     ...(onCounted ? { onCounted } : {}),
   });
-  const applied = await netfilter.applyStatelessRules(rules, target);
-  log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains)`);
 
   const holdMark = netfilter.resolveStatelessRules(rules).holdMark;
   const budget = config.netfilter.maxPackets;
@@ -150,8 +162,12 @@ export async function startStateless(
 
   return {
     packetMark(flow, coreMark, packetMark, buf, off) {
-      // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-      if (flow.l7 === 'unset' && flow.packets >= budget && !(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
+      if (flow.l7 === 'unset') {
+        // Undecided within its budget: neither held nor decided, so no elements are booked (most queued packets; no lookup).
+        if (flow.packets < budget) return coreMark;
+        // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
+        if (!(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
+      }
       return map.carry(flow.key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, flow.key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view, inBatch) {
@@ -188,12 +204,35 @@ export async function startStateless(
 }
 
 /** A flow change's two elements (one per direction) in `set`: the canonical key is itself a packed 5-tuple, so no address is copied in JS. */
-function elementsOf(c: FlowChange, set: string): [ElementWrite, ElementWrite] {
+function elementsOf(c: FlowChange, set: string): [ElementWrite, ElementWrite];
+/** A flow removal's two elements. */
+function elementsOf(c: FlowRemoval, set: string): [ElementRead, ElementRead];
+function elementsOf(c: FlowChange | FlowRemoval, set: string): [ElementWrite, ElementWrite] | [ElementRead, ElementRead] {
+  if (!('op' in c)) {
+    return [
+      { set, tuple: c.key },
+      { set, tuple: c.key, reverse: true },
+    ];
+  }
   const timeout = c.op === 'add' && c.timeoutSec !== undefined ? { timeoutMs: c.timeoutSec * 1000 } : {};
   return [
     { op: c.op, set, tuple: c.key, ...timeout },
     { op: c.op, set, tuple: c.key, reverse: true, ...timeout },
   ];
+}
+
+/**
+ * Why the kernel cannot remove elements with their counts (destroy, 6.3+),
+ * or undefined when it can: tried on a flow no packet has (tcp, all
+ * addresses and ports zero) in the hold set, where it removes nothing.
+ */
+function removeFails(remove: NonNullable<VerdictMapDriver['remove']>, family: 'ipv4' | 'ipv6'): string | undefined {
+  try {
+    remove([{ key: String.fromCharCode(IPPROTO_TCP).padEnd(family === 'ipv4' ? 13 : 37, '\0'), target: 'hold' }], true);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /**

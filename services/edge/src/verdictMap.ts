@@ -30,12 +30,27 @@ export interface ElementRead {
 /** Numbers per read in {@link VerdictMapDriver.read}'s answer: found (1|0), packets, bytes, ms until it expires (-1: never); nfqueue's nftGetElements answers so. */
 export const READ_FIELDS = 4;
 
+/** A flow whose elements (both directions) are to go, in its target's set. */
+export interface FlowRemoval {
+  key: string;
+  target: ElementTarget;
+}
+
 /** What the map needs of nftables (netlink writes and reads by key in the edge, a fake in unit tests). */
 export interface VerdictMapDriver {
   /** Applies the changes in one transaction; throws (with the kernel's error) when any fails, and then applies none. */
   apply(changes: readonly FlowChange[]): void;
   /** Reads elements by key: READ_FIELDS numbers per read, in order (a missing element: found 0). */
   read(reads: readonly ElementRead[]): Float64Array;
+  /**
+   * Removes the flows' elements where they are (a missing one is no error);
+   * when `counted`, answers what each counted at its removal: READ_FIELDS
+   * numbers per element, per flow its key's direction then the reverse
+   * (found 0: it was not there). Absent where the kernel cannot (before
+   * 6.3): the map then reads the elements of ended flows and deletes those
+   * it found.
+   */
+  remove?(removals: readonly FlowRemoval[], counted: boolean): Float64Array | undefined;
 }
 
 export interface VerdictMapOptions {
@@ -88,7 +103,7 @@ const LEARN_MODES = 4;
 const LEARN_BOTH = 0;
 const LEARN_ORIG = 1;
 const LEARN_REPLY = 2;
-/** Flows a sweep reads per call of the driver (four elements each), the event loop free in between. */
+/** Flows a sweep looks at per slice (a read of their live elements, then of the live ones' flow elements and a removal of the ended ones'), the event loop free in between. */
 const SWEEP_SLICE = 2048;
 
 /**
@@ -162,7 +177,7 @@ export class VerdictMap {
     if (this.book.has(key)) return;
     if (!this.admit()) return;
     this.counters.held++;
-    this.set(key, HOLD);
+    this.set(key, HOLD, undefined);
   }
 
   /**
@@ -184,7 +199,7 @@ export class VerdictMap {
       if (!this.admit()) return;
       this.counters.decided++;
     }
-    this.set(key, code);
+    this.set(key, code, had);
     if (this.learnedFrom && inBatch && this.pending.get(key) === -1) this.decidedInBatch.add(key);
   }
 
@@ -265,50 +280,66 @@ export class VerdictMap {
     }
   }
 
+  /**
+   * One slice of a sweep: the due flows' live elements first. Live flows
+   * get their flow elements read (expiry, counters); ended ones are
+   * removed with what they counted (driver.remove), or read and deleted.
+   */
   private sweepSlice(keys: readonly string[]): void {
     const o = this.options;
-    const reads: ElementRead[] = [];
+    const flows: string[] = [];
     const values: number[] = [];
+    const liveReads: ElementRead[] = [];
     const due = this.nowSec();
     for (const key of keys) {
       const v = this.book.get(key);
       // Changed since the sweep began: a verdict, a commit.
       if (v === undefined || this.pending.has(key) || Math.floor(v / CODE_BITS) > due) continue;
-      const target = this.targets[v % CODE_BITS]!;
-      reads.push({ key, target: 'live', reverse: false }, { key, target: 'live', reverse: true }, { key, target, reverse: false }, { key, target, reverse: true });
+      flows.push(key);
       values.push(v);
+      liveReads.push({ key, target: 'live', reverse: false }, { key, target: 'live', reverse: true });
     }
-    if (values.length === 0) return;
-    const got = o.driver.read(reads);
-    const now = this.nowSec();
-    const deletes: FlowChange[] = [];
-    for (let i = 0; i < values.length; i++) {
-      const key = reads[4 * i]!.key;
-      const v = values[i]!;
-      const r = 4 * i * READ_FIELDS;
-      const field = (n: number, f: number) => got[r + n * READ_FIELDS + f]!;
-      if (!field(2, 0) && !field(3, 0)) {
-        this.forget(key);
-        this.counters.expired++;
-        continue;
+    if (flows.length === 0) return;
+    const live = o.driver.read(liveReads);
+    const liveMsOf = (i: number) => {
+      const r = 2 * i * READ_FIELDS;
+      return Math.max(live[r] ? live[r + 3]! : -1, live[r + READ_FIELDS] ? live[r + READ_FIELDS + 3]! : -1);
+    };
+    const removing = o.driver.remove !== undefined;
+    const flowReads: ElementRead[] = [];
+    const readOf: number[] = [];
+    const removals: FlowRemoval[] = [];
+    const removalOf: number[] = [];
+    for (let i = 0; i < flows.length; i++) {
+      const key = flows[i]!;
+      const target = this.targets[values[i]! % CODE_BITS]!;
+      if (liveMsOf(i) < 0 && removing) {
+        removals.push({ key, target });
+        removalOf.push(i);
+      } else {
+        flowReads.push({ key, target, reverse: false }, { key, target, reverse: true });
+        readOf.push(i);
       }
-      const c = this.countedBefore(key);
-      c.origPackets += field(2, 1);
-      c.origBytes += field(2, 2);
-      c.replyPackets += field(3, 1);
-      c.replyBytes += field(3, 2);
-      const code = v % CODE_BITS;
-      const liveMs = Math.max(field(0, 0) ? field(0, 3) : -1, field(1, 0) ? field(1, 3) : -1);
+    }
+    const got = flowReads.length > 0 ? o.driver.read(flowReads) : undefined;
+    const deletes: FlowChange[] = [];
+    const now = this.nowSec();
+    for (let n = 0; n < readOf.length; n++) {
+      const i = readOf[n]!;
+      const key = flows[i]!;
+      const code = values[i]! % CODE_BITS;
+      const r = 2 * n * READ_FIELDS;
+      const c = this.counted(key, got!, r);
+      if (!c) continue;
+      const liveMs = liveMsOf(i);
       if (liveMs < 0) {
-        this.forget(key);
-        this.counters.ended++;
-        o.onCounted?.(key, c, true);
+        this.end(key, c);
         deletes.push({ op: 'delete', key, target: this.targets[code]! });
         continue;
       }
       // Due again when its live element would expire, were it idle from now.
       const next = now + Math.ceil(liveMs / 1000) + 1;
-      const elementMs = Math.min(field(2, 0) ? field(2, 3) : Infinity, field(3, 0) ? field(3, 3) : Infinity);
+      const elementMs = Math.min(got![r] ? got![r + 3]! : Infinity, got![r + READ_FIELDS] ? got![r + READ_FIELDS + 3]! : Infinity);
       if (elementMs >= 0 && elementMs < (next - now + 3 * o.sweepSec) * 1000) {
         this.counters.refreshed++;
         o.onCounted?.(key, c, false);
@@ -318,23 +349,65 @@ export class VerdictMap {
       }
       this.book.set(key, next * CODE_BITS + code);
     }
-    if (deletes.length > 0) {
-      try {
-        o.driver.apply(deletes);
-      } catch (err) {
-        // An element that expired since it was read: the rest go one flow at a time.
-        this.counters.batchFailures++;
-        for (const change of deletes) {
-          try {
-            o.driver.apply([change]);
-          } catch {
-            this.counters.flowFailures++;
-          }
+    if (removals.length > 0) {
+      // Nobody reads the counts: the elements just go (and whether they had expired is not known).
+      const removed = o.driver.remove!(removals, o.onCounted !== undefined);
+      for (let n = 0; n < removals.length; n++) {
+        const key = flows[removalOf[n]!]!;
+        if (!removed) {
+          this.forget(key);
+          this.counters.ended++;
+          continue;
         }
-        o.log?.(`verdict map: deleting ended flows: ${(err as Error).message}`);
+        const c = this.counted(key, removed, 2 * n * READ_FIELDS);
+        if (c) this.end(key, c);
       }
     }
+    if (deletes.length > 0) this.deleteEnded(deletes);
     this.commit();
+  }
+
+  /**
+   * A flow's counters from its two elements' READ_FIELDS at `got[r]`,
+   * added to what it counted before; undefined when neither element was
+   * there (expired before the edge ended them: the flow is forgotten).
+   */
+  private counted(key: string, got: Float64Array, r: number): DirectionCounters | undefined {
+    if (!got[r] && !got[r + READ_FIELDS]) {
+      this.forget(key);
+      this.counters.expired++;
+      return undefined;
+    }
+    const c = this.countedBefore(key);
+    c.origPackets += got[r + 1]!;
+    c.origBytes += got[r + 2]!;
+    c.replyPackets += got[r + READ_FIELDS + 1]!;
+    c.replyBytes += got[r + READ_FIELDS + 2]!;
+    return c;
+  }
+
+  private end(key: string, c: DirectionCounters): void {
+    this.forget(key);
+    this.counters.ended++;
+    this.options.onCounted?.(key, c, true);
+  }
+
+  /** Deletes ended flows' elements (kernels without driver.remove): one transaction, or flow by flow when one had expired since it was read. */
+  private deleteEnded(deletes: readonly FlowChange[]): void {
+    const o = this.options;
+    try {
+      o.driver.apply(deletes);
+    } catch (err) {
+      this.counters.batchFailures++;
+      for (const change of deletes) {
+        try {
+          o.driver.apply([change]);
+        } catch {
+          this.counters.flowFailures++;
+        }
+      }
+      o.log?.(`verdict map: deleting ended flows: ${(err as Error).message}`);
+    }
   }
 
   /** What the flow's elements counted before the current ones (re-adds), less the packet that added them (a learn). */
@@ -369,11 +442,9 @@ export class VerdictMap {
     return false;
   }
 
-  private set(key: string, code: number): void {
-    if (!this.pending.has(key)) {
-      const had = this.book.get(key);
-      this.pending.set(key, had === undefined ? -1 : had % CODE_BITS);
-    }
+  /** Books the flow's target; `had`: its book value before (looked up by the caller). */
+  private set(key: string, code: number, had: number | undefined): void {
+    if (!this.pending.has(key)) this.pending.set(key, had === undefined ? -1 : had % CODE_BITS);
     this.book.set(key, (this.nowSec() + this.firstDueSec) * CODE_BITS + code);
   }
 

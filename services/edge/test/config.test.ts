@@ -22,7 +22,7 @@ describe('edge configuration', () => {
     expect(c.netfilter).toEqual({
       mode: 'conntrack',
       natSide: 'external',
-      stateless: { table: 'l7mesh', priority: undefined, mapSize: 262_144, liveTimeoutSec: 30, elementTimeoutSec: 3600, sweepSec: 5, perSourceRate: 2000, perSourceBurst: 4000, interfaces: undefined },
+      stateless: { table: 'l7mesh', priority: undefined, mapSize: 262_144, liveTimeoutSec: 30, elementTimeoutSec: 3600, sweepSec: 5, elementCounters: false, perSourceRate: 2000, perSourceBurst: 4000, interfaces: undefined },
       mask: 0xff00,
       chains: { forward: true, input: false, output: false },
       families: ['ipv4'],
@@ -188,6 +188,19 @@ describe('mark policy', () => {
     );
     const timing = problemsOf(`${MINIMAL}netfilter:\n  stateless: { sweepInterval: 30, liveTimeout: 30, elementTimeout: 100 }\n`).problems;
     expect(timing).toEqual([expect.stringMatching(/^netfilter\.stateless\.sweepInterval: 30 must be below liveTimeout 30/), expect.stringMatching(/^netfilter\.stateless\.elementTimeout: 100 must be at least 4 sweep intervals/)]);
+  });
+
+  it('keeps element counters when the edge publishes flow records (auto), or when told to; not without records unless told', () => {
+    const counters = (yaml: string) => parseEdgeConfig(`${MINIMAL}${yaml}`, '/etc/l7mesh/edge.yaml').netfilter.stateless.elementCounters;
+    const cluster = 'cluster:\n  id: border-a\n';
+    expect(counters('netfilter:\n  mode: stateless\n')).toBe(false);
+    expect(counters(`netfilter:\n  mode: stateless\n${cluster}`)).toBe(true);
+    expect(counters(`netfilter:\n  mode: stateless\n${cluster}records: { enabled: false }\n`)).toBe(false);
+    expect(counters('netfilter:\n  mode: stateless\n  stateless: { elementCounters: true }\n')).toBe(true);
+    expect(problemsOf(`${MINIMAL}netfilter:\n  stateless: { elementCounters: false }\n${cluster}`).problems).toEqual([
+      expect.stringMatching(/^netfilter\.stateless\.elementCounters: false, but the edge publishes flow records/),
+    ]);
+    expect(problemsOf(`${MINIMAL}netfilter:\n  stateless: { elementCounters: sometimes }\n`).problems).toEqual([expect.stringMatching(/^netfilter\.stateless\.elementCounters: /)]);
   });
 
   it('names every bad cluster field', () => {

@@ -1,13 +1,15 @@
 /**
  * The stateless edge's book of flow-set elements, against a fake nftables
  * that behaves as the kernel does where it matters: one set per target, a
- * transaction applies all or nothing, and deleting a missing element fails. (The real map and its
- * traffic are tested in the multi-homed lab, test/multihomed.test.ts.)
+ * transaction applies all or nothing, and deleting a missing element fails;
+ * a kernel from 6.3 also removes elements with their counts (RemovingNft).
+ * (The real map and its traffic are tested in the multi-homed lab,
+ * test/multihomed.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import { flowKeyOfEndpoints, IPPROTO_TCP } from '@l7mesh/flow';
 import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
-import { READ_FIELDS, tuplesOf, VerdictMap, type ElementRead, type FlowChange, type VerdictMapDriver } from '../src/verdictMap.js';
+import { READ_FIELDS, tuplesOf, VerdictMap, type ElementRead, type FlowChange, type FlowRemoval, type VerdictMapDriver } from '../src/verdictMap.js';
 
 function tupleText(t: FlowTuple): string {
   return `${t.protocol} ${t.src}:${t.sport}>${t.dst}:${t.dport}`;
@@ -91,12 +93,34 @@ class FakeNft implements VerdictMapDriver {
   }
 }
 
+/** A kernel with destroy (6.3+): removals answer what the elements counted. */
+class RemovingNft extends FakeNft {
+  removed = 0;
+  /** The `counted` argument of each call. */
+  countedCalls: boolean[] = [];
+
+  remove(removals: readonly FlowRemoval[], counted: boolean): Float64Array | undefined {
+    this.countedCalls.push(counted);
+    const out = new Float64Array(removals.length * 2 * READ_FIELDS);
+    removals.forEach((r, i) => {
+      tuplesOf(r.key).forEach((t, d) => {
+        const id = `${JSON.stringify(r.target)} ${tupleText(t)}`;
+        const e = this.elements_.get(id);
+        if (!this.elements_.delete(id) || !e) return;
+        this.removed++;
+        out.set([1, e.packets, e.bytes, -1], (2 * i + d) * READ_FIELDS);
+      });
+    });
+    return counted ? out : undefined;
+  }
+}
+
 const key = (sport: number) => flowKeyOfEndpoints({ protocol: IPPROTO_TCP, src: '198.18.1.2', sport, dst: '198.18.2.2', dport: 80 });
 const HTTP = { mark: 0x100 };
 
-function setup(over: Partial<ConstructorParameters<typeof VerdictMap>[0]> = {}) {
+function setup(over: Partial<ConstructorParameters<typeof VerdictMap>[0]> = {}, removing = false) {
   const clock = { sec: 1000 };
-  const nft = new FakeNft(clock);
+  const nft = removing ? new RemovingNft(clock) : new FakeNft(clock);
   const counted: [string, number, number, boolean][] = [];
   const map = new VerdictMap({
     driver: nft,
@@ -361,8 +385,59 @@ describe('VerdictMap', () => {
     const read = nft.read.bind(nft);
     nft.read = (reads) => (calls.push(reads.length), read(reads));
     await map.sweep();
-    expect(calls).toEqual([2048 * 4, 2048 * 4, 904 * 4]);
+    // Per slice: the live elements, then the ended flows' elements.
+    expect(calls).toEqual([2048 * 2, 2048 * 2, 2048 * 2, 2048 * 2, 904 * 2, 904 * 2]);
     expect(map.counters.ended).toBe(5000);
+    expect(map.size).toBe(0);
+  });
+
+  it('on a kernel that removes with counts, an ended flow costs a read of its live elements and a removal that answers its final counters', async () => {
+    const seen: [string, number, number, boolean][] = [];
+    const { nft, map, clock } = setup({ onCounted: (k, c, ended) => seen.push([k, c.origPackets, c.replyPackets, ended]) }, true);
+    const removing = nft as RemovingNft;
+    for (const sport of [80, 81, 82]) map.decide(key(sport), 0x100, false);
+    map.decide(key(83), 0x100, false, true);
+    map.carry(key(83), 100, false);
+    nft.learn(key(83), HTTP, 100);
+    map.commit();
+    const [up, down] = tuplesOf(key(80));
+    nft.element(up).packets = 4;
+    nft.element(down).packets = 6;
+    nft.element(tuplesOf(key(83))[1]).packets += 2;
+    // key(81) is live; key(82)'s elements expired before the sweep.
+    nft.expire(key(82));
+    clock.sec += 31;
+    nft.touch(tuplesOf(key(81))[0]);
+    await map.sweep();
+    // Live elements of all four, then the flow elements of the live one only.
+    expect(nft.reads).toBe(4 * 2 + 2);
+    // key(83)'s learning packet is taken off both elements' counts (the edge's own counters at its verdict hold it).
+    expect(seen).toEqual([
+      [key(80), 4, 6, true],
+      [key(83), 0, 2, true],
+    ]);
+    expect(removing.removed).toBe(4);
+    expect(map.counters.ended).toBe(2);
+    expect(map.counters.expired).toBe(1);
+    expect(map.has(key(81))).toBe(true);
+    expect(nft.targetOf(key(81))).toEqual([[HTTP], [HTTP]]);
+    expect(nft.elements_.size).toBe(2);
+    // Nothing went through delete transactions.
+    expect(nft.transactions.flat().filter((op) => op.op === 'delete')).toEqual([]);
+    expect(removing.countedCalls).toEqual([true]);
+  });
+
+  it('with nobody reading counts, ended flows are removed without them', async () => {
+    const { nft, map, clock } = setup({ onCounted: undefined }, true);
+    const removing = nft as RemovingNft;
+    for (const sport of [90, 91]) map.decide(key(sport), 0x100, false);
+    map.commit();
+    clock.sec += 31;
+    await map.sweep();
+    expect(removing.countedCalls).toEqual([false]);
+    expect(removing.removed).toBe(4);
+    expect(nft.elements_.size).toBe(0);
+    expect(map.counters.ended).toBe(2);
     expect(map.size).toBe(0);
   });
 });
