@@ -6,7 +6,7 @@
  * 1. Packets/s on a router (root: network namespaces, nftables, iptables,
  *    NFQUEUE; tcpdump is not needed), the lab and traffic of edgeBench.ts
  *    (queueLab.ts; bench/c/flowgen.c: many new UDP flows, 50% DNS, 30% HTTP
- *    GET over UDP, 20% unmatched payloads of 12 packets), four consumers on
+ *    GET over UDP, 20% unmatched payloads of 12 packets), five consumers on
  *    CPU 1 one after the other, each on fresh 5-tuples:
  *      conntrack rules (applyEdgeRules: connmark, connbytes 0:N+1):
  *        the bare C accept loop (nfq_accept, VERDICT_BATCH per read);
@@ -19,16 +19,26 @@
  *        packets per flow than the edge lets through);
  *        `l7mesh edge run` in stateless mode (it installs the same table;
  *        its verdicts' packets add the flows' hold and mark elements; its
- *        sweeps read the due flows' elements and delete the ended ones).
+ *        sweeps read the due flows' live elements and remove the ended
+ *        flows' elements). Standalone (no flow records), its elements have
+ *        no counters;
+ *        the same with `elementCounters: true`, the table an edge that
+ *        publishes flow records has (its removals do not read the counts
+ *        back here: nothing takes them without a cluster).
+ *    The C loop on the stateless table and the standalone stateless edge
+ *    run in turn for STATELESS_BENCH_ROUNDS rounds: the machine's speed
+ *    drifts between runs (shared vCPUs), so their ratio is taken per round
+ *    and the target judged on the medians.
  *    Measured as edgeBench.ts does: queued packets handled per second
  *    (the queue's id sequence over the generator's run plus the drain),
  *    packets the full queue let through (FAIL_OPEN), CPU µs per packet and
  *    packets per CPU-second of the consumer (its capacity on a CPU of its
  *    own); for the stateless edge also the table's counters and its book.
  * 2. Packets queued per flow, for flows longer than the budget: after a
- *    warm-up, each edge gets LONG_FLOWS flows of 20 packets each (DNS and
- *    HTTP decided on their first packet, unmatched ones `unknown` on packet
- *    N+1), paced (a flow's packets 10 ms apart); per flow the packets the
+ *    warm-up, the conntrack edge and the stateless one with element
+ *    counters (the kernel's view needs them) each get LONG_FLOWS flows of
+ *    20 packets each (DNS and HTTP decided on their first packet, unmatched
+ *    ones `unknown` on packet N+1), paced (a flow's packets 10 ms apart); per flow the packets the
  *    edge received (its /flows), and for the stateless table also the
  *    kernel's view: the flow's packets less those its elements counted
  *    after the packet that added them (the elements outlive the run:
@@ -52,7 +62,7 @@
  *
  * Knobs (environment): STATELESS_BENCH_SECONDS (measured generator time per
  * consumer, default 6), STATELESS_BENCH_WARMUP (1), STATELESS_BENCH_LONG_FLOWS
- * (4000), STATELESS_BENCH_LONG_PPS (40000), STATELESS_BENCH_PICKUP_FLOWS
+ * (4000), STATELESS_BENCH_LONG_PPS (40000), STATELESS_BENCH_ROUNDS (3), STATELESS_BENCH_PICKUP_FLOWS
  * (2000), STATELESS_BENCH_PICKUP_RATE (1000 flows/s),
  * STATELESS_BENCH_MEMORY_FLOWS (200000), STATELESS_BENCH_NICE (-10; 0: no
  * priority change), STATELESS_BENCH_PROFILE=1 (the edges with --cpu-prof:
@@ -88,6 +98,7 @@ const LONG_PPS = envNumber('STATELESS_BENCH_LONG_PPS', 40_000);
 const PICKUP_FLOWS = envNumber('STATELESS_BENCH_PICKUP_FLOWS', 2000);
 const PICKUP_RATE = envNumber('STATELESS_BENCH_PICKUP_RATE', 1000);
 const MEMORY_FLOWS = envNumber('STATELESS_BENCH_MEMORY_FLOWS', 200_000);
+const ROUNDS = envNumber('STATELESS_BENCH_ROUNDS', 3);
 const NICE = process.env.STATELESS_BENCH_NICE ? Number(process.env.STATELESS_BENCH_NICE) : -10;
 const PROFILE = process.env.STATELESS_BENCH_PROFILE === '1';
 
@@ -114,8 +125,10 @@ const ROUTER_INTERFACES = ['veth0', 'veth1'];
 
 // ------------------------------------------------------------------ consumers
 
-type ConsumerKind = 'c-conntrack' | 'edge-conntrack' | 'c-stateless' | 'edge-stateless';
+type ConsumerKind = 'c-conntrack' | 'edge-conntrack' | 'c-stateless' | 'edge-stateless' | 'edge-stateless-counters';
 type Rules = 'conntrack' | 'stateless';
+/** The pair the target compares, run ROUNDS times in turn. */
+const PAIRED: readonly ConsumerKind[] = ['c-stateless', 'edge-stateless'];
 
 interface Consumer {
   kind: ConsumerKind;
@@ -129,6 +142,7 @@ const LABELS: Record<ConsumerKind, string> = {
   'edge-conntrack': 'l7mesh edge, conntrack mode',
   'c-stateless': 'C accept loop, stateless table',
   'edge-stateless': 'l7mesh edge, stateless mode',
+  'edge-stateless-counters': 'l7mesh edge, stateless, element counters',
 };
 
 let q: QueueLab;
@@ -136,7 +150,7 @@ let scratch = '';
 const profileDir = (kind: ConsumerKind) => join(scratch, `profile-${kind}`);
 
 async function startConsumer(kind: ConsumerKind, configFile: string): Promise<Consumer> {
-  const rules: Rules = kind.endsWith('stateless') ? 'stateless' : 'conntrack';
+  const rules: Rules = kind.includes('stateless') ? 'stateless' : 'conntrack';
   if (kind.startsWith('edge')) {
     const bin = join(REPO_ROOT, 'services/cli/bin/l7mesh.js');
     // Stateless mode installs its own table (--no-rules does not apply to it).
@@ -201,6 +215,8 @@ function counterDeltas(after: Record<string, CounterValue>, before: Record<strin
 interface ThroughputResult {
   consumer: string;
   kind: ConsumerKind;
+  /** The round of the C loop / stateless edge pair (1..ROUNDS); 1 for the others. */
+  round: number;
   rules: Rules;
   generator: GenResult;
   /** Packets the NFQUEUE rule sent to the queue (its counter) and those delivered to the consumer (the queue's id sequence). */
@@ -226,7 +242,7 @@ interface ThroughputResult {
   edge?: unknown;
 }
 
-async function throughputRun(c: Consumer): Promise<ThroughputResult> {
+async function throughputRun(c: Consumer, round: number): Promise<ThroughputResult> {
   await q.conntrackFlush();
   if (WARMUP_SECONDS > 0) {
     await q.generate({ seconds: WARMUP_SECONDS, spacing: SPACING });
@@ -270,8 +286,9 @@ async function throughputRun(c: Consumer): Promise<ThroughputResult> {
     };
   }
   return {
-    consumer: c.label,
+    consumer: ROUNDS > 1 && PAIRED.includes(c.kind) ? `${c.label} (round ${round})` : c.label,
     kind: c.kind,
+    round,
     rules: c.rules,
     generator: gen,
     queueRuleHits: hits1 - hits0,
@@ -458,13 +475,14 @@ async function child<T>(argv: string[], timeoutMs: number): Promise<T> {
 
 // ------------------------------------------------------------------ main
 
-function edgeConfigText(mode: Rules): string {
+/** The edge's config: conntrack mode, or stateless (with `counters`, every flow-set element has its counter, as on an edge publishing flow records). */
+function edgeConfigText(mode: Rules, counters = false): string {
   return [
     `queue: { num: ${QUEUE} }`,
     ...(mode === 'stateless'
       ? [
           `netfilter: { mode: stateless, stateless: { table: ${TABLE}, liveTimeout: ${LIVE_TIMEOUT}, sweepInterval: ${SWEEP_INTERVAL}, mapSize: ${MAP_SIZE}, ` +
-            `interfaces: [${ROUTER_INTERFACES.join(', ')}] } }`,
+            `elementCounters: ${counters ? 'true' : 'auto'}, interfaces: [${ROUTER_INTERFACES.join(', ')}] } }`,
         ]
       : []),
     'classification: { patterns: [patterns] }',
@@ -489,6 +507,7 @@ function statelessTable(config: EdgeConfig): StatelessRulesConfig {
     queue: { num: config.queue.first },
     mapSize: s.mapSize,
     liveTimeoutSec: s.liveTimeoutSec,
+    elementCounters: false,
     perSourceRate: { packets: s.perSourceRate, burst: s.perSourceBurst },
     ...(s.interfaces ? { interfaces: s.interfaces } : {}),
   };
@@ -503,6 +522,8 @@ async function main(): Promise<void> {
   const { log, patternDir } = bench;
   const configFiles: Record<Rules, string> = { conntrack: join(scratch, 'conntrack.yaml'), stateless: join(scratch, 'stateless.yaml') };
   for (const mode of ['conntrack', 'stateless'] as const) writeFileSync(configFiles[mode], edgeConfigText(mode));
+  const countersFile = join(scratch, 'stateless-counters.yaml');
+  writeFileSync(countersFile, edgeConfigText('stateless', true));
   const configs = { conntrack: loadEdgeConfig(configFiles.conntrack), stateless: loadEdgeConfig(configFiles.stateless) };
   const budget = configs.stateless.netfilter.maxPackets;
 
@@ -520,29 +541,30 @@ async function main(): Promise<void> {
     await q.build();
     await q.lab.exec(q.rtr, ['sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${UDP_TIMEOUT}`], { allowFail: true });
     const target = { netns: q.rtr };
-    const plan: [Rules, ConsumerKind[]][] = [
-      ['conntrack', ['c-conntrack', 'edge-conntrack']],
-      ['stateless', ['c-stateless', 'edge-stateless']],
-    ];
-    for (const [rules, kinds] of plan) {
-      for (const kind of kinds) {
-        // The C loop gets the rules from here; the conntrack edge runs with --no-rules on the same; the stateless edge installs its own table.
-        if (kind === 'c-conntrack') await applyEdgeRules(edgeRulesConfig(configs.conntrack), target);
-        if (kind === 'c-stateless') queueVia = (await applyStatelessRules(statelessTable(configs.stateless), target)).queueVia;
-        const c = await startConsumer(kind, configFiles[rules]);
-        try {
-          if (kind.startsWith('edge')) {
-            log(`${c.label}: ${LONG_FLOWS} flows of ${LONG_PACKETS} packets at ${LONG_PPS} packets/s (queued per flow)`);
-            perFlow.push(await queuedPerFlowRun(c, configs[rules].netfilter.maxPackets));
-          }
-          log(`${c.label}: ${WARMUP_SECONDS} s warm-up + ${SECONDS} s of flows`);
-          throughput.push(await throughputRun(c));
-        } finally {
-          exits[kind] = await stopConsumer(c);
+    // The C loop and the stateless edge alternate for ROUNDS rounds: their ratio is taken per round (the machine's speed drifts between runs).
+    const plan: ConsumerKind[] = ['c-conntrack', 'edge-conntrack', ...Array.from({ length: ROUNDS }, () => PAIRED).flat(), 'edge-stateless-counters'];
+    const rounds = new Map<ConsumerKind, number>();
+    for (const kind of plan) {
+      const rules: Rules = kind.includes('stateless') ? 'stateless' : 'conntrack';
+      const round = (rounds.get(kind) ?? 0) + 1;
+      rounds.set(kind, round);
+      // The C loop gets the rules from here; the conntrack edge runs with --no-rules on the same; the stateless edge installs its own table.
+      if (kind === 'c-conntrack') await applyEdgeRules(edgeRulesConfig(configs.conntrack), target);
+      if (kind === 'c-stateless') queueVia = (await applyStatelessRules(statelessTable(configs.stateless), target)).queueVia;
+      const c = await startConsumer(kind, kind === 'edge-stateless-counters' ? countersFile : configFiles[rules]);
+      try {
+        // The kernel's view of the queued packets per flow needs element counters.
+        if (kind === 'edge-conntrack' || kind === 'edge-stateless-counters') {
+          log(`${c.label}: ${LONG_FLOWS} flows of ${LONG_PACKETS} packets at ${LONG_PPS} packets/s (queued per flow)`);
+          perFlow.push(await queuedPerFlowRun(c, configs[rules].netfilter.maxPackets));
         }
-        if (kind === 'edge-conntrack') await removeEdgeRules(edgeRulesConfig(configs.conntrack), target);
-        if (kind === 'c-stateless') await removeStatelessRules({ table: TABLE }, target);
+        log(`${c.label}${ROUNDS > 1 && PAIRED.includes(kind) ? ` (round ${round})` : ''}: ${WARMUP_SECONDS} s warm-up + ${SECONDS} s of flows`);
+        throughput.push(await throughputRun(c, round));
+      } finally {
+        exits[`${kind}#${round}`] = await stopConsumer(c);
       }
+      if (kind === 'edge-conntrack') await removeEdgeRules(edgeRulesConfig(configs.conntrack), target);
+      if (kind === 'c-stateless') await removeStatelessRules({ table: TABLE }, target);
     }
     // The stateless edge removed its table at SIGTERM; nothing of ours may be left.
     const left = await q.lab.exec(q.rtr, ['nft', 'list', 'tables']);
@@ -556,7 +578,7 @@ async function main(): Promise<void> {
   if (interrupted()) return;
   const profiles: Record<string, { function: string; share: number }[]> = {};
   if (PROFILE) {
-    for (const kind of ['edge-conntrack', 'edge-stateless'] as const) {
+    for (const kind of ['edge-conntrack', 'edge-stateless', 'edge-stateless-counters'] as const) {
       const prof = loadCpuProfile(profileDir(kind));
       if (prof) profiles[kind] = selfTimeShares(prof, 15).functions;
     }
@@ -602,17 +624,28 @@ async function main(): Promise<void> {
       si(r.packetsPerCpuSecond),
     ]);
   }
-  const find = (k: ConsumerKind) => throughput.find((r) => r.kind === k);
+  const find = (k: ConsumerKind, round = 1) => throughput.find((r) => r.kind === k && r.round === round);
   const ratio = (a: ThroughputResult | undefined, b: ThroughputResult | undefined, f: (r: ThroughputResult) => number) => (a && b ? f(a) / f(b) : NaN);
-  const sl = find('edge-stateless');
+  // The pair's ratios per round; the target is judged on their medians, and the round with the median capacity ratio stands for the edge below.
+  const pairs = Array.from({ length: ROUNDS }, (_, i) => ({ c: find('c-stateless', i + 1), edge: find('edge-stateless', i + 1) }))
+    .filter((p) => p.c && p.edge)
+    .map((p) => ({ ...p, handled: ratio(p.edge, p.c, (r) => r.handledPerSec), capacity: ratio(p.edge, p.c, (r) => r.packetsPerCpuSecond) }));
+  const median = (xs: number[]) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1]!);
+  const medianPair = [...pairs].sort((a, b) => a.capacity - b.capacity)[(pairs.length - 1) >> 1];
+  const sl = medianPair?.edge;
+  const lastC = find('c-stateless', ROUNDS);
   const ratios = {
-    handledVsCStateless: ratio(sl, find('c-stateless'), (r) => r.handledPerSec),
-    capacityVsCStateless: ratio(sl, find('c-stateless'), (r) => r.packetsPerCpuSecond),
+    handledVsCStateless: median(pairs.map((p) => p.handled)),
+    capacityVsCStateless: median(pairs.map((p) => p.capacity)),
+    perRound: pairs.map((p) => ({ round: p.edge!.round, handled: p.handled, capacity: p.capacity })),
     handledVsCConntrack: ratio(sl, find('c-conntrack'), (r) => r.handledPerSec),
     capacityVsCConntrack: ratio(sl, find('c-conntrack'), (r) => r.packetsPerCpuSecond),
     handledVsEdgeConntrack: ratio(sl, find('edge-conntrack'), (r) => r.handledPerSec),
     capacityVsEdgeConntrack: ratio(sl, find('edge-conntrack'), (r) => r.packetsPerCpuSecond),
     conntrackEdgeCapacityVsC: ratio(find('edge-conntrack'), find('c-conntrack'), (r) => r.packetsPerCpuSecond),
+    // Against the C loop's last round, the run before it.
+    countersHandledVsCStateless: ratio(find('edge-stateless-counters'), lastC, (r) => r.handledPerSec),
+    countersCapacityVsCStateless: ratio(find('edge-stateless-counters'), lastC, (r) => r.packetsPerCpuSecond),
   };
 
   const perFlowTable = new Table({ head: ['queued per flow', 'view', 'kind', 'flows', 'max', 'mean', 'distribution (queued: flows)', 'target'], style });
@@ -646,7 +679,7 @@ async function main(): Promise<void> {
   const table = memory.find((m) => m.scenario.startsWith('flow table'))!;
   const tableBytes = bytesOf(table);
 
-  const slFlow = perFlow.find((r) => r.kind === 'edge-stateless');
+  const slFlow = perFlow.find((r) => r.kind === 'edge-stateless-counters');
   const maxQueued = slFlow ? Math.max(slFlow.edge.all.max, slFlow.kernel?.all.max ?? -Infinity) : NaN;
   const targets = {
     statelessAtLeastHalfOfC: {
@@ -670,9 +703,14 @@ async function main(): Promise<void> {
     out.write(`${tput.toString()}\n`);
     if (sl?.edge) out.write(`stateless edge, measured run: ${JSON.stringify(sl.edge)}\n`);
     if (sl?.tableCounters && Object.keys(sl.tableCounters).length > 0) out.write(`stateless table counters over the run (packets): ${JSON.stringify(sl.tableCounters)}\n`);
+    const rounds = ratios.perRound.map((p) => `round ${p.round}: ${f2(p.handled)}x, ${f2(p.capacity)}x`).join('; ');
     out.write(
-      `stateless edge / bare C loop on the stateless table: handled packets/s ${f2(ratios.handledVsCStateless)}x, packets per CPU-second ${f2(ratios.capacityVsCStateless)}x; ` +
-        `/ C loop on the conntrack rules: ${f2(ratios.handledVsCConntrack)}x, ${f2(ratios.capacityVsCConntrack)}x; / conntrack edge: ${f2(ratios.handledVsEdgeConntrack)}x, ${f2(ratios.capacityVsEdgeConntrack)}x\n`,
+      `stateless edge / bare C loop on the stateless table, median of ${ratios.perRound.length} rounds (${rounds}): handled packets/s ${f2(ratios.handledVsCStateless)}x, packets per CPU-second ${f2(ratios.capacityVsCStateless)}x; ` +
+        `the median round's edge / C loop on the conntrack rules: ${f2(ratios.handledVsCConntrack)}x, ${f2(ratios.capacityVsCConntrack)}x; / conntrack edge: ${f2(ratios.handledVsEdgeConntrack)}x, ${f2(ratios.capacityVsEdgeConntrack)}x\n`,
+    );
+    out.write(
+      `stateless edge with element counters (as when it publishes flow records) / bare C loop on the stateless table: handled packets/s ${f2(ratios.countersHandledVsCStateless)}x, ` +
+        `packets per CPU-second ${f2(ratios.countersCapacityVsCStateless)}x\n`,
     );
     const bound = throughput.filter((r) => r.bypassedQueueFull === 0).map((r) => r.consumer);
     if (bound.length > 0) out.write(`kept up with everything queued (handled packets/s is then the offered load, not the consumer's limit): ${bound.join('; ')}\n`);
