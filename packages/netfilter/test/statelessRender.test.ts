@@ -36,7 +36,7 @@ const TUPLE6 = 'ip6 saddr . meta l4proto . th sport . ip6 daddr . th dport';
 const LIVE4 = `\t\tupdate @live4 { ${TUPLE4} }`;
 const REV4 = 'ip daddr . meta l4proto . th dport . ip saddr . th sport';
 const REV6 = 'ip6 daddr . meta l4proto . th dport . ip6 saddr . th sport';
-const flowSet = (name: string, key: string, size = 262144, counter = true) => `\tset ${name} { type ${key}; flags dynamic,timeout; size ${size};${counter ? ' counter;' : ''} }`;
+const flowSet = (name: string, key: string, size = 262144, counter = true) => `\tset ${name} { type ${key}; flags dynamic,timeout; gc-interval 60s; size ${size};${counter ? ' counter;' : ''} }`;
 /** The after-queue rule that adds a flow's two elements to `set` from a packet (guards: sets it must not be in). */
 const learn = (tuple: string, rev: string, set: string, guards: string[], timeout = 3600) =>
   `\t\t${[set, ...guards].map((g) => `${tuple} != @${g}`).join(' ')} add @${set} { ${tuple} timeout ${timeout}s } add @${set} { ${rev} timeout ${timeout}s } counter name learned`;
