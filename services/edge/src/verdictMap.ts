@@ -140,7 +140,12 @@ export class VerdictMap {
   /** A flow is first due this long after its elements: when a live element made in its first second would have expired, had no packet come after that. */
   private readonly firstDueSec: number;
   private sweeping = false;
-  /** What the elements of re-added flows had counted before (a new element starts at zero): only long flows are here. */
+  /**
+   * What the flow counted besides its current elements: what its elements
+   * had counted before a re-add (a new element starts at zero), and
+   * packets in flight when its elements were added (see carry). Only
+   * long flows and such flows are here.
+   */
   private readonly carried = new Map<string, DirectionCounters>();
   /**
    * Flows whose elements the kernel added from a packet: that packet's
@@ -150,9 +155,10 @@ export class VerdictMap {
    */
   private readonly learnedFrom: Map<string, number> | undefined;
   /**
-   * Flows decided in a packet batch whose elements are still to be added:
-   * the edge's own counters at that verdict hold the batch's packets, so
-   * the packet that adds the elements is counted there already.
+   * Flows decided in the packet batch being handled (until its commit)
+   * that had no elements: the edge's own counters at that verdict hold the
+   * batch's packets, so the packet that adds the elements, and the flow's
+   * other packets of the batch, are counted there already.
    */
   private readonly decidedInBatch = new Set<string>();
 
@@ -225,7 +231,7 @@ export class VerdictMap {
       this.counters.learned++;
       if (this.learnedFrom) {
         // Its own direction's element counted it rightly unless the edge's counters at the verdict hold it too; the other direction's never did.
-        const mode = this.decidedInBatch.delete(key) ? LEARN_BOTH : fromLow ? LEARN_REPLY : LEARN_ORIG;
+        const mode = this.decidedInBatch.has(key) ? LEARN_BOTH : fromLow ? LEARN_REPLY : LEARN_ORIG;
         this.learnedFrom.set(key, ipLength * LEARN_MODES + mode);
       }
     } else if (Math.floor(v / CODE_BITS) - this.firstDueSec < this.nowSec()) {
@@ -234,10 +240,36 @@ export class VerdictMap {
       // fails when its per-element counters find no memory (atomic per-CPU
       // allocations run out under a burst of new flows): netlink adds them.
       this.counters.repaired++;
-      this.learnedFrom?.delete(key);
+      if (this.learnedFrom) {
+        // No element counted the packet that was to add them, nor this one:
+        // both count on top (the first unless the verdict's counts hold it).
+        const learned = this.learnedFrom.get(key);
+        this.learnedFrom.delete(key);
+        const mode = learned === undefined ? LEARN_BOTH : learned % LEARN_MODES;
+        if (mode !== LEARN_BOTH) this.countInFlight(key, (learned! - mode) / LEARN_MODES, mode === LEARN_REPLY);
+        this.countInFlight(key, ipLength, fromLow);
+      }
       this.pending.set(key, -1);
+    } else if (this.learnedFrom && !this.decidedInBatch.has(key)) {
+      // Queued before its elements existed (in flight while they were
+      // added), after the batch of its verdict: the edge counted it after
+      // the verdict and no element did (the after-queue chain's lookup
+      // counts nothing). Its counts go on top of the elements'.
+      this.countInFlight(key, ipLength, fromLow);
     }
     return this.targets[code];
+  }
+
+  private countInFlight(key: string, ipLength: number, fromLow: boolean): void {
+    let c = this.carried.get(key);
+    if (!c) this.carried.set(key, (c = { origIsLow: true, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }));
+    if (fromLow) {
+      c.origPackets++;
+      c.origBytes += ipLength;
+    } else {
+      c.replyPackets++;
+      c.replyBytes += ipLength;
+    }
   }
 
   /** Sends the queued changes to nftables: one transaction, or flow by flow when it fails. */

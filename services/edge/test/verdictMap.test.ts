@@ -186,7 +186,7 @@ describe('VerdictMap', () => {
     map.commit();
     expect(nft.transactions).toEqual([]);
     expect(map.counters).toMatchObject({ decided: 2, held: 1, learned: 3 });
-    // Carried again (a packet that was queued before the elements existed): still its target, learned once.
+    // Carried again in the next batch (a packet that was queued before the elements existed): still its target, learned once.
     expect(map.carry(key(80), 60, true)).toEqual(HTTP);
     expect(map.counters.learned).toBe(3);
     // Afterwards key(80)'s request element counts 4 more packets of 100 bytes, its reply's 3 of 1000.
@@ -197,14 +197,36 @@ describe('VerdictMap', () => {
     nft.element(down).bytes += 3000;
     clock.sec += 31;
     await map.sweep();
-    expect(seen.get(key(80))).toEqual([4, 400, 3, 3000, true]);
+    // The packet in flight counts on top: the edge saw it after its verdict, no element counted it.
+    expect(seen.get(key(80))).toEqual([5, 460, 3, 3000, true]);
     // Neither the hold nor the cluster's verdict counted the packet: its own direction's element did, rightly.
     expect(seen.get(key(81))).toEqual([1, 1500, 0, 0, true]);
     expect(seen.get(key(82))).toEqual([0, 0, 1, 90, true]);
     expect(map.size).toBe(0);
   });
 
-  it('a flow whose kernel-added elements are missing (its packet queued again a second later) gets them over netlink, its learning packet no longer taken off', async () => {
+  it('packets of a flow in flight while its elements were added count once: not in the batch of its own verdict, but after it and after a verdict from the cluster', async () => {
+    const seen = new Map<string, [number, number, number, number]>();
+    const { nft, map, clock } = setup({ onCounted: (k, c) => seen.set(k, [c.origPackets, c.origBytes, c.replyPackets, c.replyBytes]) });
+    // key(86): the edge's own verdict; two more of its packets in that batch (in the verdict's counts), one in the next.
+    map.decide(key(86), 0x100, false, true);
+    for (const len of [60, 70, 80]) map.carry(key(86), len, true);
+    nft.learn(key(86), HTTP, 60);
+    map.commit();
+    map.carry(key(86), 90, false);
+    // key(87): a verdict from the cluster, added over netlink; two packets queued before that come back afterwards.
+    map.decide(key(87), 0x200, false, false);
+    map.commit();
+    map.carry(key(87), 100, true);
+    map.carry(key(87), 110, false);
+    clock.sec += 31;
+    await map.sweep();
+    expect(seen.get(key(86))).toEqual([0, 0, 1, 90]);
+    expect(seen.get(key(87))).toEqual([1, 100, 1, 110]);
+    expect(map.counters.learned).toBe(1);
+  });
+
+  it('a flow whose kernel-added elements are missing (its packet queued again a second later) gets them over netlink, and every packet no element counted counts on top', async () => {
     const seen: [number, number][] = [];
     const { nft, map, clock } = setup({ onCounted: (_k, c) => seen.push([c.origPackets, c.origBytes]) });
     map.decide(key(85), 0x100, false);
@@ -222,7 +244,8 @@ describe('VerdictMap', () => {
     nft.element(tuplesOf(key(85))[0]).bytes = 300;
     clock.sec += 30;
     await map.sweep();
-    expect(seen).toEqual([[3, 300]]);
+    // After the cluster's verdict the edge saw 60 (its add failed), 60 (in flight) and 70 (it made the edge add them) bytes; then the elements counted 3 packets.
+    expect(seen).toEqual([[6, 490]]);
   });
 
   it('carries nothing for a flow without elements, a watched one, or one whose elements the next commit replaces', () => {
