@@ -38,12 +38,12 @@
  *    warm-up, the conntrack edge and the stateless one with element
  *    counters (the kernel's view needs them) each get LONG_FLOWS flows of
  *    20 packets each (DNS and HTTP decided on their first packet, unmatched
- *    ones `unknown` on packet N+1), paced (a flow's packets 10 ms apart); per flow the packets the
- *    edge received (its /flows), and for the stateless table also the
- *    kernel's view: the flow's packets less those its elements counted
- *    after the packet that added them (the elements outlive the run:
- *    liveTimeout is longer than it). Target:
- *    budget + 1 at most. Also the edge's CPU for that paced load, until the
+ *    ones `unknown` on packet N+1), paced (a flow's packets 10 ms apart);
+ *    per flow the packets the edge received (its /flows), and for the
+ *    stateless table also the kernel's view: the flow's packets less those
+ *    its elements counted after the packet that added them (the elements
+ *    outlive the run: liveTimeout is longer than it). Target: budget + 1
+ *    at most. Also the edge's CPU for that paced load, until the
  *    sweep has ended the run's flows.
  * 3. Pickup latency: pickupLatency.js in a child (nats-server, a worker, two
  *    edges in remote mode; see there).
@@ -127,6 +127,7 @@ const ROUTER_INTERFACES = ['veth0', 'veth1'];
 
 type ConsumerKind = 'c-conntrack' | 'edge-conntrack' | 'c-stateless' | 'edge-stateless' | 'edge-stateless-counters';
 type Rules = 'conntrack' | 'stateless';
+const rulesOf = (kind: ConsumerKind): Rules => (kind.includes('stateless') ? 'stateless' : 'conntrack');
 /** The pair the target compares, run ROUNDS times in turn. */
 const PAIRED: readonly ConsumerKind[] = ['c-stateless', 'edge-stateless'];
 
@@ -150,7 +151,7 @@ let scratch = '';
 const profileDir = (kind: ConsumerKind) => join(scratch, `profile-${kind}`);
 
 async function startConsumer(kind: ConsumerKind, configFile: string): Promise<Consumer> {
-  const rules: Rules = kind.includes('stateless') ? 'stateless' : 'conntrack';
+  const rules = rulesOf(kind);
   if (kind.startsWith('edge')) {
     const bin = join(REPO_ROOT, 'services/cli/bin/l7mesh.js');
     // Stateless mode installs its own table (--no-rules does not apply to it).
@@ -545,7 +546,7 @@ async function main(): Promise<void> {
     const plan: ConsumerKind[] = ['c-conntrack', 'edge-conntrack', ...Array.from({ length: ROUNDS }, () => PAIRED).flat(), 'edge-stateless-counters'];
     const rounds = new Map<ConsumerKind, number>();
     for (const kind of plan) {
-      const rules: Rules = kind.includes('stateless') ? 'stateless' : 'conntrack';
+      const rules = rulesOf(kind);
       const round = (rounds.get(kind) ?? 0) + 1;
       rounds.set(kind, round);
       // The C loop gets the rules from here; the conntrack edge runs with --no-rules on the same; the stateless edge installs its own table.
