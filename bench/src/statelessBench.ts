@@ -73,7 +73,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
-import { edgeRulesConfig, loadEdgeConfig, MarkPolicy, type EdgeConfig } from '@l7mesh/edge';
+import { edgeRulesConfig, loadEdgeConfig, MarkPolicy, statelessRulesConfig } from '@l7mesh/edge';
 import {
   applyEdgeRules,
   applyStatelessRules,
@@ -82,7 +82,6 @@ import {
   removeEdgeRules,
   removeStatelessRules,
   type CounterValue,
-  type StatelessRulesConfig,
 } from '@l7mesh/netfilter';
 import { run, sleep, type Spawned } from '@l7mesh/netns';
 import { REPO_ROOT } from './benchPatterns.js';
@@ -497,23 +496,6 @@ function edgeConfigText(mode: Rules, counters = false): string {
   ].join('\n');
 }
 
-/** The table the stateless edge installs for `config` (as services/edge's statelessRulesConfig makes it). */
-function statelessTable(config: EdgeConfig): StatelessRulesConfig {
-  const s = config.netfilter.stateless;
-  return {
-    table: s.table,
-    families: config.netfilter.families,
-    mask: config.netfilter.mask,
-    marks: new MarkPolicy(config.marks).distinctMarks,
-    queue: { num: config.queue.first },
-    mapSize: s.mapSize,
-    liveTimeoutSec: s.liveTimeoutSec,
-    elementCounters: false,
-    perSourceRate: { packets: s.perSourceRate, burst: s.perSourceBurst },
-    ...(s.interfaces ? { interfaces: s.interfaces } : {}),
-  };
-}
-
 const f0 = (v: number) => fixed(v, 0);
 const f2 = (v: number) => fixed(v, 2);
 
@@ -551,7 +533,7 @@ async function main(): Promise<void> {
       rounds.set(kind, round);
       // The C loop gets the rules from here; the conntrack edge runs with --no-rules on the same; the stateless edge installs its own table.
       if (kind === 'c-conntrack') await applyEdgeRules(edgeRulesConfig(configs.conntrack), target);
-      if (kind === 'c-stateless') queueVia = (await applyStatelessRules(statelessTable(configs.stateless), target)).queueVia;
+      if (kind === 'c-stateless') queueVia = (await applyStatelessRules(statelessRulesConfig(configs.stateless, new MarkPolicy(configs.stateless.marks)), target)).queueVia;
       const c = await startConsumer(kind, kind === 'edge-stateless-counters' ? countersFile : configFiles[rules]);
       try {
         // The kernel's view of the queued packets per flow needs element counters.

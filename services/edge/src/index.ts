@@ -22,6 +22,7 @@ export { createEdgeMetrics } from './metrics.js';
 export { loadEdgePatterns, type EdgePatterns } from './patterns.js';
 export { replayCapture, replayCaptures, REPLAY_BATCH, type ReplayOptions, type ReplayRecord, type ReplayResult } from './replay.js';
 export { edgeRulesConfig, renderRulesReport } from './rules.js';
+export { statelessRulesConfig } from './stateless.js';
 export { LOOPBACK, startEdgeServer, type EdgeServer, type EdgeServerSources } from './server.js';
 export { edgeStats, type EdgeStats, type ProtocolStats, type StatsContext } from './stats.js';
 export type { ConntrackMarker, ConntrackTuple, PacketVerdict, QueuedPacket } from './types.js';

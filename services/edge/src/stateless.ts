@@ -112,9 +112,8 @@ export async function startStateless(
     read: (reads) => nft.nftGetElements(table, reads.map((r) => ({ set: setOf(familyOf(r.key), r.target), tuple: r.key, reverse: r.reverse }))),
   };
   const remove: NonNullable<VerdictMapDriver['remove']> = (removals, counted) => {
-    const elements = removals.flatMap((r) => elementsOf(r, setOf(familyOf(r.key), r.target)));
-    if (counted) return nft.nftRemoveElements(table, elements);
-    nft.nftApplyElements(table, elements.map((e) => ({ op: 'destroy' as const, ...e })));
+    if (counted) return nft.nftRemoveElements(table, removals.flatMap((r) => elementsOf(r, setOf(familyOf(r.key), r.target))));
+    driver.apply(removals.map((r) => ({ op: 'destroy', key: r.key, target: r.target })));
     return undefined;
   };
   // Kernels before 6.3 have no destroy: there the sweeps read an ended flow's elements, then delete them.

@@ -3,7 +3,8 @@ import type { ElementTarget, FlowTuple } from '@l7mesh/netfilter';
 
 /** A change to one flow's elements: both directions' keys of the canonical flow key. */
 export interface FlowChange {
-  op: 'add' | 'delete';
+  /** `destroy`: a delete that a missing element does not fail (kernel 6.3+). */
+  op: 'add' | 'delete' | 'destroy';
   /** The flow package's canonical key of the flow. */
   key: string;
   target: ElementTarget;

@@ -41,6 +41,8 @@ class FakeNft implements VerdictMapDriver {
         const id = `${JSON.stringify(c.target)} ${tupleText(t)}`;
         if (c.op === 'delete') {
           if (!next.delete(id)) throw new Error(`No such file or directory (${id})`);
+        } else if (c.op === 'destroy') {
+          next.delete(id);
         } else if (!next.has(id)) next.set(id, { key: t, target: c.target, packets: 0, bytes: 0, expiresAt: this.clock.sec + (c.timeoutSec ?? 1e9) });
       }
     }
