@@ -378,6 +378,7 @@ void NativeQueue::PutVerdict(int type, uint16_t queue, uint32_t id, uint32_t ver
   nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(verdict));
   if (setMark) nfq_nlmsg_verdict_put_mark(nlh, mark);
   txLen_ += nlh->nlmsg_len;
+  stats_.verdictMessages++;
 }
 
 int NativeQueue::SendTx() {
@@ -421,8 +422,14 @@ Napi::Value NativeQueue::JsVerdict(const Napi::CallbackInfo& info) {
 }
 
 // verdictBatch(queues: Uint16Array, ids: Uint32Array, verdicts: Uint8Array,
-//              marks?: Uint32Array, setMark?: Uint8Array, quiet?: boolean) -> number sent
+//              marks?: Uint32Array, setMark?: Uint8Array, quiet?: boolean, whole?: boolean) -> number sent
 // Without setMark, a mark of 0xffffffff means "leave the mark alone".
+// whole: the caller vouches that the arrays hold, per queue, every packet it
+// has been given and not yet verdicted, in delivery order. Then a run of
+// consecutive ids of one queue with one verdict and one mark goes as one
+// NFQNL_MSG_VERDICT_BATCH ("every id up to the run's last"): the kernel's
+// queue holds nothing older, since the messages before it took the rest.
+// Messages are applied in order, so no packet overtakes another.
 Napi::Value NativeQueue::JsVerdictBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "verdictBatch");
@@ -453,6 +460,7 @@ Napi::Value NativeQueue::JsVerdictBatch(const Napi::CallbackInfo& info) {
   }
   // quiet: kernel rejections (e.g. already verdicted ids) are counted, not reported.
   const bool quiet = ReadBool(env, info[5], "verdictBatch: quiet", false);
+  const bool whole = ReadBool(env, info[6], "verdictBatch: whole", false);
   // Validate everything before sending anything.
   for (size_t i = 0; i < n; i++) {
     const uint16_t q = queues[i];
@@ -473,14 +481,25 @@ Napi::Value NativeQueue::JsVerdictBatch(const Napi::CallbackInfo& info) {
            {0, q, static_cast<int64_t>(i)});
     }
   }
+  auto marked = [&](size_t i) { return hasFlags ? flags[i] != 0 : hasMarks && marks[i] != 0xffffffffu; };
+  // Whether packet j goes back exactly as packet i, right after it in its queue.
+  auto sameRun = [&](size_t i, size_t j) {
+    if (queues[j] != queues[i] || ids[j] != ids[j - 1] + 1 || verdicts[j] != verdicts[i]) return false;
+    const bool m = marked(i);
+    return marked(j) == m && (!m || marks[j] == marks[i]);
+  };
   txLen_ = 0;
-  size_t sent = 0, built = 0;
-  for (size_t i = 0; i < n; i++) {
-    const bool setMark = hasFlags ? flags[i] != 0 : hasMarks && marks[i] != 0xffffffffu;
-    PutVerdict(NFQNL_MSG_VERDICT, queues[i], ids[i], verdicts[i], setMark, setMark ? marks[i] : 0,
-               quiet ? 0 : ids[i]);
-    built++;
-    if (txLen_ >= kTxChunk || i + 1 == n) {
+  size_t sent = 0;
+  for (size_t i = 0; i < n;) {
+    size_t last = i;
+    if (whole) {
+      while (last + 1 < n && sameRun(i, last + 1)) last++;
+    }
+    const bool setMark = marked(i);
+    PutVerdict(last > i ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT, queues[i], ids[last], verdicts[i], setMark,
+               setMark ? marks[i] : 0, quiet ? 0 : ids[last]);
+    i = last + 1;
+    if (txLen_ >= kTxChunk || i == n) {
       const int e = SendTx();
       if (e != 0) {
         stats_.verdicts += static_cast<double>(sent);
@@ -489,7 +508,7 @@ Napi::Value NativeQueue::JsVerdictBatch(const Napi::CallbackInfo& info) {
                  " verdicts: " + ErrnoText(e),
              {e, -1, static_cast<int64_t>(sent)});
       }
-      sent = built;
+      sent = i;
     }
   }
   stats_.verdicts += static_cast<double>(n);
@@ -535,6 +554,7 @@ Napi::Value NativeQueue::JsStats(const Napi::CallbackInfo& info) {
   num("enobufs", stats_.enobufs);
   num("verdicts", stats_.verdicts);
   num("verdictSends", stats_.verdictSends);
+  num("verdictMessages", stats_.verdictMessages);
   num("verdictErrors", stats_.verdictErrors);
   num("quietErrors", stats_.quietErrors);
   num("truncated", stats_.truncated);

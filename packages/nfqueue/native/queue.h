@@ -38,7 +38,7 @@ struct Batch {
 
 struct Stats {
   double packets = 0, bytes = 0, batches = 0, recvCalls = 0, enobufs = 0;
-  double verdicts = 0, verdictSends = 0, verdictErrors = 0, quietErrors = 0;
+  double verdicts = 0, verdictSends = 0, verdictMessages = 0, verdictErrors = 0, quietErrors = 0;
   double truncated = 0, parseErrors = 0, foreign = 0, socketErrors = 0, largestBatch = 0;
   double errorsDropped = 0;
 };

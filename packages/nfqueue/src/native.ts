@@ -28,6 +28,8 @@ export interface NativeStats {
   enobufs: number;
   verdicts: number;
   verdictSends: number;
+  /** Netlink verdict messages: one per packet, or one per run of a `whole` verdictBatch. */
+  verdictMessages: number;
   verdictErrors: number;
   quietErrors: number;
   truncated: number;
@@ -49,6 +51,7 @@ export interface NativeQueue {
     marks?: Uint32Array,
     setMark?: Uint8Array,
     quiet?: boolean,
+    whole?: boolean,
   ): number;
   verdictUpTo(queue: number, id: number, verdict: number, mark?: number): void;
   flush(): number;

@@ -158,9 +158,16 @@ export class NfQueue {
    * mark of NO_MARK (0xffffffff) leaves that packet's mark alone; with it,
    * the mark is set exactly where setMark[i] != 0. All entries are validated
    * before anything is sent. Returns the number of verdicts sent.
+   *
+   * `whole`: the arrays hold, per queue, every packet this NfQueue delivered
+   * and nothing verdicted yet, in delivery order (a whole batch, as onBatch
+   * got it). Then each run of consecutive ids of one queue with the same
+   * verdict and mark goes as one NFQNL_MSG_VERDICT_BATCH message instead of
+   * one message per packet. Wrongly claimed, it would also release an older
+   * packet held back for later.
    */
-  verdictBatch(queues: Uint16Array, ids: Uint32Array, verdicts: Uint8Array, marks?: Uint32Array, setMark?: Uint8Array): number {
-    return this.#native.verdictBatch(queues, ids, verdicts, marks, setMark);
+  verdictBatch(queues: Uint16Array, ids: Uint32Array, verdicts: Uint8Array, marks?: Uint32Array, setMark?: Uint8Array, options?: { whole?: boolean }): number {
+    return this.#native.verdictBatch(queues, ids, verdicts, marks, setMark, false, options?.whole === true);
   }
 
   /** The same verdict (and optional mark) for every packet of a batch. */

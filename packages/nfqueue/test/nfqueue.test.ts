@@ -69,6 +69,7 @@ beforeAll(async () => {
     '-t mangle -A PREROUTING -p udp --dport 5566 -j NFQUEUE --queue-num 15 --queue-bypass',
     '-t mangle -A PREROUTING -p udp --dport 5567 -j NFQUEUE --queue-num 17 --queue-bypass',
     '-t mangle -A PREROUTING -p tcp --dport 5570 -j NFQUEUE --queue-num 16 --queue-bypass',
+    '-t mangle -A PREROUTING -p udp --dport 5568 -j NFQUEUE --queue-num 18 --queue-bypass',
     // conntrack mark test: every entry of port 5562 starts with mark 0x1
     '-t mangle -A PREROUTING -p udp --dport 5562 -j CONNMARK --set-mark 0x1',
     // counters after the queue (INPUT comes after the PREROUTING verdict)
@@ -78,9 +79,12 @@ beforeAll(async () => {
     '-t mangle -A INPUT -p udp --dport 5557 -m comment --comment in-5557',
     '-t mangle -A INPUT -p udp --dport 5565 -m mark --mark 0x300 -m comment --comment marked-5565',
     '-t mangle -A INPUT -p udp --dport 5567 -m comment --comment in-5567',
+    '-t mangle -A INPUT -p udp --dport 5568 -m mark --mark 0x400 -m comment --comment marked-5568-400',
+    '-t mangle -A INPUT -p udp --dport 5568 -m mark --mark 0x500 -m comment --comment marked-5568-500',
+    '-t mangle -A INPUT -p udp --dport 5568 -m mark --mark 0 -m comment --comment unmarked-5568',
   ];
   for (const r of rules) lab.iptables(S, r);
-  listener = new Proc(S, 'listener.mjs', [lab.serverIp, '5555,5556,5557,5558,5559,5560,5561,5562,5563,5564,5565,5566,5567']);
+  listener = new Proc(S, 'listener.mjs', [lab.serverIp, '5555,5556,5557,5558,5559,5560,5561,5562,5563,5564,5565,5566,5567,5568']);
   await listener.next((l) => l.event === 'ready', 10_000);
 }, 240_000);
 
@@ -243,6 +247,40 @@ describe('NFQUEUE in a network namespace', () => {
     expect(r.threw).toBe(false);
     expect(await arrived(5565, 6)).toBe(6);
     expect(lab.counter('INPUT', 'marked-5565')).toBe(2);
+    await finish(p);
+  });
+
+  it('verdictBatch whole: a run of consecutive ids with one verdict and mark goes as one message, marks kept per run; ids out of order go one by one', async () => {
+    const p = await consumer({ queues: 18, mode: 'hold', keep: 16, noHex: true });
+    const L = pkg.NO_MARK;
+    lab.send({ port: 5568, count: 12, sizes: [24] });
+    let st = await seenPackets(p, 12);
+    const ids = (st.seen.kept as Json[]).map((k) => k.id as number);
+    expect(ids).toEqual(Array.from({ length: 12 }, (_, i) => ids[0]! + i));
+    const before = st.stats.verdictMessages;
+    // runs: 4 x 0x400, 3 left alone, 2 x 0x500, 3 x 0x400 -> 4 messages
+    const marks = [0x400, 0x400, 0x400, 0x400, L, L, L, 0x500, 0x500, 0x400, 0x400, 0x400];
+    let r = await p.request('marks', { queue: 18, ids, marks, whole: true });
+    expect(r.threw).toBe(false);
+    expect(await arrived(5568, 12)).toBe(12);
+    st = await p.request('stats');
+    expect(st.stats.verdictMessages - before).toBe(4);
+    expect(st.seen.errors).toEqual([]);
+    expect(lab.counter('INPUT', 'marked-5568-400')).toBe(7);
+    expect(lab.counter('INPUT', 'marked-5568-500')).toBe(2);
+    expect(lab.counter('INPUT', 'unmarked-5568')).toBe(3);
+    // Not in id order: nothing is coalesced (a batch verdict would take the skipped id with it).
+    lab.send({ port: 5568, count: 4, sizes: [24] });
+    st = await seenPackets(p, 16);
+    const more = (st.seen.kept as Json[]).slice(12).map((k) => k.id as number);
+    r = await p.request('marks', { queue: 18, ids: [more[0], more[2], more[1], more[3]], marks: [0x500, 0x500, 0x500, 0x500], whole: true });
+    expect(r.threw).toBe(false);
+    expect(await arrived(5568, 16)).toBe(16);
+    st = await p.request('stats');
+    expect(st.stats.verdictMessages - before).toBe(8);
+    expect(st.stats.verdicts).toBe(16);
+    expect(st.seen.errors).toEqual([]);
+    expect(lab.counter('INPUT', 'marked-5568-500')).toBe(6);
     await finish(p);
   });
 

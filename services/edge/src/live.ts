@@ -131,6 +131,7 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     const out: Record<string, number> = {
       received: s.packets,
       verdicts: s.verdicts,
+      verdict_messages: s.verdictMessages,
       verdict_errors: s.verdictErrors,
       enobufs: s.enobufs,
       truncated: s.truncated,
@@ -211,7 +212,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
         setMark[i] = 1;
       }
     }
-    q.verdictBatch(batch.queues, batch.ids, new Uint8Array(n).fill(nfq.Verdict.ACCEPT), out, setMark);
+    // The whole batch, in delivery order: runs of packets going back alike share one netlink message.
+    q.verdictBatch(batch.queues, batch.ids, new Uint8Array(n).fill(nfq.Verdict.ACCEPT), out, setMark, { whole: true });
     if (remote && n > 0) {
       // After the verdicts: the batch's new connections have passed source NAT, so their external tuples exist.
       remote.resolveNat();
