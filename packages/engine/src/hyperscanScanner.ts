@@ -56,8 +56,9 @@ export class HyperscanHeadScanner implements HeadScanner {
   private count = 0;
   /**
    * Slots of released streams, still open: the next flow takes one and
-   * resets it, one native call (per database) where a close and an open
-   * are two. Their state is the last flow's until then.
+   * restarts it, one native call (per database) where a close and an open
+   * are two. Their state is the last flow's until then (its end-of-data
+   * matches are never asked for: the flow was released).
    */
   private readonly parked: number[] = [];
 
@@ -69,8 +70,8 @@ export class HyperscanHeadScanner implements HeadScanner {
   open(): number {
     if (this.parked.length > 0) {
       const slot = this.parked.pop()!;
-      this.streams.reset(slot);
-      if (this.endStreams) this.endStreams.reset(this.endSlotOf[slot]!);
+      this.streams.restart(slot);
+      if (this.endStreams) this.endStreams.restart(this.endSlotOf[slot]!);
       return slot;
     }
     const slot = this.streams.open();

@@ -47,6 +47,7 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
                            InstanceMethod<&NativeStreamSet::Scan>("scan"),
                            InstanceMethod<&NativeStreamSet::Close>("close"),
                            InstanceMethod<&NativeStreamSet::Reset>("reset"),
+                           InstanceMethod<&NativeStreamSet::Restart>("restart"),
                            InstanceMethod<&NativeStreamSet::ScanBatch>("scanBatch"),
                            InstanceMethod<&NativeStreamSet::CloseAll>("closeAll"),
                            InstanceMethod<&NativeStreamSet::OpenCount>("openCount"),
@@ -180,6 +181,16 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
     StartCollecting();
     hs_error_t err = hs_reset_stream(slots_[slot], 0, core_->scratch, &IdCollector::OnMatch, &collector_);
     return Collected(env, err, "hs_reset_stream");
+  }
+
+  // Without scratch and callback libhs skips the end-of-data pass: the stream
+  // just starts over, which is all a stream reused for a new flow needs.
+  Napi::Value Restart(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t slot = Slot(env, info[0]);
+    hs_error_t err = hs_reset_stream(slots_[slot], 0, nullptr, nullptr, nullptr);
+    if (err != HS_SUCCESS) FailHs(env, "HS_SCAN", "hs_reset_stream", err);
+    return env.Undefined();
   }
 
   // scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array

@@ -44,6 +44,11 @@ export class StreamSet {
     return this.#native.reset(slot);
   }
 
+  /** Restarts the stream from offset 0 without reporting end-of-data matches (cheaper than reset, for a stream reused for new data). */
+  restart(slot: number): void {
+    this.#native.restart(slot);
+  }
+
   get openCount(): number {
     return this.#native.openCount();
   }

@@ -36,6 +36,11 @@ describe('StreamSet basics', () => {
     // reset reports end-of-data matches (foo\z) then starts over at offset 0.
     expect(set.reset(late)).toEqual([3]);
     expect(set.scan(late, bytes('foo'))).toEqual([2]);
+    // restart starts over too, with no end-of-data pass: nothing reported, foo\z not matched later either.
+    expect(set.scan(late, bytes('xx foo'))).toEqual([]);
+    expect(set.restart(late)).toBeUndefined();
+    expect(set.scan(late, bytes('foo'))).toEqual([2]);
+    expect(set.reset(late)).toEqual([3]);
     set.closeAll();
     expect(set.openCount).toBe(0);
   });
@@ -167,6 +172,7 @@ describe('StreamSet argument checks', () => {
     set.close(s);
     expectHsError(() => set.close(s), 'HS_STREAM_CLOSED');
     expectHsError(() => set.reset(s), 'HS_STREAM_CLOSED');
+    expectHsError(() => set.restart(s), 'HS_STREAM_CLOSED');
     expectHsError(() => set.scan(s, bytes('x')), 'HS_STREAM_CLOSED');
   });
 
