@@ -161,13 +161,14 @@ export async function startStateless(
 
   return {
     packetMark(flow, coreMark, packetMark, buf, off) {
-      if (flow.l7 === 'unset') {
-        // Undecided within its budget: neither held nor decided, so no elements are booked (most queued packets; no lookup).
-        if (flow.packets < budget) return coreMark;
-        // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-        if (!(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) map.hold(flow.key);
-      }
-      return map.carry(flow.key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, flow.key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
+      const undecided = flow.l7 === 'unset';
+      // Undecided within its budget: neither held nor decided, so no elements are booked (most queued packets; no lookup).
+      if (undecided && flow.packets < budget) return coreMark;
+      // An IPv4 flow's key string is made on each read: once here.
+      const key = flow.key;
+      // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
+      if (undecided && !(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
+      return map.carry(key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view, inBatch) {
       const watch = view.flow.l7 === 'ftp' && keyHasPort(view.flow.key, ftpPorts);
