@@ -64,7 +64,8 @@
  * consumer, default 6), STATELESS_BENCH_WARMUP (1), STATELESS_BENCH_LONG_FLOWS
  * (4000), STATELESS_BENCH_LONG_PPS (40000), STATELESS_BENCH_ROUNDS (3), STATELESS_BENCH_PICKUP_FLOWS
  * (2000), STATELESS_BENCH_PICKUP_RATE (1000 flows/s),
- * STATELESS_BENCH_MEMORY_FLOWS (200000), STATELESS_BENCH_NICE (-10; 0: no
+ * STATELESS_BENCH_MEMORY_FLOWS (200000), STATELESS_BENCH_MAXLEN (the edges'
+ * queue.maxLen; default the edge's, 4096), STATELESS_BENCH_NICE (-10; 0: no
  * priority change), STATELESS_BENCH_PROFILE=1 (the edges with --cpu-prof:
  * where their main thread's time went; profiling slows them, so their
  * numbers are then not comparable).
@@ -100,6 +101,8 @@ const MEMORY_FLOWS = envNumber('STATELESS_BENCH_MEMORY_FLOWS', 200_000);
 const ROUNDS = envNumber('STATELESS_BENCH_ROUNDS', 3);
 const NICE = process.env.STATELESS_BENCH_NICE ? Number(process.env.STATELESS_BENCH_NICE) : -10;
 const PROFILE = process.env.STATELESS_BENCH_PROFILE === '1';
+/** The edges' queue.maxLen; unset: the edge's default. */
+const QUEUE_MAXLEN = process.env.STATELESS_BENCH_MAXLEN ? envNumber('STATELESS_BENCH_MAXLEN', 0) : undefined;
 
 const QUEUE = 7;
 const METRICS_PORT = 9917;
@@ -478,7 +481,7 @@ async function child<T>(argv: string[], timeoutMs: number): Promise<T> {
 /** The edge's config: conntrack mode, or stateless (with `counters`, every flow-set element has its counter, as on an edge publishing flow records). */
 function edgeConfigText(mode: Rules, counters = false): string {
   return [
-    `queue: { num: ${QUEUE} }`,
+    `queue: { num: ${QUEUE}${QUEUE_MAXLEN === undefined ? '' : `, maxLen: ${QUEUE_MAXLEN}`} }`,
     ...(mode === 'stateless'
       ? [
           `netfilter: { mode: stateless, stateless: { table: ${TABLE}, liveTimeout: ${LIVE_TIMEOUT}, sweepInterval: ${SWEEP_INTERVAL}, mapSize: ${MAP_SIZE}, ` +
@@ -736,6 +739,7 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       warmupSeconds: WARMUP_SECONDS,
       queue: QUEUE,
+      queueMaxLen: configs.stateless.queue.maxLen,
       nice: NICE,
       generatorCpu: GEN_CPU,
       consumerCpu: CONSUMER_CPU,
