@@ -368,4 +368,3 @@ describe('nftRemoveElements', () => {
     expect(late.error.message).toContain('(in removals 1024..1100; those before were removed)');
   });
 });
-

@@ -21,6 +21,8 @@ export interface DirectionCounters {
   replyBytes: number;
 }
 
+const noCounts = (): DirectionCounters => ({ origIsLow: true, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 });
+
 /** One element to read by key: a flow's in a target's set, or in the live set; `reverse`: the direction from the key's higher endpoint. */
 export interface ElementRead {
   key: string;
@@ -263,7 +265,7 @@ export class VerdictMap {
 
   private countInFlight(key: string, ipLength: number, fromLow: boolean): void {
     let c = this.carried.get(key);
-    if (!c) this.carried.set(key, (c = { origIsLow: true, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }));
+    if (!c) this.carried.set(key, (c = noCounts()));
     if (fromLow) {
       c.origPackets++;
       c.origBytes += ipLength;
@@ -445,7 +447,8 @@ export class VerdictMap {
 
   /** What the flow's elements counted before the current ones (re-adds), less the packet that added them (a learn). */
   private countedBefore(key: string): DirectionCounters {
-    const c = { ...(this.carried.get(key) ?? { origIsLow: true as const, origPackets: 0, origBytes: 0, replyPackets: 0, replyBytes: 0 }) };
+    const was = this.carried.get(key);
+    const c = was ? { ...was } : noCounts();
     const learned = this.learnedFrom?.get(key);
     if (learned !== undefined) {
       const mode = learned % LEARN_MODES;
