@@ -165,6 +165,21 @@ describe('MergingClassifier: the opener', () => {
     expect(verdicts[1]!.v.start).toEqual(verdicts[0]!.v.start);
   });
 
+  it('of two chained routers that both see the whole flow, is the edge whose report arrives first, though the other saw the SYN earlier (a NAT edge reports after its verdicts)', () => {
+    const { verdicts, send } = worker();
+    const whole = (lateUs: number) =>
+      [...clientSide(SegmentFlag.EdgeSawBoth), ...serverSide(SegmentFlag.EdgeSawBoth)]
+        .sort((x, y) => x.tsNsec - y.tsNsec)
+        .map((s, i) => ({ ...s, counter: i + 1, tsNsec: s.tsNsec + lateUs * 1000 }));
+    send(batch('b', whole(100), 6)); // the router behind: its clock says 0.1 ms later, its report comes first
+    send(batch('a', whole(0), 5));
+    expect(verdicts.filter((x) => x.v.opener).map((x) => x.edge)).toEqual(['b']);
+    expect(verdicts.map((x) => [x.edge, x.v.l7]).sort()).toEqual([
+      ['a', 'http'],
+      ['b', 'http'],
+    ]);
+  });
+
   it('is not an edge that reports a flow decided from another edge’s head (recalled)', () => {
     const { m, verdicts, send } = worker();
     const request = segment(Direction.LowToHigh, 3, PSH_ACK, 101, 501, 4, REQUEST);
