@@ -264,7 +264,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     if (stateless) {
       // Element counters count the packets after the flow got elements: the edge's own counts at the verdict come on top.
       const counted = records && ((key: string, c: KernelCounters, ended: boolean) => records.flowCounters(key, c, { final: ended, scope: 'since-verdict' }));
-      statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log, counted);
+      const resumed = records && ((flow: FlowEntry) => records.flowResumed(flow, policy.markOf(flow.l7)));
+      statelessEdge = await startStateless(config, policy, nfq, netfilter, target, log, counted, resumed);
     } else if (options.installRules !== false) {
       const applied = await netfilter.applyEdgeRules(rules, target);
       rulesInstalled = true;

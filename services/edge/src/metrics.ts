@@ -144,7 +144,7 @@ export function createEdgeMetrics(stats: () => EdgeStats): Registry {
       this.reset();
       const s = current().stateless;
       if (!s) return;
-      for (const event of ['held', 'decided', 'learned', 'repaired', 'replaced', 'ended', 'expired', 'refreshed', 'full', 'batch_failures', 'flow_failures', 'sweep_errors'] as const) this.inc({ event }, s[event]);
+      for (const event of ['held', 'decided', 'learned', 'repaired', 'replaced', 'ended', 'resumed', 'expired', 'refreshed', 'full', 'batch_failures', 'flow_failures', 'sweep_errors'] as const) this.inc({ event }, s[event]);
     },
   });
   new Gauge({

@@ -128,6 +128,8 @@ export interface EdgeRecordsCounters {
   unknownConnections: number;
   /** kernel: decided flows forgotten before the kernel reported their end (maxTracked). */
   evicted: number;
+  /** kernel: decided flows tracked again after their end (flowResumed). */
+  resumed: number;
 }
 
 /**
@@ -196,7 +198,7 @@ export function accountingInterfaceName(name: string): string {
 }
 
 export class EdgeRecords {
-  readonly counters: EdgeRecordsCounters = { flowRecords: 0, deltas: 0, refused: 0, unknownConnections: 0, evicted: 0 };
+  readonly counters: EdgeRecordsCounters = { flowRecords: 0, deltas: 0, refused: 0, unknownConnections: 0, evicted: 0, resumed: 0 };
   private readonly iface: string;
   private readonly intervalSec: number;
   private readonly clock: () => number;
@@ -238,32 +240,50 @@ export class EdgeRecords {
     const now = countersOf(f, name.reversed);
     this.add(f.l7, origOut, name.counted ? 1 : 0, now);
     const accounted: Accounted = { l7: f.l7, origOut, reversed: name.reversed, po: now[0], bo: now[1], pr: now[2], br: now[3] };
-    if (this.options.counters === 'edge') {
-      this.live.set(f, accounted);
-    } else {
-      const key = f.key;
-      // A key seen again (a new connection on the tuple) replaces the old one's entry: the kernel reports by tuple.
-      this.tracked.delete(key);
-      this.tracked.set(key, {
-        ...accounted,
-        decidedBy: f.decidedBy ?? '',
-        mark: view.mark ?? 0,
-        origIsLow: name.origIsLow,
-        recordKey: name.key,
-        recordOrigIsLow: name.keyOrigIsLow,
-        firstSec: name.firstSec,
-        firstNsec: name.firstNsec,
-        lastSec: f.lastSec,
-        lastNsec: f.lastNsec,
-        atVerdict: now,
-      });
-      const max = this.options.maxTracked ?? 1_000_000;
-      while (this.tracked.size > max) {
-        this.tracked.delete(this.tracked.keys().next().value!);
-        this.counters.evicted++;
-      }
-    }
+    if (this.options.counters === 'edge') this.live.set(f, accounted);
+    else this.track(f, name, accounted, view.mark ?? 0, now);
     this.emitRecord(f, name, 'live', view.mark ?? 0, now);
+  }
+
+  /**
+   * A decided flow whose kernel counters had ended (stateless mode: idle
+   * for liveTimeout, its elements deleted) is active again and has new
+   * elements (kernel counters only). Tracked again under its verdict and
+   * its record's identity, its counters from zero, and not counted as a
+   * flow again: its later records name the same connection, and the store
+   * keeps each counter's larger part, before or after the pause.
+   */
+  flowResumed(f: FlowEntry, mark: number | undefined): void {
+    if (this.options.counters !== 'kernel' || f.l7 === UNSET || this.tracked.has(f.key)) return;
+    const name = this.nameOf(f);
+    const accounted: Accounted = { l7: f.l7, origOut: this.originatorIsCustomer(f.key, name.origIsLow), reversed: name.reversed, po: 0, bo: 0, pr: 0, br: 0 };
+    this.track(f, name, accounted, mark ?? 0, [0, 0, 0, 0]);
+    this.counters.resumed++;
+  }
+
+  /** Tracks the flow for the kernel's reports by its key (at most maxTracked, the oldest evicted). */
+  private track(f: FlowEntry, name: FlowName, accounted: Accounted, mark: number, atVerdict: readonly [number, number, number, number]): void {
+    const key = f.key;
+    // A key seen again (a new connection on the tuple) replaces the old one's entry: the kernel reports by tuple.
+    this.tracked.delete(key);
+    this.tracked.set(key, {
+      ...accounted,
+      decidedBy: f.decidedBy ?? '',
+      mark,
+      origIsLow: name.origIsLow,
+      recordKey: name.key,
+      recordOrigIsLow: name.keyOrigIsLow,
+      firstSec: name.firstSec,
+      firstNsec: name.firstNsec,
+      lastSec: f.lastSec,
+      lastNsec: f.lastNsec,
+      atVerdict,
+    });
+    const max = this.options.maxTracked ?? 1_000_000;
+    while (this.tracked.size > max) {
+      this.tracked.delete(this.tracked.keys().next().value!);
+      this.counters.evicted++;
+    }
   }
 
   /**

@@ -25,7 +25,8 @@ type ElementRead = Parameters<Nft['nftRemoveElements']>[1][number];
 export interface StatelessEdge {
   /**
    * After the batch's marks are known, for each packet of a flow: holds a
-   * flow whose budget is spent, and returns the mark the packet goes back
+   * flow whose budget is spent, books a decided flow whose elements had
+   * ended (an idle connection resumed), and returns the mark the packet goes back
    * with (`coreMark`, EdgeCore's: -1 to leave it; or the hold code) so
    * that the kernel adds the flow's elements. The packet is the queued
    * datagram at buf[off].
@@ -71,6 +72,7 @@ export interface StatelessCounters {
   repaired: number;
   replaced: number;
   ended: number;
+  resumed: number;
   expired: number;
   refreshed: number;
   full: number;
@@ -88,6 +90,8 @@ export async function startStateless(
   log: (line: string) => void,
   /** The flows' element counters (accounting of whole connections), when the edge publishes records. */
   onCounted?: VerdictMapOptions['onCounted'],
+  /** A decided flow got its elements again after they ended (VerdictMap.resume): its counters start anew. */
+  onResumed?: (flow: FlowEntry) => void,
 ): Promise<StatelessEdge> {
   const s = config.netfilter.stateless;
   const rules = statelessRulesConfig(config, policy);
@@ -134,6 +138,8 @@ export async function startStateless(
   const holdMark = netfilter.resolveStatelessRules(rules).holdMark;
   const budget = config.netfilter.maxPackets;
   const ftpPorts = new Set(config.classification.ftpPorts);
+  /** A decided FTP control connection stays queued (watched): the helper reads its announcements. */
+  const watches = (l7: string, key: string) => l7 === 'ftp' && keyHasPort(key, ftpPorts);
   let sweepErrors = 0;
   const sweeper = setInterval(() => {
     map.sweep().catch((err: unknown) => {
@@ -167,12 +173,13 @@ export async function startStateless(
       // An IPv4 flow's key string is made on each read: once here.
       const key = flow.key;
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-      if (undecided && !(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
+      if (undecided) {
+        if (!(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
+      } else if (!map.has(key) && map.resume(key, policy.markOf(flow.l7), watches(flow.l7, key))) onResumed?.(flow);
       return map.carry(key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view, inBatch) {
-      const watch = view.flow.l7 === 'ftp' && keyHasPort(view.flow.key, ftpPorts);
-      map.decide(view.flow.key, view.mark, watch, inBatch);
+      map.decide(view.flow.key, view.mark, watches(view.flow.l7, view.flow.key), inBatch);
       if (!inBatch) commitSoon();
     },
     commit,
@@ -186,6 +193,7 @@ export async function startStateless(
         repaired: c.repaired,
         replaced: c.replaced,
         ended: c.ended,
+        resumed: c.resumed,
         expired: c.expired,
         refreshed: c.refreshed,
         full: c.full,

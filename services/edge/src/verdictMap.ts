@@ -86,6 +86,8 @@ export interface VerdictMapCounters {
   replaced: number;
   /** Flows whose elements were deleted because they left the live set (idle for liveTimeoutSec). */
   ended: number;
+  /** Decided flows given their elements again: a packet of them came back to the queue after they ended (an idle connection resumed). */
+  resumed: number;
   /** Elements of live flows re-added before their expiry. */
   refreshed: number;
   /** Flows whose elements expired before the edge ended them (their counters lost). */
@@ -133,7 +135,7 @@ const SWEEP_SLICE = 2048;
  * stays small at hundreds of thousands of flows.
  */
 export class VerdictMap {
-  readonly counters: VerdictMapCounters = { held: 0, decided: 0, learned: 0, repaired: 0, replaced: 0, ended: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
+  readonly counters: VerdictMapCounters = { held: 0, decided: 0, learned: 0, repaired: 0, replaced: 0, ended: 0, resumed: 0, refreshed: 0, expired: 0, full: 0, batchFailures: 0, flowFailures: 0 };
   private readonly book = new Map<string, number>();
   /** Flows changed since the last commit, with the code their elements had in nftables then (-1: none). */
   private readonly pending = new Map<string, number>();
@@ -210,6 +212,22 @@ export class VerdictMap {
     }
     this.set(key, code, had);
     if (this.learnedFrom && inBatch && this.pending.get(key) === -1) this.decidedInBatch.add(key);
+  }
+
+  /**
+   * A packet of a decided flow came back to the queue and the flow has no
+   * elements: they were deleted when it left the live set, and the
+   * connection is active again (or the map was full at its verdict).
+   * Books its verdict again, as {@link decide} from a packet batch does,
+   * so that this packet's {@link carry} adds its elements. Returns whether
+   * it did (false: it had elements, or the map is still full; a full map
+   * is counted once, at the verdict).
+   */
+  resume(key: string, mark: number | undefined, watch: boolean): boolean {
+    if (this.book.has(key) || this.book.size >= this.options.maxFlows) return false;
+    this.counters.resumed++;
+    this.set(key, watch ? WATCH : mark === undefined ? HOLD : this.codeOf(mark), undefined);
+    return true;
   }
 
   /**

@@ -83,7 +83,7 @@ describe('loopback metrics server', () => {
   it('serves the stateless counters in stateless mode', async () => {
     const config = testConfig();
     const core = makeCore(config);
-    const stateless = () => ({ flows: 12, held: 5, decided: 9, learned: 8, repaired: 7, replaced: 2, ended: 3, expired: 1, refreshed: 4, full: 6, batch_failures: 1, flow_failures: 0, sweep_errors: 0 });
+    const stateless = () => ({ flows: 12, held: 5, decided: 9, learned: 8, repaired: 7, replaced: 2, ended: 3, resumed: 11, expired: 1, refreshed: 4, full: 6, batch_failures: 1, flow_failures: 0, sweep_errors: 0 });
     const stats = () => edgeStats(core, { mode: 'replay', startedAt: Date.now(), config, stateless });
     expect(stats().stateless).toMatchObject({ flows: 12, full: 6 });
     const text = await createEdgeMetrics(stats).metrics();
@@ -92,5 +92,6 @@ describe('loopback metrics server', () => {
     expect(text).toContain('l7mesh_edge_stateless_events_total{event="refreshed"} 4');
     expect(text).toContain('l7mesh_edge_stateless_events_total{event="learned"} 8');
     expect(text).toContain('l7mesh_edge_stateless_events_total{event="repaired"} 7');
+    expect(text).toContain('l7mesh_edge_stateless_events_total{event="resumed"} 11');
   });
 });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsLab, poll, sleep, type Spawned } from '@l7mesh/netns';
+import { parseFlowSets } from '@l7mesh/netfilter';
 import { ensureBuilt, repo, sshdConfig, vsftpdConfig } from './routerLab.js';
 import {
   buildHosts,
@@ -19,6 +20,7 @@ import {
   CLIENT6,
   counters,
   counterValues,
+  dnsRepeated,
   dnsTwice,
   ftpTwoPhases,
   HTTP_SERVER_JS,
@@ -59,6 +61,7 @@ const WATCH = [
   { name: 'moving', protocol: 'tcp', port: 45105, mark: HTTP },
   { name: 'http6', protocol: 'tcp', port: 45110, mark: HTTP },
   { name: 'acct', protocol: 'tcp', port: 45109, mark: HTTP },
+  { name: 'dnsidle', protocol: 'udp', port: 45108, mark: DNS },
 ] as const;
 
 let h: Hosts;
@@ -270,6 +273,33 @@ describe('stateless edges on asymmetric routers', () => {
       expect(delta(dnsAfter[r], dnsBefore[r]), `dns on ${r}`).toEqual({ all: 1, ok: 1, other: 0 });
     }
   });
+
+  it('a client idle past liveTimeout resumes on its 5-tuple: one packet each way is queued again, its elements come back for the rest, and the edge books them (they end again)', async () => {
+    const QUERIES = 8;
+    const dns = lab.spawn(h.cli, [process.execPath, '-e', dnsRepeated(CLIENT, 45108, SERVER, QUERIES)], { stdin: true });
+    await line(dns, '"phase":1');
+    await decidedOnBoth(45108, 'dns');
+    // No packet for liveTimeout (10 s): a sweep (every 2 s) deletes its elements on both routers.
+    const hasElements = async (r: 'ra' | 'rb') => parseFlowSets((await lab.exec(h[r], ['nft', '-j', 'list', 'table', 'inet', 'l7mesh'])).stdout).some((e) => e.key.sport === 45108 || e.key.dport === 45108);
+    await poll(async () => !(await hasElements('ra')) && !(await hasElements('rb')), 30_000, 1_000);
+    const queued = async (r: 'ra' | 'rb') => (await edgeJson<{ sport: number; dport: number; queued: number }[]>(r, 'flows')).find((f) => f.sport === 45108 || f.dport === 45108)!.queued;
+    const queuedBefore = { ra: await queued('ra'), rb: await queued('rb') };
+    const before = await bothRouters('dnsidle');
+    go(dns);
+    await line(dns, '"phase":2');
+    await sleep(300);
+    const after = await bothRouters('dnsidle');
+    for (const r of ['ra', 'rb'] as const) {
+      // The queries via A, the answers via B: each marked, by the edge for the first, by the elements for the rest.
+      expect(delta(after[r], before[r]), `dns after the pause on ${r}`).toEqual({ all: QUERIES, ok: QUERIES, other: 0 });
+      expect((await queued(r)) - queuedBefore[r], `queued after the pause on ${r}`).toBe(1);
+      expect(await hasElements(r)).toBe(true);
+      expect((await edgeJson<{ stateless: { resumed: number } }>(r, 'stats')).stateless.resumed).toBeGreaterThanOrEqual(1);
+    }
+    // The packet going back with its mark had the kernel add the elements anyway; booked again, they are swept
+    // at the next pause (unbooked, they would stay until elementTimeout, an hour).
+    await poll(async () => !(await hasElements('ra')) && !(await hasElements('rb')), 30_000, 1_000);
+  }, 75_000);
 
   it('FTP: the control connection after its verdict and the data connection (inherited) carry the ftp mark', async () => {
     const ftp = lab.spawn(h.cli, ftpTwoPhases(CLIENT, 45103, 45104, SERVER), { stdin: true });

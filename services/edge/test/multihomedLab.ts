@@ -179,6 +179,33 @@ s.bind(${localPort}, '${from}', () => s.send(q, 53, '${to}'));
 }
 
 /**
+ * A DNS client on one 5-tuple: a query (prints {"phase":1}), then, after a
+ * line on stdin, `n` more, each after the answer to the one before
+ * (prints {"phase":2,"answered":n}).
+ */
+export function dnsRepeated(from: string, localPort: number, to: string, n: number): string {
+  return `
+const s = require('node:dgram').createSocket('udp4');
+const q = Buffer.from('12340100000100000000000007' + Buffer.from('example').toString('hex') + '04' + Buffer.from('test').toString('hex') + '0000010001', 'hex');
+let answered = 0;
+setTimeout(() => process.exit(1), 60000);
+s.on('message', () => {
+  answered++;
+  if (answered === 1) {
+    console.log(JSON.stringify({ phase: 1 }));
+    process.stdin.once('data', () => s.send(q, 53, '${to}'));
+  } else if (answered <= ${n}) s.send(q, 53, '${to}');
+  else {
+    console.log(JSON.stringify({ phase: 2, answered: answered - 1 }));
+    s.close();
+    process.exit(0);
+  }
+});
+s.bind(${localPort}, '${from}', () => s.send(q, 53, '${to}'));
+`;
+}
+
+/**
  * An FTP session with Python's ftplib from fixed ports: login, passive
  * RETR of big.bin, read slowly (a pause per 16 KiB block: the transfer lasts
  * about half a second) (prints {"retrieved": bytes}), then, after a line on

@@ -185,6 +185,32 @@ describe('EdgeRecords in live mode (the kernel counts)', () => {
     expect(totalsOfDeltas(sink.deltas)).toEqual({ http: { flows: 1, packets: f.packets + 10, bytes: atVerdict + 7300 }, unset: { flows: 1, packets: 2, bytes: 200 } });
   });
 
+  it('a flow resumed after the kernel ended it is tracked again: same identity and verdict, counters from zero, not counted as a flow again', () => {
+    const sink = new Sink();
+    const { records, flow } = decidedFlow('kernel', sink);
+    const f = flow.flow;
+    const first = sink.records[0]!;
+    records.flowEndedWithCounters(f.key, { origIsLow: f.origIsLow, origPackets: 10, origBytes: 1000, replyPackets: 20, replyBytes: 20_000 }, { scope: 'since-verdict' });
+    expect(records.trackedFlows).toBe(0);
+    records.flowResumed(f, 0x100);
+    records.flowResumed(f, 0x100); // tracked already: nothing more
+    expect(records.counters.resumed).toBe(1);
+    records.flowEndedWithCounters(f.key, { origIsLow: f.origIsLow, origPackets: 3, origBytes: 300, replyPackets: 4, replyBytes: 4000 }, { scope: 'since-verdict' });
+    const end = sink.records.at(-1)!;
+    expect(end).toMatchObject({ state: 'ended', key: first.key, firstSec: first.firstSec, firstNsec: first.firstNsec, l7: 'http', mark: 0x100, origPackets: 3, origBytes: 300, replyPackets: 4, replyBytes: 4000 });
+    records.finish();
+    expect(records.counters.unknownConnections).toBe(0);
+    expect(totalsOfDeltas(sink.deltas)).toEqual({ http: { flows: 1, packets: f.packets + 37, bytes: f.bytes + 25_300 } });
+  });
+
+  it('resumes nothing when the edge counts every packet itself (replay)', () => {
+    const sink = new Sink();
+    const { records, flow } = decidedFlow('edge', sink);
+    records.flowResumed(flow.flow, 0x100);
+    expect(records.counters.resumed).toBe(0);
+    expect(records.trackedFlows).toBe(0);
+  });
+
   it('with source NAT on the router, names the flow by its external key (what the other routers see) while the kernel reports it by its internal one', () => {
     const sink = new Sink();
     // The client 198.18.0.10:40000 leaves as 198.18.9.1:61000 (now the higher endpoint of the key: the originator's place flips).

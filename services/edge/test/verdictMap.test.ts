@@ -452,6 +452,39 @@ describe('VerdictMap', () => {
     expect(removing.countedCalls).toEqual([true]);
   });
 
+  it('a decided flow that ended and comes back to the queue (an idle connection resumed) is booked again: its packet adds the elements, which count from it', async () => {
+    const { nft, map, clock, counted } = setup();
+    map.decide(key(95), 0x100, false);
+    map.commit();
+    clock.sec += 31;
+    await map.sweep();
+    expect(map.has(key(95))).toBe(false);
+    expect(counted).toEqual([[key(95), 0, 0, true]]);
+    const transactions = nft.transactions.length;
+    // Its next packet (from the client, 60 bytes) is queued again.
+    expect(map.resume(key(95), 0x100, false)).toBe(true);
+    expect(map.resume(key(95), 0x100, false)).toBe(false);
+    expect(map.carry(key(95), 60, true)).toEqual(HTTP);
+    nft.learn(key(95), HTTP, 60);
+    map.commit();
+    expect(nft.transactions).toHaveLength(transactions); // none: the kernel added the new elements
+    expect(map.counters).toMatchObject({ decided: 1, resumed: 1, learned: 1, ended: 1 });
+    // At its end the packet that added them counts once (each new element counted it).
+    clock.sec += 31;
+    await map.sweep();
+    expect(counted.at(-1)).toEqual([key(95), 1, 60, true]);
+  });
+
+  it('resumes nothing into a full map, and counts no refusal for it (the verdict counted one)', () => {
+    const { map } = setup({ maxFlows: 1 });
+    map.decide(key(96), 0x100, false);
+    map.decide(key(97), 0x100, false);
+    expect(map.counters.full).toBe(1);
+    expect(map.resume(key(97), 0x100, false)).toBe(false);
+    expect(map.counters).toMatchObject({ full: 1, resumed: 0 });
+    expect(map.has(key(97))).toBe(false);
+  });
+
   it('with nobody reading counts, ended flows are removed without them', async () => {
     const { nft, map, clock } = setup({ onCounted: undefined }, true);
     const removing = nft as RemovingNft;
