@@ -26,10 +26,10 @@ export interface StatelessEdge {
   /**
    * After the batch's marks are known, for each packet of a flow: holds a
    * flow whose budget is spent, books a decided flow whose elements had
-   * ended (an idle connection resumed), and returns the mark the packet goes back
-   * with (`coreMark`, EdgeCore's: -1 to leave it; or the hold code) so
-   * that the kernel adds the flow's elements. The packet is the queued
-   * datagram at buf[off].
+   * ended (an idle connection resumed), and returns the mark the packet
+   * goes back with (`coreMark`, EdgeCore's: -1 to leave it; or the hold
+   * code) so that the kernel adds the flow's elements. The packet is the
+   * queued datagram at buf[off].
    */
   packetMark(flow: FlowEntry, coreMark: number, packetMark: number, buf: Uint8Array, off: number): number;
   /** A verdict: made in the batch being handled (`inBatch`), or from the cluster between batches. */

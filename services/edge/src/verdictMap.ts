@@ -199,7 +199,7 @@ export class VerdictMap {
    * batches (from the cluster).
    */
   decide(key: string, mark: number | undefined, watch: boolean, inBatch = false): void {
-    const code = watch ? WATCH : mark === undefined ? HOLD : this.codeOf(mark);
+    const code = this.codeOfVerdict(mark, watch);
     const had = this.book.get(key);
     if (had !== undefined) {
       if (had % CODE_BITS === code) return;
@@ -216,17 +216,17 @@ export class VerdictMap {
 
   /**
    * A packet of a decided flow came back to the queue and the flow has no
-   * elements: they were deleted when it left the live set, and the
-   * connection is active again (or the map was full at its verdict).
-   * Books its verdict again, as {@link decide} from a packet batch does,
-   * so that this packet's {@link carry} adds its elements. Returns whether
-   * it did (false: it had elements, or the map is still full; a full map
-   * is counted once, at the verdict).
+   * elements booked: they were deleted when it left the live set and the
+   * connection is active again (or the map was full at its verdict, or
+   * their update failed). Books its verdict again, so that this packet's
+   * {@link carry} adds its elements, which count from this packet.
+   * Returns whether it did (false: it has elements, or the map is still
+   * full; a full map is counted once, at the verdict).
    */
   resume(key: string, mark: number | undefined, watch: boolean): boolean {
     if (this.book.has(key) || this.book.size >= this.options.maxFlows) return false;
     this.counters.resumed++;
-    this.set(key, watch ? WATCH : mark === undefined ? HOLD : this.codeOf(mark), undefined);
+    this.set(key, this.codeOfVerdict(mark, watch), undefined);
     return true;
   }
 
@@ -500,6 +500,11 @@ export class VerdictMap {
   private set(key: string, code: number, had: number | undefined): void {
     if (!this.pending.has(key)) this.pending.set(key, had === undefined ? -1 : had % CODE_BITS);
     this.book.set(key, (this.nowSec() + this.firstDueSec) * CODE_BITS + code);
+  }
+
+  /** The code of a verdict's elements: watch, hold (no mark), or its mark's. */
+  private codeOfVerdict(mark: number | undefined, watch: boolean): number {
+    return watch ? WATCH : mark === undefined ? HOLD : this.codeOf(mark);
   }
 
   private codeOf(mark: number): number {
