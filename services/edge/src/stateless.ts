@@ -173,13 +173,20 @@ export async function startStateless(
       // An IPv4 flow's key string is made on each read: once here.
       const key = flow.key;
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-      if (undecided) {
-        if (!(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
-      } else if (!map.has(key) && map.resume(key, policy.markOf(flow.l7), watches(flow.l7, key))) onResumed?.(flow);
-      return map.carry(key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, key)) === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
+      if (undecided && !(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
+      const ipLength = ipLengthAt(buf, off);
+      const fromLow = fromLowEndpoint(buf, off, key);
+      let target = map.carry(key, ipLength, fromLow);
+      // A decided flow with no elements booked: they ended (idle for liveTimeout) and the connection resumed.
+      if (target === null && !undecided && map.resume(key, policy.markOf(flow.l7), watches(flow.l7, key))) {
+        onResumed?.(flow);
+        target = map.carry(key, ipLength, fromLow);
+      }
+      return target === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view, inBatch) {
-      map.decide(view.flow.key, view.mark, watches(view.flow.l7, view.flow.key), inBatch);
+      const key = view.flow.key;
+      map.decide(key, view.mark, watches(view.flow.l7, key), inBatch);
       if (!inBatch) commitSoon();
     },
     commit,

@@ -236,13 +236,14 @@ export class VerdictMap {
    * flow that had none needs no netlink then. Returns the target whose code
    * the packet must carry for that: a mark (the edge's verdict sets it
    * anyway) or `hold`; undefined when the packet's mark must stay as it is
-   * (no elements booked, a watch, or a replacement the next commit makes).
-   * `ipLength`: the packet's length, which the new elements count;
-   * `fromLow`: whether it comes from the key's lower endpoint.
+   * (a watch, or a replacement the next commit makes); null when the flow
+   * has no elements booked (see {@link resume}). `ipLength`: the packet's
+   * length, which the new elements count; `fromLow`: whether it comes from
+   * the key's lower endpoint.
    */
-  carry(key: string, ipLength: number, fromLow: boolean): ElementTarget | undefined {
+  carry(key: string, ipLength: number, fromLow: boolean): ElementTarget | undefined | null {
     const v = this.book.get(key);
-    if (v === undefined) return undefined;
+    if (v === undefined) return null;
     const code = v % CODE_BITS;
     if (code === WATCH) return undefined;
     const was = this.pending.get(key);

@@ -252,7 +252,7 @@ describe('VerdictMap', () => {
 
   it('carries nothing for a flow without elements, a watched one, or one whose elements the next commit replaces', () => {
     const { nft, map } = setup();
-    expect(map.carry(key(90), 60, true)).toBeUndefined();
+    expect(map.carry(key(90), 60, true)).toBeNull();
     map.decide(key(91), 0x200, true);
     expect(map.carry(key(91), 60, true)).toBeUndefined();
     map.hold(key(92));
