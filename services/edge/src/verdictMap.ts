@@ -256,9 +256,11 @@ export class VerdictMap {
         const mode = this.decidedInBatch.has(key) ? LEARN_BOTH : fromLow ? LEARN_REPLY : LEARN_ORIG;
         this.learnedFrom.set(key, ipLength * LEARN_MODES + mode);
       }
-    } else if (Math.floor(v / CODE_BITS) - this.firstDueSec < this.nowSec()) {
-      // Its elements were added a second ago or more, yet a packet of it was
-      // queued: they are missing. The kernel's add from a verdict's packet
+    } else if (Math.floor(v / CODE_BITS) - this.firstDueSec < this.nowSec() - 1) {
+      // Its elements were added two clock seconds ago or more (a whole
+      // second at least: a packet in flight at the verdict may cross one
+      // clock second, not two), yet a packet of it was queued: they are
+      // missing. The kernel's add from a verdict's packet
       // fails when its per-element counters find no memory (atomic per-CPU
       // allocations run out under a burst of new flows): netlink adds them.
       this.counters.repaired++;
