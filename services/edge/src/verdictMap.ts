@@ -260,9 +260,9 @@ export class VerdictMap {
       // Its elements were added two clock seconds ago or more (a whole
       // second at least: a packet in flight at the verdict may cross one
       // clock second, not two), yet a packet of it was queued: they are
-      // missing. The kernel's add from a verdict's packet
-      // fails when its per-element counters find no memory (atomic per-CPU
-      // allocations run out under a burst of new flows): netlink adds them.
+      // missing. The kernel's add from a verdict's packet fails when its
+      // per-element counters find no memory (atomic per-CPU allocations
+      // run out under a burst of new flows): netlink adds them.
       this.counters.repaired++;
       if (this.learnedFrom) {
         // No element counted the packet that was to add them, nor this one:
