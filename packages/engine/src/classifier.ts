@@ -260,8 +260,9 @@ export class FlowClassifier {
       this.parents.delete(flow); // the parent is gone: classify the child on its own
       return;
     }
+    // The parent's queued test may decide it, and with it this child (decideWaitingChildren).
     if (parent.queuedTests > 0) this.flush();
-    if (parent.l7 === 'unset') return;
+    if (parent.l7 === 'unset' || flow.l7 !== 'unset') return;
     this.inheritFrom(flow, parent, packetNo);
   }
 

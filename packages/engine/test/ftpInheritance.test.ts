@@ -48,4 +48,18 @@ describe.each(ENGINES)('FTP data inheritance (%s engine)', (engine) => {
     classifier.finish();
     scanner.close?.();
   });
+
+  it('a data connection opened while the control connection’s deciding test still waits in the queue is decided once', () => {
+    const control = conversation([...HANDSHAKE, { from: 's', payload: '220 FTP ready\r\n' }, { from: 'c', payload: 'PASV\r\n' }, { from: 's', payload: '227 Entering Passive Mode (198,18,0,2,195,80).\r\n' }], { port: 21 });
+    const data = conversation([...HANDSHAKE, { from: 's', payload: 'file contents' }], { port: 50000, clientPort: 40001, t0: 1_700_000_010 });
+    const decided: string[] = [];
+    const scanner = createHeadScanner(engine, set);
+    const classifier = new FlowClassifier(set, scanner, { onDecision: (f) => decided.push(`${f.l7} ${f.decidedBy} ${describeFlowKey(f.key, f.origIsLow)}`) });
+    // One batch, no flush between: the banner's test is still queued when the data connection's SYN comes.
+    for (const p of [...control, ...data]) classifier.process(p);
+    classifier.flush();
+    expect(decided).toEqual(['ftp ftp.pat 198.18.0.1:40000 -> 198.18.0.2:21', 'ftp inherited 198.18.0.1:40001 -> 198.18.0.2:50000']);
+    classifier.finish();
+    scanner.close?.();
+  });
 });
