@@ -236,6 +236,15 @@ export class MergeFlow {
     return false;
   }
 
+  /** Some edge's segments from before time t wait: a gap in its counters, or a queued one sent before t. */
+  waitsBefore(t: number): boolean {
+    for (const r of this.reporters) {
+      const s = r.queue[0];
+      if (s && (s.counter !== r.next || s.t < t)) return true;
+    }
+    return false;
+  }
+
   /** The segment that may be fed next, with its reporter, or undefined: wait. */
   nextToFeed(nowMs: number, holdMs: number, othersPast: (edge: string, t: number) => boolean): { r: Reporter; s: PendingSegment } | undefined {
     const tcp = this.protocol === IPPROTO_TCP;

@@ -84,6 +84,18 @@ interface Watermark {
   partitions: Map<number, number>;
 }
 
+/** A segment kept with its edge and arrival time (its payload copied): it waits for a lookup. */
+interface ArrivedSegment {
+  edge: string;
+  s: HeadSegment;
+  arrivedMs: number;
+}
+
+interface LookupBarrier {
+  inFlight: number;
+  after: ArrivedSegment[];
+}
+
 /** A flow answered from the cache: no classifier state, only the answer. */
 interface CachedFlow {
   verdict: CachedVerdict;
@@ -132,7 +144,14 @@ export class MergingClassifier {
   private readonly shedKeys = new Map<string, number>();
   /** Flows that got segments from an edge that had finished its replay (see endOfInput). */
   private readonly afterInput = new Set<string>();
-  private readonly lookups = new Map<string, { zone: number; key: string; segments: { edge: string; s: HeadSegment; arrivedMs: number }[] }>();
+  private readonly lookups = new Map<string, { zone: number; key: string; segments: ArrivedSegment[] }>();
+  /**
+   * Partitions with lookups of FTP control connections in flight: how many,
+   * and the segments of other new flows that arrived meanwhile. Those go
+   * after the lookups settle, in their order (a data connection after the
+   * control connection whose announcement opened it), or after the hold.
+   */
+  private readonly lookupBarriers = new Map<number, LookupBarrier>();
   private readonly holdMs: number;
   private readonly livenessMs: number;
   private readonly maxInProgress: number;
@@ -276,9 +295,13 @@ export class MergingClassifier {
   }
 
   /** One segment from an edge, of a flow of `partition`. */
-  accept(edge: string, s: HeadSegment, partition: number): void {
+  private accept(edge: string, s: HeadSegment, partition: number): void {
     this.counters.segments++;
-    const nowMs = this.now();
+    this.route(edge, s, partition, this.now());
+  }
+
+  /** A segment to its flow, or to a new one (`nowMs`: when it arrived). */
+  private route(edge: string, s: HeadSegment, partition: number, nowMs: number): void {
     const zone = this.zoneOf(s.zone);
     let flow = zone.flows.get(s.key);
     if (flow && flow.decided && isOpeningSyn(s) && flow.reporters.some((r) => r.edge === edge && r.generation !== s.generation)) {
@@ -303,6 +326,11 @@ export class MergingClassifier {
       const lookup = this.lookups.get(id);
       if (lookup) {
         lookup.segments.push({ edge, s: { ...s, payload: s.payload.slice() }, arrivedMs: nowMs });
+        return;
+      }
+      const barrier = this.lookupBarriers.get(partition);
+      if (barrier) {
+        barrier.after.push({ edge, s: { ...s, payload: s.payload.slice() }, arrivedMs: nowMs });
         return;
       }
       if (this.shedKeys.has(id) || this.inProgress >= this.maxInProgress || this.pending.bytes >= this.maxPendingBytes) {
@@ -395,7 +423,7 @@ export class MergingClassifier {
       if (!flow.ftpControl && flow.entry!.l7 === 'ftp') flow.ftpControl = true;
       if (!flow.ftpControl || s.payload.length === 0) return;
     }
-    if (flow.feedsAtOnce(r, s)) {
+    if (flow.feedsAtOnce(r, s) && !(flow.mayBeFtpData && this.controlBehind(flow, s.tsSec + s.tsNsec * 1e-9))) {
       flow.noteFed(r, s);
       this.touchedZones.add(zone);
       this.feedFrom(zone, flow, r, s);
@@ -419,6 +447,7 @@ export class MergingClassifier {
     for (;;) {
       const next = flow.nextToFeed(nowMs, this.holdMs, othersPast);
       if (!next) break;
+      if (flow.entry === null && flow.mayBeFtpData && nowMs - next.s.arrivedMs < this.holdMs && this.controlBehind(flow, next.s.t)) break;
       const s = flow.take(next.r);
       if (nowMs - s.arrivedMs >= this.holdMs) this.counters.heldOut++;
       this.feedFrom(zone, flow, next.r, s);
@@ -432,6 +461,25 @@ export class MergingClassifier {
       this.unblock(flow);
       if (flow.decided && !flow.ftpControl) flow.clearAll();
     }
+  }
+
+  /**
+   * An FTP control connection between the flow's two hosts has segments
+   * from before time t still waiting: a gap in its edge's counters (its
+   * first packets went to the partition's dead owner, and the edge's re-send
+   * fills it) or segments not yet in turn. A possible data connection opens
+   * only after them, as its announcement may be among them.
+   */
+  private controlBehind(flow: MergeFlow, t: number): boolean {
+    const blocked = this.blocked.get(flow.partition);
+    if (!blocked) return false;
+    let pair: string | undefined;
+    for (const c of blocked) {
+      if (c === flow || !c.ftpControl || c.zone !== flow.zone || !c.waitsBefore(t)) continue;
+      pair ??= addressPair(flow.zone, flow.key);
+      if (addressPair(c.zone, c.key) === pair) return true;
+    }
+    return false;
   }
 
   private allEdgesDone(): boolean {
@@ -514,6 +562,7 @@ export class MergingClassifier {
   tick(): void {
     const nowMs = this.now();
     for (const flows of [...this.blocked.values()]) this.pumpAll(flows, nowMs);
+    for (const [partition, b] of this.lookupBarriers) if (b.after.length > 0 && nowMs - b.after[0]!.arrivedMs >= this.holdMs) this.liftBarrier(partition, b);
     this.endBatch();
     for (const [id, c] of this.cached) if (nowMs - c.seenMs > MEMORY_MS) this.cached.delete(id);
     for (const [id, at] of this.shedKeys) if (nowMs - at > MEMORY_MS) this.shedKeys.delete(id);
@@ -652,39 +701,73 @@ export class MergingClassifier {
   private startLookup(id: string, edge: string, s: HeadSegment, partition: number, nowMs: number): void {
     const lookup = { zone: s.zone, key: s.key, segments: [{ edge, s: { ...s, payload: s.payload.slice() }, arrivedMs: nowMs }] };
     this.lookups.set(id, lookup);
+    // Rare: a control connection whose partition moved here (its announcements may open data connections).
+    let barrier: LookupBarrier | undefined;
+    if (s.flags & SegmentFlag.Watched || (s.key.charCodeAt(0) === IPPROTO_TCP && this.isFtpControl(s.key))) {
+      barrier = this.lookupBarriers.get(partition);
+      if (barrier) barrier.inFlight++;
+      else this.lookupBarriers.set(partition, (barrier = { inFlight: 1, after: [] }));
+    }
     const settle = (v: CachedVerdict | undefined) => {
       this.lookups.delete(id);
       if (this.finished) return;
-      const zone = this.zoneOf(lookup.zone);
-      // In each edge's counter order: segments past a gap (FTP watching) go as they come.
-      let segments = [...lookup.segments].sort((a, b) => (a.edge === b.edge ? a.s.counter - b.s.counter : 0));
-      if (v) {
-        this.cached.set(id, { verdict: v, seenMs: this.now() });
-        const answered = new Set<string>();
-        for (const q of segments) {
-          const gen = `${q.edge}\n${q.s.generation}`;
-          if (q.s.flags & SegmentFlag.Watched || answered.has(gen)) continue;
-          answered.add(gen);
-          this.answerFromCache(q.edge, q.s, v);
-        }
-        segments = segments.filter((q) => q.s.flags & SegmentFlag.Watched);
-        if (segments.length === 0) return;
-      }
-      let flow = zone.flows.get(lookup.key);
-      flow ??= v ? this.newWatchedFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs, v) : this.newFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs);
-      for (const q of segments) this.add(zone, flow, q.edge, q.s, q.arrivedMs, true);
+      this.settleLookup(id, lookup, partition, v);
+      if (barrier && --barrier.inFlight === 0) this.liftBarrier(partition, barrier);
       this.endBatch();
     };
     this.options.lookupCache!(s.zone, s.key).then(settle, () => settle(undefined));
+  }
+
+  /** A looked-up flow's segments: answered from the verdict, or fed to a flow of this worker's. */
+  private settleLookup(id: string, lookup: { zone: number; key: string; segments: ArrivedSegment[] }, partition: number, v: CachedVerdict | undefined): void {
+    const zone = this.zoneOf(lookup.zone);
+    // In each edge's counter order: segments past a gap (FTP watching) go as they come.
+    let segments = [...lookup.segments].sort((a, b) => (a.edge === b.edge ? a.s.counter - b.s.counter : 0));
+    if (v) {
+      this.cached.set(id, { verdict: v, seenMs: this.now() });
+      const answered = new Set<string>();
+      for (const q of segments) {
+        const gen = `${q.edge}\n${q.s.generation}`;
+        if (q.s.flags & SegmentFlag.Watched || answered.has(gen)) continue;
+        answered.add(gen);
+        this.answerFromCache(q.edge, q.s, v);
+      }
+      segments = segments.filter((q) => q.s.flags & SegmentFlag.Watched);
+      if (segments.length === 0) return;
+    }
+    let flow = zone.flows.get(lookup.key);
+    flow ??= v ? this.newWatchedFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs, v) : this.newFlow(zone, lookup.zone, lookup.key, partition, segments[0]!.arrivedMs);
+    for (const q of segments) {
+      this.add(zone, flow, q.edge, q.s, q.arrivedMs, true);
+      this.noteIfAfterInput(q.edge, id);
+    }
+  }
+
+  /** The segments that waited behind the partition's lookups go, in order (the lookups settled, or the hold passed). */
+  private liftBarrier(partition: number, barrier: LookupBarrier): void {
+    if (this.lookupBarriers.get(partition) !== barrier) return; // lifted at the hold already
+    this.lookupBarriers.delete(partition);
+    // A segment that starts another control connection's lookup raises the barrier again: the rest wait behind it.
+    for (const q of barrier.after) {
+      this.route(q.edge, q.s, partition, q.arrivedMs);
+      this.noteIfAfterInput(q.edge, flowId(q.s.zone, q.s.key));
+    }
+  }
+
+  /** A segment of an edge that finished its replay: its flow ends at endBatch (see endIfInputOver). */
+  private noteIfAfterInput(edge: string, id: string): void {
+    if (this.watermarks.get(edge)?.done) this.afterInput.add(id);
   }
 }
 
 /**
  * Segments of a flow the worker does not know that look its verdict up in
- * the cache first: re-sent ones (the partition may have moved) and picked-up
- * ones (the edge joined the flow mid-stream).
+ * the cache first: re-sent ones (the partition may have moved), picked-up
+ * ones (the edge joined the flow mid-stream) and watched ones (an FTP
+ * control connection decided before its partition moved here: its
+ * verdict is what its data connections inherit).
  */
-const ASKS_CACHE = SegmentFlag.Resent | SegmentFlag.Pickup;
+const ASKS_CACHE = SegmentFlag.Resent | SegmentFlag.Pickup | SegmentFlag.Watched;
 
 /**
  * Whether an edge answered from the cache opened the flow. With the flow's

@@ -246,6 +246,15 @@ describe('MergingClassifier: the opener', () => {
       expect(m.counters.heldOut).toBe(0);
     });
 
+    it('a flow re-sent after its edge finished its replay, looked up and missed, still ends unset if undecided', async () => {
+      const { m, verdicts, send } = worker({ lookupCache: async () => undefined });
+      m.watermark('a', Number.MAX_SAFE_INTEGER, true);
+      send(batch('a', clientSide(SegmentFlag.Resent | SegmentFlag.EdgeSawBoth).slice(0, 2)));
+      expect(verdicts).toEqual([]);
+      await settle();
+      expect(verdicts.map((x) => [x.v.l7, x.v.decidedBy, x.v.final])).toEqual([['unset', 'end-of-input', false]]);
+    });
+
     it('without a start (recalled from the store): an edge that picked the flow up is not the opener, another is', async () => {
       const { m, verdicts, send } = worker({ lookupCache: async () => cached });
       m.watermark('a', 0, false);
@@ -258,5 +267,84 @@ describe('MergingClassifier: the opener', () => {
         ['c', false, undefined],
       ]);
     });
+  });
+});
+
+describe('MergingClassifier: FTP data connections on a worker that took the partition over', () => {
+  // Passive FTP, 198.18.3.2 (client) with 198.18.3.1 (server); the server is the keys' lower endpoint.
+  const tcpKey = (lowPort: number, highPort: number) => String.fromCharCode(6, 198, 18, 3, 1, lowPort >> 8, lowPort & 0xff, 198, 18, 3, 2, highPort >> 8, highPort & 0xff);
+  const CONTROL = tcpKey(21, 33118);
+  const DATA = tcpKey(30005, 45912);
+  const text = (s: string) => new TextEncoder().encode(s);
+  const BANNER = text('220 (vsFTPd 3.0.3)\r\n');
+  const PASV = text('PASV\r\n');
+  const ENTERING = text('227 Entering Passive Mode (198,18,3,1,117,53).\r\n');
+  const SAW_BOTH = SegmentFlag.EdgeSawBoth;
+  /** The control connection as one edge saw it: the verdict (ftp) at its 4th packet, the data connection announced at its 6th. */
+  const control = (flags = 0) => [
+    segment(Direction.HighToLow, 1, SYN, 1000, 0, 1, undefined, SAW_BOTH | flags, CONTROL),
+    segment(Direction.LowToHigh, 2, SYN | ACK, 5000, 1001, 2, undefined, SAW_BOTH | flags, CONTROL),
+    segment(Direction.HighToLow, 3, ACK, 1001, 5001, 3, undefined, SAW_BOTH | flags, CONTROL),
+    segment(Direction.LowToHigh, 4, PSH_ACK, 5001, 1001, 4, BANNER, SAW_BOTH | flags, CONTROL),
+    segment(Direction.HighToLow, 5, PSH_ACK, 1001, 5021, 5, PASV, SAW_BOTH | flags, CONTROL),
+    segment(Direction.LowToHigh, 6, PSH_ACK, 5021, 1007, 6, ENTERING, SAW_BOTH | flags, CONTROL),
+  ];
+  const data = () => [
+    segment(Direction.HighToLow, 1, SYN, 7000, 0, 7, undefined, SAW_BOTH, DATA),
+    segment(Direction.LowToHigh, 2, SYN | ACK, 9000, 7001, 8, undefined, SAW_BOTH, DATA),
+    segment(Direction.HighToLow, 3, ACK, 7001, 9001, 9, undefined, SAW_BOTH, DATA),
+    segment(Direction.LowToHigh, 4, PSH_ACK, 9001, 7001, 10, text('hello, a file\n'), SAW_BOTH, DATA),
+  ];
+  const l7Of = (verdicts: { edge: string; v: Verdict }[], key: string) => verdicts.filter((x) => x.v.key === key).map((x) => [x.v.l7, x.v.final]);
+
+  it('the control connection’s first packets lost (sent to the dead owner): its data connection waits for the re-send and inherits', () => {
+    const { m, verdicts, send } = worker();
+    // After the move, live: the rest of the control connection (counters 5, 6: a gap), then the data connection.
+    send(batch('a', [...control().slice(4), ...data()], 10));
+    expect(l7Of(verdicts, DATA)).toEqual([]);
+    // The edge re-sends the unanswered control connection from counter 1.
+    send(batch('a', control(SegmentFlag.Resent), 10));
+    m.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    expect(l7Of(verdicts, CONTROL)).toEqual([['ftp', true]]);
+    expect(l7Of(verdicts, DATA)).toEqual([['ftp', true]]);
+    expect(verdicts.find((x) => x.v.key === DATA)!.v.decidedBy).toBe('inherited');
+  });
+
+  it('the control connection decided by the dead owner: its next announcement (watched) is looked up in the cache, and the data connection waits for that', async () => {
+    const lookedUp: string[] = [];
+    const { m, verdicts, send } = worker({
+      lookupCache: async (_zone, key) => {
+        lookedUp.push(key);
+        await new Promise((r) => setTimeout(r, 5));
+        return key === CONTROL ? { l7: 'ftp', decidedBy: 'ftp.pat', decidedAtPacket: 4, mark: 0, ruleSetVersion: 7, epoch: 2 } : undefined;
+      },
+    });
+    // Live after the move: the control connection's announcement (the edge has its verdict: watched), then the data connection.
+    const announcement = { ...control()[5]!, counter: 40, flags: SAW_BOTH | SegmentFlag.Watched };
+    send(batch('a', [announcement, ...data()], 10));
+    expect(l7Of(verdicts, DATA)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    m.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    expect(lookedUp).toEqual([CONTROL]);
+    expect(l7Of(verdicts, DATA)).toEqual([['ftp', true]]);
+    // The control connection was decided and told elsewhere: no second verdict for it.
+    expect(l7Of(verdicts, CONTROL)).toEqual([]);
+  });
+
+  it('other new flows wait behind a control connection’s lookup no longer than the hold (a store that does not answer)', () => {
+    const { m, clock, verdicts, send } = worker({ lookupCache: () => new Promise(() => undefined) });
+    const announcement = { ...control()[5]!, counter: 40, flags: SAW_BOTH | SegmentFlag.Watched };
+    const WEB = tcpKey(80, 45000);
+    const web = [
+      segment(Direction.HighToLow, 1, SYN, 100, 0, 7, undefined, SAW_BOTH, WEB),
+      segment(Direction.HighToLow, 2, PSH_ACK, 101, 501, 8, REQUEST, SAW_BOTH, WEB),
+    ];
+    send(batch('a', [announcement, ...web], 10));
+    clock.ms += 2_999;
+    m.tick();
+    expect(l7Of(verdicts, WEB)).toEqual([]);
+    clock.ms += 1;
+    m.tick();
+    expect(l7Of(verdicts, WEB)).toEqual([['http', true]]);
   });
 });
