@@ -415,7 +415,7 @@ async function createServer_(o: NatsServerOptions, waitForJetStream: boolean): P
   validate(o);
   const binary = resolveServerBinary(o.binary);
   const host = o.host ?? '127.0.0.1';
-  const probeHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const probeHost = loopbackOf(host);
   const dir = newTempDir();
   const js = o.jetstream !== false;
   let storeDir: string | undefined;
@@ -434,10 +434,19 @@ async function createServer_(o: NatsServerOptions, waitForJetStream: boolean): P
       await srv.start();
       return srv;
     } catch (err) {
-      const inUse = err instanceof BusError && err.code === 'BUS_SERVER_START' && /address already in use/i.test(err.log ?? '');
-      if (o.port !== undefined || !inUse || attempt >= 3) throw err;
+      if (o.port !== undefined || !addressInUse(err) || attempt >= 3) throw err;
     }
   }
+}
+
+/** The address to reach a server listening on host (any address: loopback). */
+function loopbackOf(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
+/** A server that did not start because a port it was given was taken. */
+function addressInUse(err: unknown): boolean {
+  return err instanceof BusError && err.code === 'BUS_SERVER_START' && /address already in use/i.test(err.log ?? '');
 }
 
 /**
@@ -474,16 +483,33 @@ export interface NatsCluster {
  */
 export async function startNatsCluster(size = 3, options: NatsClusterOptions = {}): Promise<NatsCluster> {
   if (!Number.isSafeInteger(size) || size < 1 || size > 9) throw badOption('size', `${size} must be an integer 1..9`);
-  const { name: clusterName = 'l7mesh', monitor, ...rest } = options;
-  const monitorPorts: (number | undefined)[] = [];
-  for (let i = 0; i < size; i++) monitorPorts.push(monitor ? await freePort() : undefined);
-  const host = rest.host ?? '127.0.0.1';
-  const clusterPorts: number[] = [];
-  while (clusterPorts.length < size) {
-    const p = await freePort();
-    if (!clusterPorts.includes(p)) clusterPorts.push(p);
+  // The ports picked can be taken before the servers bind them, by anyone: start again on others.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const ports = await distinctFreePorts(size * (options.monitor ? 3 : 2), loopbackOf(options.host ?? '127.0.0.1'));
+      return await startClusterOn(ports, size, options);
+    } catch (err) {
+      if (!addressInUse(err) || attempt >= 3) throw err;
+    }
   }
-  const routeHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+}
+
+/** n free ports, all different: each server's client, cluster and monitor ports. */
+async function distinctFreePorts(n: number, host: string): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort(host);
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
+/** The cluster with server i on ports[i] (clients), ports[size + i] (routes) and ports[2 * size + i] (monitoring). */
+async function startClusterOn(ports: number[], size: number, options: NatsClusterOptions): Promise<NatsCluster> {
+  const { name: clusterName = 'l7mesh', monitor, ...rest } = options;
+  const clusterPorts = ports.slice(size, 2 * size);
+  const monitorPorts: (number | undefined)[] = monitor ? ports.slice(2 * size) : [];
+  const routeHost = loopbackOf(rest.host ?? '127.0.0.1');
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const results = await Promise.allSettled(
     clusterPorts.map((cport, i) =>
@@ -491,6 +517,7 @@ export async function startNatsCluster(size = 3, options: NatsClusterOptions = {
         {
           ...rest,
           serverName: `${clusterName}-${i + 1}-${tag}`,
+          port: ports[i],
           ...(monitorPorts[i] !== undefined ? { monitorPort: monitorPorts[i] } : {}),
           cluster: { name: clusterName, port: cport, routes: clusterPorts.filter((p) => p !== cport).map((p) => `nats-route://${hostPort(routeHost, p)}`) },
         },
