@@ -89,6 +89,7 @@ import { REPO_ROOT } from './benchPatterns.js';
 import { loadCpuProfile, selfTimeShares } from './cpuProfile.js';
 import { envNumber, fixed, pct, si } from './measure.js';
 import { compileHelpers, CONSUMER_CPU, cpuTicks, flowgenTuple, GEN_CPU, LAB_ADDRESSES, pinned, processCpu, QueueLab, queueLine, startQueueBench, type EdgeStatsJson, type GenResult } from './queueLab.js';
+import { processCpuSplit } from './cpu.js';
 import type { Quantiles } from './quantiles.js';
 
 const SECONDS = envNumber('STATELESS_BENCH_SECONDS', 6);
@@ -235,6 +236,8 @@ interface ThroughputResult {
   queuedPerFlow: number;
   consumerCpuSeconds: number;
   cpuUsPerPacket: number;
+  /** Of the consumer's CPU, the share spent in the kernel (its stime: verdicts, reinjection, the nft rules run for the packets it sends back). */
+  kernelShare: number;
   consumerCpuShare: number;
   othersOnConsumerCpuShare: number;
   /** Packets per CPU-second of the consumer (1e6 / cpuUsPerPacket): its capacity on a CPU of its own. */
@@ -256,18 +259,18 @@ async function throughputRun(c: Consumer, round: number): Promise<ThroughputResu
   const nft0 = c.rules === 'stateless' ? await nftCounters() : undefined;
   const hits0 = await q.nfqueueRuleHits();
   const q0 = queueLine(c.proc.pid, QUEUE);
-  const cpu0 = processCpu(c.proc.pid);
+  const cpu0 = processCpuSplit(c.proc.pid);
   const ticks0 = cpuTicks(CONSUMER_CPU);
   const gen = await q.generate({ seconds: SECONDS, spacing: SPACING });
   const drainSeconds = await q.drain(c.proc.pid, QUEUE);
   const ticks1 = cpuTicks(CONSUMER_CPU);
-  const cpu1 = processCpu(c.proc.pid);
+  const cpu1 = processCpuSplit(c.proc.pid);
   const q1 = queueLine(c.proc.pid, QUEUE);
   const hits1 = await q.nfqueueRuleHits();
   const nft1 = nft0 ? await nftCounters() : undefined;
   const stats1 = isEdge ? await edgeStats() : undefined;
   const delivered = q1.delivered - q0.delivered;
-  const cpu = cpu1 - cpu0;
+  const cpu = cpu1.total - cpu0.total;
   const windowSeconds = gen.seconds + drainSeconds;
   const ticks = ticks1.total - ticks0.total;
   const busyShare = ticks > 0 ? (ticks1.busy - ticks0.busy) / ticks : NaN;
@@ -305,6 +308,7 @@ async function throughputRun(c: Consumer, round: number): Promise<ThroughputResu
     queuedPerFlow: (hits1 - hits0) / gen.flows,
     consumerCpuSeconds: cpu,
     cpuUsPerPacket: delivered > 0 ? (cpu * 1e6) / delivered : NaN,
+    kernelShare: cpu > 0 ? (cpu1.sys - cpu0.sys) / cpu : NaN,
     consumerCpuShare: cpu / windowSeconds,
     othersOnConsumerCpuShare: Math.max(0, busyShare - cpu / windowSeconds),
     packetsPerCpuSecond: cpu > 0 ? delivered / cpu : NaN,
@@ -592,7 +596,7 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------------- report
   const style = { head: [], border: [] };
   const tput = new Table({
-    head: ['consumer', 'offered pkt/s', 'new flows/s', 'queued pkts', 'queued / flow', 'handled pkt/s', 'passed queue full', 'CPU µs/pkt', 'consumer CPU', 'others on its CPU', 'pkts per CPU-s'],
+    head: ['consumer', 'offered pkt/s', 'new flows/s', 'queued pkts', 'queued / flow', 'handled pkt/s', 'passed queue full', 'CPU µs/pkt', 'of it in kernel', 'consumer CPU', 'others on its CPU', 'pkts per CPU-s'],
     style,
   });
   for (const r of throughput) {
@@ -605,6 +609,7 @@ async function main(): Promise<void> {
       si(r.handledPerSec),
       r.bypassedQueueFull,
       f2(r.cpuUsPerPacket),
+      pct(r.kernelShare),
       pct(r.consumerCpuShare),
       pct(r.othersOnConsumerCpuShare),
       si(r.packetsPerCpuSecond),
