@@ -140,6 +140,21 @@ function go(p: Spawned): void {
   p.child.stdin!.write('go\n');
 }
 
+/**
+ * Lets a two-phase client go on past its verdicts and returns what the
+ * operator's counters of `name` saw on each router meanwhile. `until`: the
+ * client's line that ends the phase; `exits`: wait for the client to exit too.
+ */
+async function countedInPhase2(p: Spawned, name: string, until = '"phase":2', exits = false): Promise<Record<'ra' | 'rb', Counts>> {
+  const before = await bothRouters(name);
+  go(p);
+  await line(p, until);
+  if (exits) await p.exit(10_000);
+  await sleep(300);
+  const after = await bothRouters(name);
+  return { ra: delta(after.ra, before.ra), rb: delta(after.rb, before.rb) };
+}
+
 /** Waits until both edges hold the flow of the client's `port` with elements (its verdict reached both). */
 async function decidedOnBoth(port: number, l7: string): Promise<void> {
   await poll(async () => {
@@ -192,12 +207,7 @@ describe('stateless edges on asymmetric routers', () => {
     const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT, 45100, SERVER)], { stdin: true });
     await line(client, '"phase":1');
     await decidedOnBoth(45100, 'http');
-    const before = await bothRouters('http');
-    go(client);
-    await line(client, '"phase":2');
-    await client.exit(10_000);
-    await sleep(300);
-    const d = { ra: delta((await bothRouters('http')).ra, before.ra), rb: delta((await bothRouters('http')).rb, before.rb) };
+    const d = await countedInPhase2(client, 'http', '"phase":2', true);
     // Requests and ACKs via A, the 1 MiB reply via B (in few packets: veth forwards GSO super-packets).
     expect(d.ra.all).toBeGreaterThan(10);
     expect(d.rb.all).toBeGreaterThan(10);
@@ -209,14 +219,9 @@ describe('stateless edges on asymmetric routers', () => {
     const client = lab.spawn(h.cli, [process.execPath, '-e', httpTwoPhases(CLIENT6, 45110, SERVER6)], { stdin: true });
     await line(client, '"phase":1');
     await decidedOnBoth(45110, 'http');
-    const before = await bothRouters('http6');
-    go(client);
-    await line(client, '"phase":2');
-    await client.exit(10_000);
-    await sleep(300);
-    const after = await bothRouters('http6');
+    const counted = await countedInPhase2(client, 'http6', '"phase":2', true);
     for (const r of ['ra', 'rb'] as const) {
-      const d = delta(after[r], before[r]);
+      const d = counted[r];
       expect(d.all, `http over IPv6 on ${r}`).toBeGreaterThan(5);
       expect(d, `http over IPv6 on ${r}`).toEqual({ all: d.all, ok: d.all, other: 0 });
     }
@@ -251,26 +256,18 @@ describe('stateless edges on asymmetric routers', () => {
     const ssh = lab.spawn(h.cli, [process.execPath, '-e', sshTwoPhases(CLIENT, 45101, SERVER)], { stdin: true });
     await line(ssh, '"phase":1');
     await decidedOnBoth(45101, 'ssh');
-    const sshBefore = await bothRouters('ssh');
-    go(ssh);
-    await line(ssh, '"phase":2');
-    await sleep(300);
-    const sshAfter = await bothRouters('ssh');
+    const sshCounted = await countedInPhase2(ssh, 'ssh');
 
     const dns = lab.spawn(h.cli, [process.execPath, '-e', dnsTwice(CLIENT, 45102, SERVER)], { stdin: true });
     await line(dns, '"phase":1');
     await decidedOnBoth(45102, 'dns');
-    const dnsBefore = await bothRouters('dns');
-    go(dns);
-    await line(dns, '"phase":2');
-    await sleep(300);
-    const dnsAfter = await bothRouters('dns');
+    const dnsCounted = await countedInPhase2(dns, 'dns');
     for (const r of ['ra', 'rb'] as const) {
-      const s = delta(sshAfter[r], sshBefore[r]);
+      const s = sshCounted[r];
       expect(s.all, `ssh on ${r}`).toBeGreaterThan(0);
       expect(s, `ssh on ${r}`).toEqual({ all: s.all, ok: s.all, other: 0 });
       // The query via A, the answer via B: one packet each.
-      expect(delta(dnsAfter[r], dnsBefore[r]), `dns on ${r}`).toEqual({ all: 1, ok: 1, other: 0 });
+      expect(dnsCounted[r], `dns on ${r}`).toEqual({ all: 1, ok: 1, other: 0 });
     }
   });
 
@@ -284,14 +281,10 @@ describe('stateless edges on asymmetric routers', () => {
     await poll(async () => !(await hasElements('ra')) && !(await hasElements('rb')), 30_000, 1_000);
     const queued = async (r: 'ra' | 'rb') => (await edgeJson<{ sport: number; dport: number; queued: number }[]>(r, 'flows')).find((f) => f.sport === 45108 || f.dport === 45108)!.queued;
     const queuedBefore = { ra: await queued('ra'), rb: await queued('rb') };
-    const before = await bothRouters('dnsidle');
-    go(dns);
-    await line(dns, '"phase":2');
-    await sleep(300);
-    const after = await bothRouters('dnsidle');
+    const counted = await countedInPhase2(dns, 'dnsidle');
     for (const r of ['ra', 'rb'] as const) {
       // The queries via A, the answers via B: each marked, by the edge for the first, by the elements for the rest.
-      expect(delta(after[r], before[r]), `dns after the pause on ${r}`).toEqual({ all: QUERIES, ok: QUERIES, other: 0 });
+      expect(counted[r], `dns after the pause on ${r}`).toEqual({ all: QUERIES, ok: QUERIES, other: 0 });
       expect((await queued(r)) - queuedBefore[r], `queued after the pause on ${r}`).toBe(1);
       expect(await hasElements(r)).toBe(true);
       expect((await edgeJson<{ stateless: { resumed: number } }>(r, 'stats')).stateless.resumed).toBeGreaterThanOrEqual(1);
@@ -307,14 +300,10 @@ describe('stateless edges on asymmetric routers', () => {
     expect(ftp.stdout).toContain(`"retrieved": ${FTP_BIG}`);
     await decidedOnBoth(45103, 'ftp');
     await decidedOnBoth(45104, 'ftp');
-    const before = await bothRouters('ftp');
-    go(ftp);
-    await line(ftp, '"quit"');
-    await sleep(300);
-    const after = await bothRouters('ftp');
+    const control = await countedInPhase2(ftp, 'ftp', '"quit"');
     const data = await bothRouters('ftpdata');
     for (const r of ['ra', 'rb'] as const) {
-      const c = delta(after[r], before[r]);
+      const c = control[r];
       expect(c.all, `ftp control on ${r}`).toBeGreaterThan(0);
       expect(c, `ftp control on ${r}`).toEqual({ all: c.all, ok: c.all, other: 0 });
       // The data connection's first packets went by before its verdict, the rest (the client reads slowly) carry it.
