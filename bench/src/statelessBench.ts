@@ -18,13 +18,16 @@
  *        every flow is queued (the same queue rule the edge has, and more
  *        packets per flow than the edge lets through);
  *        `l7mesh edge run` in stateless mode (it installs the same table;
- *        its verdicts' packets add the flows' hold and mark elements; its
- *        sweeps read the due flows' live elements and remove the ended
- *        flows' elements). Standalone (no flow records), its elements have
- *        no counters;
+ *        its verdicts' packets add the flows' hold and mark elements).
+ *        Standalone (no flow records), its elements have no counters and
+ *        renew themselves: the kernel renews a live flow's and lets an
+ *        idle flow's expire, and the edge's sweeps only drop due flows
+ *        from its book;
  *        the same with `elementCounters: true`, the table an edge that
- *        publishes flow records has (its removals do not read the counts
- *        back here: nothing takes them without a cluster).
+ *        publishes flow records has: a live set, and sweeps that read the
+ *        due flows' live elements and remove the ended flows' elements
+ *        (the removals do not read the counts back here: nothing takes
+ *        them without a cluster).
  *    The C loop on the stateless table and the standalone stateless edge
  *    run in turn for STATELESS_BENCH_ROUNDS rounds: the machine's speed
  *    drifts between runs (shared vCPUs), so their ratio is taken per round

@@ -40,6 +40,7 @@ export {
   DEFAULT_STATELESS_PRIORITY,
   DEFAULT_STATELESS_TABLE,
   resolveStatelessRules,
+  statelessElementsRenew,
   STATELESS_HOLD_CHAIN,
   STATELESS_WATCH_CHAIN,
   statelessLiveSetName,

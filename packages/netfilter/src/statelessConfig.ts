@@ -53,15 +53,20 @@ export interface StatelessRulesConfig {
   readonly priority?: number;
   /** Maximum elements of each flow set (one per family and target) and of each live set (default 262144). */
   readonly mapSize?: number;
-  /** A flow stays in the live set this long after its last packet (default 30 s). */
+  /**
+   * A flow counts as live this long after its last packet (default 30 s):
+   * it stays in the live set that long, or, without element counters, its
+   * elements expire that long after it.
+   */
   readonly liveTimeoutSec?: number;
-  /** The expiry of the elements the kernel adds itself from a verdict's packet in the after-queue chain (default 3600 s). */
+  /** With element counters: the expiry of the elements the kernel adds itself from a verdict's packet in the after-queue chain (default 3600 s). */
   readonly elementTimeoutSec?: number;
   /**
    * Whether every flow-set element has its own `counter` (default true):
    * what a flow's packets did after its verdict, for accounting. Without,
    * an element costs the kernel no per-CPU memory, which a burst of new
-   * flows can run out of on the packet path.
+   * flows can run out of on the packet path, and the elements renew
+   * themselves (see statelessElementsRenew).
    */
   readonly elementCounters?: boolean;
   /** Unknown packets per source address above this rate pass unqueued (default 2000/s, burst 4000). */
@@ -146,7 +151,21 @@ export function statelessTargetSet(family: IpFamily, target: ElementTarget, fiel
   return `flows${digit}_${name}`;
 }
 
-/** Each family's live set: tuples that passed a mark, hold or watch chain within liveTimeoutSec. */
+/**
+ * Whether the flow sets' elements renew themselves: without element
+ * counters nothing needs to be read from them before they go, so every
+ * packet of a flow renews both of its elements' expiry (liveTimeoutSec)
+ * from the packet path, and an idle flow's elements expire on their own.
+ * There is then no live set, and the edge reads and removes nothing. With
+ * counters, the edge must read an ended flow's counts before its elements
+ * go: the live set tells it which flows ended, and it removes their
+ * elements (which otherwise last elementTimeoutSec).
+ */
+export function statelessElementsRenew(r: Pick<ResolvedStatelessRules, 'elementCounters'>): boolean {
+  return !r.elementCounters;
+}
+
+/** Each family's live set (with element counters): tuples that passed a mark, hold or watch chain within liveTimeoutSec. */
 export function statelessLiveSetName(family: IpFamily): string {
   return family === 'ipv4' ? 'live4' : 'live6';
 }

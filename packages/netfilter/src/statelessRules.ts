@@ -2,6 +2,7 @@ import { hex, hex32, type IpFamily } from './config.js';
 import {
   IPTABLES_MANGLE_PRIORITY,
   resolveStatelessRules,
+  statelessElementsRenew,
   STATELESS_HOLD_CHAIN,
   STATELESS_WATCH_CHAIN,
   statelessLiveSetName,
@@ -49,13 +50,22 @@ const FAMILY = {
 } as const;
 
 /**
- * How often the kernel walks a flow set for expired elements. The edge
+ * How often the kernel walks a flow set for expired elements, when the edge
  * removes the elements of ended flows and re-adds live ones before they
- * expire, so only an edge that stopped leaves expired ones; the kernel's
- * default (every second) walked every element of the large flow sets for
- * nothing, a few percent of a CPU on the benchmark's router.
+ * expire (element counters): only an edge that stopped leaves expired ones,
+ * and the kernel's default (every second) walked every element of the large
+ * flow sets for nothing, a few percent of a CPU on the benchmark's router.
  */
 const FLOW_SET_GC_SEC = 60;
+
+/**
+ * Elements that renew themselves expire on their own, and an expired
+ * element takes room in its set until the kernel's walk frees it: walked a
+ * few times per liveTimeout, they hold little room for long.
+ */
+function renewingGcSec(r: ResolvedStatelessRules): number {
+  return Math.min(FLOW_SET_GC_SEC, Math.max(1, Math.floor(r.liveTimeoutSec / 4)));
+}
 
 /** Per-source meters: enough addresses for a busy edge; an idle source's meter expires and starts full again. */
 const RATE_SET_SIZE = 65_536;
@@ -118,36 +128,43 @@ export function renderStatelessScript(r: ResolvedStatelessRules, via: QueueVia):
   counters.push(...r.marks.map(statelessMarkChain));
   for (const c of counters) lines.push(`\tcounter ${c} {}`);
 
+  const renew = statelessElementsRenew(r);
   for (const f of r.families) {
     // Plain sets, not one verdict map: adding to a map whose elements jump
     // to chains makes the kernel validate every element of it on each
     // transaction (tens of ms at 100k, paid on the edge's packet path); a
     // set's add costs the same at any size. `counter` gives every element
     // its own packet and byte counters.
+    const kind = renew ? ` timeout ${r.liveTimeoutSec}s; gc-interval ${renewingGcSec(r)}s;` : ` gc-interval ${FLOW_SET_GC_SEC}s;`;
     const counter = r.elementCounters ? ' counter;' : '';
     for (const { target } of targets(r)) {
       // dynamic: the after-queue chain adds elements from the packet path too.
-      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags dynamic,timeout; gc-interval ${FLOW_SET_GC_SEC}s; size ${r.mapSize};${counter} }`);
+      lines.push(`\tset ${statelessTargetSet(f, target)} { type ${keyType(f)}; flags dynamic,timeout;${kind} size ${r.mapSize};${counter} }`);
     }
-    lines.push(
-      `\tset ${statelessLiveSetName(f)} { type ${keyType(f)}; flags dynamic,timeout; timeout ${r.liveTimeoutSec}s; size ${r.mapSize}; }`,
-    );
+    if (!renew) lines.push(`\tset ${statelessLiveSetName(f)} { type ${keyType(f)}; flags dynamic,timeout; timeout ${r.liveTimeoutSec}s; size ${r.mapSize}; }`);
     // A meter must outlive its bucket's refill time, or an expiry would hand
     // a busy source a fresh burst.
     const meterSec = Math.max(10, Math.ceil(r.perSourceRate.burst / r.perSourceRate.packets));
     lines.push(`\tset ${FAMILY[f].rateSet} { type ${FAMILY[f].addr}; flags dynamic,timeout; timeout ${meterSec}s; size ${RATE_SET_SIZE}; }`);
   }
 
-  // The live-set update is a rule of its own: a full set makes the update
-  // fail and end its rule, and the accept must not depend on it.
-  const liveUpdates = r.families.map((f) => `\t\tupdate @${statelessLiveSetName(f)} { ${tupleExpr(f)} }`);
-  lines.push(`\tchain ${STATELESS_HOLD_CHAIN} {`, `\t\tcounter name ${STATELESS_COUNTERS.held}`, ...liveUpdates, '\t\taccept', '\t}');
+  // Each update is a rule of its own: a full set makes an update fail and
+  // end its rule, and what follows must not depend on it. Renewing
+  // elements: both of the flow's, so that a flow live in one direction
+  // keeps the other's too (an update adds an element that is missing).
+  const liveUpdates = (target: ElementTarget): string[] =>
+    r.families.flatMap((f) =>
+      renew
+        ? [tupleExpr(f), reverseTupleExpr(f)].map((t) => `\t\tupdate @${statelessTargetSet(f, target)} { ${t} }`)
+        : [`\t\tupdate @${statelessLiveSetName(f)} { ${tupleExpr(f)} }`],
+    );
+  lines.push(`\tchain ${STATELESS_HOLD_CHAIN} {`, `\t\tcounter name ${STATELESS_COUNTERS.held}`, ...liveUpdates('hold'), '\t\taccept', '\t}');
   // No rate limit: a watched flow already has its verdict, and the edge must
   // see every one of its packets to follow the data connections it announces.
-  lines.push(`\tchain ${STATELESS_WATCH_CHAIN} {`, `\t\tcounter name ${STATELESS_COUNTERS.watched}`, ...liveUpdates, `\t\t${queueStatement(r, via)}`, '\t}');
+  lines.push(`\tchain ${STATELESS_WATCH_CHAIN} {`, `\t\tcounter name ${STATELESS_COUNTERS.watched}`, ...liveUpdates('watch'), `\t\t${queueStatement(r, via)}`, '\t}');
   for (const mark of r.marks) {
     const chain = statelessMarkChain(mark);
-    lines.push(`\tchain ${chain} {`, `\t\t${setL7Bits(r, mark)}`, `\t\tcounter name ${chain}`, ...liveUpdates, '\t\taccept', '\t}');
+    lines.push(`\tchain ${chain} {`, `\t\t${setL7Bits(r, mark)}`, `\t\tcounter name ${chain}`, ...liveUpdates({ mark }), '\t\taccept', '\t}');
   }
 
   lines.push(`\tchain ${UNKNOWN_CHAIN} {`);
@@ -208,10 +225,11 @@ function afterQueueChains(r: ResolvedStatelessRules, via: QueueVia): string[] {
 
   const learn = (f: IpFamily, target: ElementTarget, guard: string): string => {
     const set = statelessTargetSet(f, target);
-    const timeout = `timeout ${r.elementTimeoutSec}s`;
+    // Renewing elements take the set's timeout (liveTimeoutSec).
+    const timeout = statelessElementsRenew(r) ? '' : ` timeout ${r.elementTimeoutSec}s`;
     return (
-      `\t\t${tupleExpr(f)} != @${set}${guard} add @${set} { ${tupleExpr(f)} ${timeout} }` +
-      ` add @${set} { ${reverseTupleExpr(f)} ${timeout} } counter name ${STATELESS_COUNTERS.learned}`
+      `\t\t${tupleExpr(f)} != @${set}${guard} add @${set} { ${tupleExpr(f)}${timeout} }` +
+      ` add @${set} { ${reverseTupleExpr(f)}${timeout} } counter name ${STATELESS_COUNTERS.learned}`
     );
   };
   lines.push(`\tchain ${LEARN_HOLD_CHAIN} {`, `\t\t${clear}`, ...r.families.map((f) => learn(f, 'hold', '')), '\t}');

@@ -32,7 +32,7 @@ import {
   type FlowTuple,
   type StatelessRulesConfig,
 } from '@l7mesh/netfilter';
-import { NetnsLab } from '@l7mesh/netns';
+import { NetnsLab, poll } from '@l7mesh/netns';
 import { chainRules, ruleCounter } from './iptablesSave.js';
 
 const lab = new NetnsLab('l7sl');
@@ -103,6 +103,18 @@ s.bind(${sport}, '${CLIENT}', next);
 }
 
 /** Connects to SERVICE:5001 (optionally from a given address and port), sends "hello", waits (<= 3 s) for the echo. */
+/** A TCP client that sends `count` pings `everyMs` apart on one connection and counts the echoes. */
+function talkingClient(local: { address: string; port: number }, count: number, everyMs: number): string {
+  return `
+const c = require('node:net').connect({ port: 5001, host: '${SERVICE}', localAddress: '${local.address}', localPort: ${local.port} });
+let sent = 0, echoes = 0;
+const t = setTimeout(() => { console.log(JSON.stringify({ echoes })); process.exit(0); }, ${count * everyMs + 3000});
+const ping = () => { if (sent === ${count}) return; sent++; c.write('ping'); setTimeout(ping, ${everyMs}); };
+c.on('connect', ping);
+c.on('data', (d) => { echoes += String(d).split('ping').length - 1; if (echoes === ${count}) { clearTimeout(t); console.log(JSON.stringify({ echoes })); c.end(); } });
+`;
+}
+
 function tcpClient(local: { address?: string; port?: number } = {}): string {
   return `
 const c = require('node:net').connect({ port: 5001, host: '${SERVICE}', localAddress: ${JSON.stringify(local.address)}, localPort: ${JSON.stringify(local.port)} });
@@ -522,6 +534,33 @@ s.bind(0, '${CLIENT2}', () => { let n = 0; const next = () => { if (n++ === 4) {
     expect(delta(beforeWatch, afterWatch, 'watched')).toBe(20);
     expect(delta(beforeWatch, afterWatch, 'over_rate')).toBe(0);
     if (queueVia === 'iptables') expect(delta(beforeWatch, afterWatch, 'no_verdict')).toBe(20);
+  });
+
+  it('without element counters the elements renew themselves: one-way traffic keeps both of a flow\'s past liveTimeout, and they expire once it idles', async () => {
+    await applyStatelessRules({ ...config, elementCounters: false, liveTimeoutSec: 2 }, { netns: rtr });
+    expect((await lab.exec(rtr, ['nft', 'list', 'table', 'inet', 'l7mesh'])).stdout).not.toContain('live4');
+    const [c2s, s2c] = bothWays('tcp', 40011, 5001, ASYM_CLIENT);
+    await addElements([c2s, s2c].map((key) => ({ op: 'add', key, target: { mark: 0x200 }, timeoutSec: 2 })));
+    const before = await packets(rtr, 'operator');
+    const ours = await packets(rtr, 'l7mesh');
+    // A connection whose client talks for 3.5 s (its replies take the direct link): only one direction crosses the router.
+    const pings = JSON.parse(await runNode(cli, talkingClient({ address: ASYM_CLIENT, port: 40011 }, 7, 500))) as { echoes: number };
+    expect(pings.echoes).toBe(7);
+    const elements = (await flowSets()).filter((e) => e.key.sport === 40011 || e.key.dport === 40011);
+    // Both added more than liveTimeout ago, both still there: each packet renewed the pair.
+    expect(elements.map((e) => e.key)).toEqual(expect.arrayContaining([c2s, s2c]));
+    expect(elements).toHaveLength(2);
+    const after = await packets(rtr, 'operator');
+    const oursAfter = await packets(rtr, 'l7mesh');
+    expect(delta(before, after, 'asym_fwd')).toBeGreaterThanOrEqual(9);
+    expect(delta(before, after, 'asym_marked')).toBe(delta(before, after, 'asym_fwd'));
+    expect(delta(ours, oursAfter, 'queued')).toBe(0);
+    // Idle: gone after liveTimeout, the edge doing nothing.
+    const left = await poll(async () => {
+      const n = (await flowSets()).filter((e) => e.key.sport === 40011 || e.key.dport === 40011).length;
+      return n === 0 ? 'none' : '';
+    }, 6_000);
+    expect(left).toBe('none');
   });
 
   it('remove leaves nothing of ours; the operator\'s table, iptables rule and routing stay and traffic flows', async () => {

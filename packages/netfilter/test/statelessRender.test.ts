@@ -36,10 +36,16 @@ const TUPLE6 = 'ip6 saddr . meta l4proto . th sport . ip6 daddr . th dport';
 const LIVE4 = `\t\tupdate @live4 { ${TUPLE4} }`;
 const REV4 = 'ip daddr . meta l4proto . th dport . ip saddr . th sport';
 const REV6 = 'ip6 daddr . meta l4proto . th dport . ip6 saddr . th sport';
-const flowSet = (name: string, key: string, size = 262144, counter = true) => `\tset ${name} { type ${key}; flags dynamic,timeout; gc-interval 60s; size ${size};${counter ? ' counter;' : ''} }`;
-/** The after-queue rule that adds a flow's two elements to `set` from a packet (guards: sets it must not be in). */
-const learn = (tuple: string, rev: string, set: string, guards: string[], timeout = 3600) =>
-  `\t\t${[set, ...guards].map((g) => `${tuple} != @${g}`).join(' ')} add @${set} { ${tuple} timeout ${timeout}s } add @${set} { ${rev} timeout ${timeout}s } counter name learned`;
+/** A flow set with element counters (the edge removes its ended elements), or one whose elements renew themselves (their expiry, the kernel's walk). */
+const flowSet = (name: string, key: string, size = 262144, renewing?: { timeout: number; gc: number }) =>
+  renewing
+    ? `\tset ${name} { type ${key}; flags dynamic,timeout; timeout ${renewing.timeout}s; gc-interval ${renewing.gc}s; size ${size}; }`
+    : `\tset ${name} { type ${key}; flags dynamic,timeout; gc-interval 60s; size ${size}; counter; }`;
+/** The after-queue rule that adds a flow's two elements to `set` from a packet (guards: sets it must not be in); renewing elements (timeout null) take the set's timeout. */
+const learn = (tuple: string, rev: string, set: string, guards: string[], timeout: number | null = 3600) => {
+  const t = timeout === null ? '' : ` timeout ${timeout}s`;
+  return `\t\t${[set, ...guards].map((g) => `${tuple} != @${g}`).join(' ')} add @${set} { ${tuple}${t} } add @${set} { ${rev}${t} } counter name learned`;
+};
 
 describe('renderStatelessRules', () => {
   it('renders the default table exactly (nft queue, IPv4, every interface)', () => {
@@ -142,23 +148,41 @@ describe('renderStatelessRules', () => {
     });
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual(['table inet edge2 {}', 'delete table inet edge2', 'table inet edge2 {']);
-    // Without element counters: no `counter` on any set.
+    // Without element counters: no `counter` on any set, and the elements
+    // renew themselves: they expire liveTimeout after their flow's last
+    // packet (walked every liveTimeout / 4), and there is no live set.
     expect(text).not.toContain('counter;');
-    for (const name of ['flows6_0x10000', 'flows6_watch', 'flows6_hold']) expect(lines).toContain(flowSet(name, KEY6, 1000, false));
-    expect(lines).toContain(flowSet('flows4_0x10000', KEY4, 1000, false));
-    expect(lines).toContain(`\tset live4 { type ${KEY4}; flags dynamic,timeout; timeout 5s; size 1000; }`);
+    const renewing = { timeout: 5, gc: 1 };
+    for (const name of ['flows6_0x10000', 'flows6_watch', 'flows6_hold']) expect(lines).toContain(flowSet(name, KEY6, 1000, renewing));
+    expect(lines).toContain(flowSet('flows4_0x10000', KEY4, 1000, renewing));
+    expect(text).not.toContain('live4');
+    expect(text).not.toContain('live6');
     // a meter outlives its bucket's refill time (500 packets at 10/s)
     expect(lines).toContain('\tset rate6 { type ipv6_addr; flags dynamic,timeout; timeout 50s; size 65536; }');
     expect(lines).toContain('\t\tmeta mark set meta mark and 0xff00ffff or 0x00010000');
-    expect(lines).toContain('\t\tupdate @live6 { ip6 saddr . meta l4proto . th sport . ip6 daddr . th dport }');
+    // Any packet of a marked flow renews both of its elements, each in a rule of its own.
+    const mark = lines.slice(lines.indexOf('\tchain mark_0x10000 {'));
+    expect(mark.slice(0, 9)).toEqual([
+      '\tchain mark_0x10000 {',
+      '\t\tmeta mark set meta mark and 0xff00ffff or 0x00010000',
+      '\t\tcounter name mark_0x10000',
+      `\t\tupdate @flows4_0x10000 { ${TUPLE4} }`,
+      `\t\tupdate @flows4_0x10000 { ${REV4} }`,
+      `\t\tupdate @flows6_0x10000 { ${TUPLE6} }`,
+      `\t\tupdate @flows6_0x10000 { ${REV6} }`,
+      '\t\taccept',
+      '\t}',
+    ]);
     expect(lines).toContain('\t\tupdate @rate6 { ip6 saddr limit rate over 10/second burst 500 packets } counter name over_rate accept');
     expect(lines).toContain('\t\tcounter name queued queue num 2-5 bypass,fanout');
     const watch = lines.slice(lines.indexOf('\tchain watch {'));
-    expect(watch.slice(0, 6)).toEqual([
+    expect(watch.slice(0, 8)).toEqual([
       '\tchain watch {',
       '\t\tcounter name watched',
-      `\t\tupdate @live4 { ${TUPLE4} }`,
-      `\t\tupdate @live6 { ${TUPLE6} }`,
+      `\t\tupdate @flows4_watch { ${TUPLE4} }`,
+      `\t\tupdate @flows4_watch { ${REV4} }`,
+      `\t\tupdate @flows6_watch { ${TUPLE6} }`,
+      `\t\tupdate @flows6_watch { ${REV6} }`,
       '\t\tqueue num 2-5 bypass,fanout',
       '\t}',
     ]);
@@ -190,12 +214,12 @@ describe('renderStatelessRules', () => {
       '\t}',
       '\tchain learn_hold {',
       '\t\tmeta mark set meta mark and 0xff00ffff',
-      learn(TUPLE4, REV4, 'flows4_hold', [], 60),
-      learn(TUPLE6, REV6, 'flows6_hold', [], 60),
+      learn(TUPLE4, REV4, 'flows4_hold', [], null),
+      learn(TUPLE6, REV6, 'flows6_hold', [], null),
       '\t}',
       '\tchain learn_0x10000 {',
-      learn(TUPLE4, REV4, 'flows4_0x10000', ['flows4_watch'], 60),
-      learn(TUPLE6, REV6, 'flows6_0x10000', ['flows6_watch'], 60),
+      learn(TUPLE4, REV4, 'flows4_0x10000', ['flows4_watch'], null),
+      learn(TUPLE6, REV6, 'flows6_0x10000', ['flows6_watch'], null),
       '\t}',
       '}',
       '',

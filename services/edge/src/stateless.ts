@@ -95,6 +95,7 @@ export async function startStateless(
 ): Promise<StatelessEdge> {
   const s = config.netfilter.stateless;
   const rules = statelessRulesConfig(config, policy);
+  const resolved = netfilter.resolveStatelessRules(rules);
   const table = s.table;
   const setNames = new Map<string, string>();
   const setOf = (family: 'ipv4' | 'ipv6', target: ElementTarget | 'live'): string => {
@@ -108,7 +109,9 @@ export async function startStateless(
   };
   const familyOf = (key: string) => (key.length === 13 ? 'ipv4' : 'ipv6');
   const applied = await netfilter.applyStatelessRules(rules, target);
-  log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains)`);
+  const renewing = netfilter.statelessElementsRenew(resolved);
+  const upkeep = renewing ? 'elements renew themselves, no counters' : 'element counters, a live set and sweeps';
+  log(`edge: stateless table inet ${table} installed (queueing via ${applied.queueVia}; ${rules.marks.length} mark chains; ${upkeep})`);
   const driver: VerdictMapDriver = {
     // Netlink batches written by the addon: libnftables' parser and cache cost ten times more per batch.
     apply: (changes) => nft.nftApplyElements(table, changes.flatMap((c) => elementsOf(c, setOf(familyOf(c.key), c.target)))),
@@ -120,8 +123,8 @@ export async function startStateless(
     driver.apply(removals.map((r) => ({ op: 'destroy', key: r.key, target: r.target })));
     return undefined;
   };
-  // Kernels before 6.3 have no destroy: there the sweeps read an ended flow's elements, then delete them.
-  const unremovable = removeFails(remove, config.netfilter.families[0]!);
+  // Kernels before 6.3 have no destroy: there the sweeps read an ended flow's elements, then delete them. (Renewing elements are never removed.)
+  const unremovable = renewing ? undefined : removeFails(remove, config.netfilter.families[0]!);
   if (unremovable === undefined) driver.remove = remove;
   else log(`edge: sweeps read ended flows' elements, then delete them (removal with counts: ${unremovable})`);
   const map = new VerdictMap({
@@ -131,11 +134,12 @@ export async function startStateless(
     liveTimeoutSec: s.liveTimeoutSec,
     elementTimeoutSec: s.elementTimeoutSec,
     sweepSec: s.sweepSec,
+    renewing,
     log,
     ...(onCounted ? { onCounted } : {}),
   });
 
-  const holdMark = netfilter.resolveStatelessRules(rules).holdMark;
+  const holdMark = resolved.holdMark;
   const budget = config.netfilter.maxPackets;
   const ftpPorts = new Set(config.classification.ftpPorts);
   /** A decided FTP control connection stays queued (watched): the helper reads its announcements. */
