@@ -344,7 +344,7 @@ export class VerdictMap {
       });
       if (this.options.renewing) {
         // Nothing to read or remove: the kernel lets their elements expire with them.
-        for (const key of due) this.forget(key);
+        for (let i = 0; i < due.length; i++) this.forget(due[i]!);
         this.counters.ended += due.length;
         return;
       }
