@@ -102,7 +102,6 @@ s.bind(${sport}, '${CLIENT}', next);
 `;
 }
 
-/** Connects to SERVICE:5001 (optionally from a given address and port), sends "hello", waits (<= 3 s) for the echo. */
 /** A TCP client that sends `count` pings `everyMs` apart on one connection and counts the echoes. */
 function talkingClient(local: { address: string; port: number }, count: number, everyMs: number): string {
   return `
@@ -115,6 +114,7 @@ c.on('data', (d) => { echoes += String(d).split('ping').length - 1; if (echoes =
 `;
 }
 
+/** Connects to SERVICE:5001 (optionally from a given address and port), sends "hello", waits (<= 3 s) for the echo. */
 function tcpClient(local: { address?: string; port?: number } = {}): string {
   return `
 const c = require('node:net').connect({ port: 5001, host: '${SERVICE}', localAddress: ${JSON.stringify(local.address)}, localPort: ${JSON.stringify(local.port)} });
