@@ -56,11 +56,21 @@ export class HyperscanHeadScanner implements HeadScanner {
   private count = 0;
   /**
    * Slots of released streams, still open: the next flow takes one and
-   * restarts it, one native call (per database) where a close and an open
-   * are two. Their state is the last flow's until then (its end-of-data
-   * matches are never asked for: the flow was released).
+   * restarts it, where a close and an open would cost two native calls.
+   * Their state is the last flow's until then (its end-of-data matches are
+   * never asked for: the flow was released).
    */
   private readonly parked: number[] = [];
+  /**
+   * Parked streams taken by new flows since the last flush, restarted
+   * together at the next flush, before any scan (one native call per
+   * database and batch instead of one per flow). A stream is only ever
+   * scanned in flush, so none is scanned before its restart.
+   */
+  private restarts = new Uint32Array(1024);
+  private restartCount = 0;
+  /** Per slot: 1 while it is in `restarts`. */
+  private restartDue = new Uint8Array(1024);
 
   constructor(set: PatternSet) {
     this.streams = new StreamSet(set.database, { foldAsciiCase: true });
@@ -70,8 +80,16 @@ export class HyperscanHeadScanner implements HeadScanner {
   open(): number {
     if (this.parked.length > 0) {
       const slot = this.parked.pop()!;
-      this.streams.restart(slot);
-      if (this.endStreams) this.endStreams.restart(this.endSlotOf[slot]!);
+      // Parked again before a flush restarted it: it is listed already.
+      if (this.restartDue[slot] === 0) {
+        if (this.restartCount === this.restarts.length) {
+          const grown = new Uint32Array(this.restarts.length * 2);
+          grown.set(this.restarts);
+          this.restarts = grown;
+        }
+        this.restarts[this.restartCount++] = slot;
+        this.restartDue[slot] = 1;
+      }
       return slot;
     }
     const slot = this.streams.open();
@@ -81,6 +99,9 @@ export class HyperscanHeadScanner implements HeadScanner {
       queued.set(this.queuedOf);
       this.queuedOf = queued;
       this.matchedOf = new Uint8Array(length); // all 0 between flushes
+      const due = new Uint8Array(length);
+      due.set(this.restartDue);
+      this.restartDue = due;
     }
     if (this.endStreams) {
       if (slot >= this.endSlotOf.length) {
@@ -98,8 +119,32 @@ export class HyperscanHeadScanner implements HeadScanner {
       this.parked.push(handle);
       return;
     }
+    // A closed slot leaves the restarts (applyRestarts skips it): libhs may give its number to a fresh stream.
+    this.restartDue[handle] = 0;
     this.streams.close(handle);
     this.endStreams?.close(this.endSlotOf[handle]!);
+  }
+
+  /** Restarts the parked streams new flows took since the last flush (see `restarts`). */
+  private applyRestarts(): void {
+    const n = this.restartCount;
+    if (n === 0) return;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const slot = this.restarts[i]!;
+      if (this.restartDue[slot] === 0) continue;
+      this.restartDue[slot] = 0;
+      this.restarts[m++] = slot;
+    }
+    this.restartCount = 0;
+    if (m === 0) return;
+    const slots = this.restarts.subarray(0, m);
+    this.streams.restart(slots);
+    if (this.endStreams) {
+      const endSlots = new Uint32Array(m);
+      for (let i = 0; i < m; i++) endSlots[i] = this.endSlotOf[slots[i]!]!;
+      this.endStreams.restart(endSlots);
+    }
   }
 
   append(handle: number, payload: Uint8Array, room: number, start = 0, end = payload.length): number {
@@ -127,6 +172,7 @@ export class HyperscanHeadScanner implements HeadScanner {
   }
 
   flush(): Int32Array {
+    this.applyRestarts();
     const n = this.count;
     if (n === 0) return new Int32Array(0);
     const data = this.arena.subarray(0, this.arenaUsed);
@@ -205,6 +251,8 @@ export class HyperscanHeadScanner implements HeadScanner {
   /** Frees every stream (the scanner is done). */
   close(): void {
     this.parked.length = 0;
+    this.restartCount = 0;
+    this.restartDue.fill(0);
     this.streams.closeAll();
     this.endStreams?.closeAll();
   }

@@ -43,4 +43,35 @@ describe('HyperscanHeadScanner', () => {
     expect([...scanner.flush()]).toEqual([2]);
     scanner.close();
   });
+
+  it('restarts a reused stream at the next flush, before any scan, once however often it changed hands', () => {
+    const scanner = new HyperscanHeadScanner(set);
+    const first = scanner.open();
+    scanner.append(first, bytes('xx sec'), 2047);
+    expect([...scanner.flush()]).toEqual([-1]);
+    scanner.release(first);
+    // Taken and given back within one batch, then taken again.
+    scanner.release(scanner.open());
+    const third = scanner.open();
+    expect(third).toBe(first);
+    // ^ matches only at a stream's start: the restart came before this chunk.
+    scanner.append(third, bytes('GET / '), 2047);
+    expect([...scanner.flush()]).toEqual([0]);
+    scanner.close();
+  });
+
+  it('leaves out of the restarts a reused stream that was closed before the flush (the park was full)', () => {
+    const scanner = new HyperscanHeadScanner(set);
+    // 1024 released streams fill the park; one more is open.
+    const handles = Array.from({ length: 1025 }, () => scanner.open());
+    for (const h of handles.slice(0, 1024)) scanner.release(h);
+    const reused = scanner.open();
+    scanner.release(handles[1024]!);
+    // The park is full again: this release closes the stream, whose restart was due.
+    scanner.release(reused);
+    const fresh = scanner.open();
+    scanner.append(fresh, bytes('GET / '), 2047);
+    expect([...scanner.flush()]).toEqual([0]);
+    scanner.close();
+  });
 });

@@ -185,11 +185,22 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
 
   // Without scratch and callback libhs skips the end-of-data pass: the stream
   // just starts over, which is all a stream reused for a new flow needs.
+  // restart(slots: Uint32Array): one call for a batch's reused streams, as
+  // scanBatch is one for its chunks. Every slot is checked before any
+  // stream is touched.
   Napi::Value Restart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const uint32_t slot = Slot(env, info[0]);
-    hs_error_t err = hs_reset_stream(slots_[slot], 0, nullptr, nullptr, nullptr);
-    if (err != HS_SUCCESS) FailHs(env, "HS_SCAN", "hs_reset_stream", err);
+    U32s slots = ReadU32s(env, info[0], "slots");
+    for (size_t i = 0; i < slots.length; i++) {
+      const uint32_t slot = slots.data[i];
+      if (slot >= slots_.size() || slots_[slot] == nullptr) {
+        Fail(env, "HS_STREAM_CLOSED", "slots[" + std::to_string(i) + "]: stream slot " + std::to_string(slot) + " is not open");
+      }
+    }
+    for (size_t i = 0; i < slots.length; i++) {
+      hs_error_t err = hs_reset_stream(slots_[slots.data[i]], 0, nullptr, nullptr, nullptr);
+      if (err != HS_SUCCESS) FailHs(env, "HS_SCAN", "hs_reset_stream", err);
+    }
     return env.Undefined();
   }
 

@@ -17,7 +17,7 @@ export interface NativeStreamSet {
   scan(slot: number, chunk: Uint8Array): number[];
   close(slot: number): number[];
   reset(slot: number): number[];
-  restart(slot: number): void;
+  restart(slots: Uint32Array): void;
   scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array;
   closeAll(): void;
   openCount(): number;

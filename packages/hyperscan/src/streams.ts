@@ -44,9 +44,15 @@ export class StreamSet {
     return this.#native.reset(slot);
   }
 
-  /** Restarts the stream from offset 0 without reporting end-of-data matches (cheaper than reset, for a stream reused for new data). */
-  restart(slot: number): void {
-    this.#native.restart(slot);
+  /**
+   * Restarts the streams from offset 0 without reporting end-of-data
+   * matches (cheaper than reset, for streams reused for new data), in one
+   * native call. Throws HS_STREAM_CLOSED, restarting none, when a slot is
+   * not open.
+   */
+  restart(slots: Uint32Array): void {
+    if (!(slots instanceof Uint32Array)) throw new HyperscanError('HS_INVALID_ARGUMENT', 'slots must be a Uint32Array');
+    this.#native.restart(slots);
   }
 
   get openCount(): number {

@@ -38,9 +38,11 @@ describe('StreamSet basics', () => {
     expect(set.scan(late, bytes('foo'))).toEqual([2]);
     // restart starts over too, with no end-of-data pass: nothing reported, foo\z not matched later either.
     expect(set.scan(late, bytes('xx foo'))).toEqual([]);
-    expect(set.restart(late)).toBeUndefined();
+    expect(set.scan(s, bytes('xx'))).toEqual([]);
+    expect(set.restart(Uint32Array.of(late, s))).toBeUndefined();
     expect(set.scan(late, bytes('foo'))).toEqual([2]);
     expect(set.reset(late)).toEqual([3]);
+    expect(set.scan(s, bytes('foo'))).toEqual([2]);
     set.closeAll();
     expect(set.openCount).toBe(0);
   });
@@ -169,10 +171,16 @@ describe('StreamSet argument checks', () => {
     expectHsError(() => set.scan('0' as never, bytes('x')), 'HS_INVALID_ARGUMENT');
     expectHsError(() => set.scan(2 ** 32, bytes('x')), 'HS_INVALID_ARGUMENT');
     expectHsError(() => set.scan(s, 'x' as never), 'HS_INVALID_ARGUMENT');
+    const open = set.open();
+    expect(set.scan(open, bytes('foo'))).toEqual([2]);
     set.close(s);
     expectHsError(() => set.close(s), 'HS_STREAM_CLOSED');
     expectHsError(() => set.reset(s), 'HS_STREAM_CLOSED');
-    expectHsError(() => set.restart(s), 'HS_STREAM_CLOSED');
+    // One closed slot: none of the streams is restarted.
+    expectHsError(() => set.restart(Uint32Array.of(open, s)), 'HS_STREAM_CLOSED');
+    expect(set.scan(open, bytes('foo'))).toEqual([]);
+    expectHsError(() => set.restart([open] as never), 'HS_INVALID_ARGUMENT');
+    set.close(open);
     expectHsError(() => set.scan(s, bytes('x')), 'HS_STREAM_CLOSED');
   });
 

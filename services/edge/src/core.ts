@@ -190,9 +190,13 @@ export class EdgeCore implements EdgeFlowSource {
   private readonly scanner: (HeadScanner & { close?(): void }) | undefined;
   private readonly conntrack: ConntrackMarker | undefined;
   private readonly clock: () => number;
+  // The batch's packets, the first batchSize entries of each. Overwritten
+  // batch after batch, never truncated: `length = 0` frees an array's
+  // store, which then grew again packet by packet in every batch.
   private readonly batchFlows: (FlowEntry | null)[] = [];
   private readonly batchPacketMarks: number[] = [];
   private readonly batchSaves: boolean[] = [];
+  private batchSize = 0;
   private decided: FlowEntry[] = [];
   /** Flows decided during the current ingest(), and their packet counts then. */
   private readonly decidedNow: FlowEntry[] = [];
@@ -247,9 +251,7 @@ export class EdgeCore implements EdgeFlowSource {
   beginBatch(): void {
     if (this.finished) throw new Error('EdgeCore: finished');
     this.inBatch = true;
-    this.batchFlows.length = 0;
-    this.batchPacketMarks.length = 0;
-    this.batchSaves.length = 0;
+    this.batchSize = 0;
   }
 
   /**
@@ -292,9 +294,10 @@ export class EdgeCore implements EdgeFlowSource {
       flow = this.classifier.process(p);
       if (flow.l7 !== 'unset') this.countPacket(flow, p.ipLength);
     }
-    this.batchFlows.push(flow);
-    this.batchPacketMarks.push(packetMark >>> 0);
-    this.batchSaves.push(savesMark);
+    const i = this.batchSize++;
+    this.batchFlows[i] = flow;
+    this.batchPacketMarks[i] = packetMark >>> 0;
+    this.batchSaves[i] = savesMark;
     return flow;
   }
 
@@ -325,12 +328,14 @@ export class EdgeCore implements EdgeFlowSource {
     this.classifier.flush();
     this.decidedNow.length = 0;
     this.decidedNowPackets.length = 0;
-    const n = this.batchFlows.length;
+    const n = this.batchSize;
     const out = new Array<number>(n);
     const marks = this.marks;
     let marked = 0;
     for (let i = 0; i < n; i++) {
       const flow = this.batchFlows[i]!;
+      // Not kept past the batch: an ended flow must not stay reachable from here.
+      this.batchFlows[i] = null;
       out[i] = NO_MARK;
       if (flow === null) continue;
       const u = flow.user;

@@ -197,9 +197,10 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
     if (statelessEdge) {
       for (let i = 0; i < n; i++) {
         const flow = batchFlows[i];
+        // Cleared, not truncated after the loop: the array keeps its store for the next batch.
+        batchFlows[i] = null;
         if (flow) marks[i] = statelessEdge.packetMark(flow, marks[i]!, batch.marks[i]!, batch.data, batch.offsets[i]!);
       }
-      batchFlows.length = 0;
       // The map's other changes before the verdicts: the flows' next packets meet them and are not queued.
       statelessEdge.commit();
     }
