@@ -47,11 +47,11 @@ export class StreamSet {
   /**
    * Restarts the streams from offset 0 without reporting end-of-data
    * matches (cheaper than reset, for streams reused for new data), in one
-   * native call. Throws HS_STREAM_CLOSED, restarting none, when a slot is
-   * not open.
+   * native call. Throws HS_INVALID_ARGUMENT when slots is not a
+   * Uint32Array, and HS_STREAM_CLOSED, restarting none, when a slot is not
+   * open (both checked natively, as scanBatch's arrays are).
    */
   restart(slots: Uint32Array): void {
-    if (!(slots instanceof Uint32Array)) throw new HyperscanError('HS_INVALID_ARGUMENT', 'slots must be a Uint32Array');
     this.#native.restart(slots);
   }
 
