@@ -217,4 +217,32 @@ describe('scanBatch with foldAsciiCase', () => {
     // Only the chunk changed, only A-Z were folded (0xc0 is not ASCII).
     expect(data.toString('latin1')).toBe('xxhello world\xc0Z');
   });
+
+  it('folds every byte value at every position of a word, and only inside each chunk', () => {
+    // The addon folds eight bytes at a time, then the tail byte by byte: each
+    // value sits at each offset of a word, in chunks of every length mod 8.
+    const db = Database.compile([{ id: 1, expression: 'never seen', flags: 0 }], 'stream');
+    const folding = new StreamSet(db, { foldAsciiCase: true });
+    const values = Array.from({ length: 256 }, (_, v) => v);
+    // Value v lands at offset 7(v - k) mod 8 of a word in chunk k: k = 0..7 gives all eight.
+    const lengths = [256, 257, 258, 259, 260, 261, 262, 263, 1, 5, 8, 15];
+    const starts: number[] = [];
+    const ends: number[] = [];
+    const parts: number[] = [];
+    for (const [k, length] of lengths.entries()) {
+      parts.push(0x41); // a letter between the chunks, left as it is
+      starts.push(parts.length);
+      for (let i = 0; i < length; i++) parts.push(values[(i * 7 + k) % 256]!);
+      ends.push(parts.length);
+    }
+    parts.push(0x5a);
+    const data = Uint8Array.from(parts);
+    const slots = Uint32Array.from(lengths.map(() => folding.open()));
+    folding.scanBatch(slots, data, Uint32Array.from(starts), Uint32Array.from(ends));
+    const inChunk = (i: number) => starts.some((s, k) => i >= s && i < ends[k]!);
+    const expected = parts.map((b, i) => (inChunk(i) && b >= 0x41 && b <= 0x5a ? b | 0x20 : b));
+    expect(Array.from(data)).toEqual(expected);
+    expect(data.filter((b) => b >= 0x41 && b <= 0x5a).length).toBe(lengths.length + 1);
+    folding.closeAll();
+  });
 });
