@@ -57,7 +57,12 @@ export class FlowEntry implements IndexKeyed {
    * the owner's small integer (bits 16-30, see {@link user}).
    */
   private flags: number;
-  /** The verdict and what decided it, as an index into the interned pairs (0: unset). */
+  /**
+   * The verdict and what decided it, as an index into the interned pairs
+   * (bits 0-15; 0: unset), and the packet that decided it (bits 16-30; see
+   * decidedAtPacket): one small integer, so that the entry has room for
+   * {@link userValue} at no cost in bytes.
+   */
   private verdict = 0;
   packetsOrig = 0;
   packetsReply = 0;
@@ -71,8 +76,12 @@ export class FlowEntry implements IndexKeyed {
   private head = 0;
   /** The head scanner's state handle, -1 when none is open. */
   scanHandle = -1;
-  /** The packet number (both directions, 1-based) that decided the verdict. */
-  decidedAtPacket = 0;
+  /**
+   * A number free for the table's owner (0 in a new entry), beside
+   * {@link user}: the stateless edge books the flow's flow-set elements
+   * here. The table and the classifier never read it.
+   */
+  userValue = 0;
   /** Creation sequence number: output order for flows that end together. */
   readonly seq: number;
   readonly firstSec: number;
@@ -103,20 +112,35 @@ export class FlowEntry implements IndexKeyed {
 
   /** Verdict: a protocol name, 'unset' or 'unknown'. */
   get l7(): string {
-    return verdictL7[this.verdict]!;
+    return verdictL7[this.verdict & PAIR_MASK]!;
   }
 
   set l7(l7: string) {
-    this.verdict = verdictOf(l7, this.decidedBy);
+    this.verdict = (this.verdict & ~PAIR_MASK) | verdictOf(l7, this.decidedBy);
   }
 
   /** The pattern file (or 'inherited', 'packet-limit', 'byte-limit') that decided the verdict. */
   get decidedBy(): string | undefined {
-    return verdictBy[this.verdict];
+    return verdictBy[this.verdict & PAIR_MASK];
   }
 
   set decidedBy(by: string | undefined) {
-    this.verdict = verdictOf(this.l7, by);
+    this.verdict = (this.verdict & ~PAIR_MASK) | verdictOf(this.l7, by);
+  }
+
+  /** The packet number (both directions, 1-based) that decided the verdict; 0 before. */
+  get decidedAtPacket(): number {
+    const at = this.verdict >>> PAIR_BITS;
+    return at === DECIDED_AT_ELSEWHERE ? largeDecidedAt.get(this)! : at;
+  }
+
+  set decidedAtPacket(packetNo: number) {
+    let at = packetNo;
+    if (packetNo >= DECIDED_AT_ELSEWHERE) {
+      largeDecidedAt.set(this, packetNo);
+      at = DECIDED_AT_ELSEWHERE;
+    }
+    this.verdict = (this.verdict & PAIR_MASK) | (at << PAIR_BITS);
   }
 
   /** Sets the verdict and what decided it at once. */
@@ -212,10 +236,17 @@ const QUEUED_SHIFT = 17;
 const FLAGS_MASK = 0xffff;
 const USER_SHIFT = 16;
 
+/** FlowEntry.verdict: the pair index's bits, below the deciding packet's. */
+const PAIR_BITS = 16;
+const PAIR_MASK = (1 << PAIR_BITS) - 1;
+/** A deciding packet number this large or larger (no budget comes near it) is kept in largeDecidedAt. */
+const DECIDED_AT_ELSEWHERE = (1 << (31 - PAIR_BITS)) - 1;
+const largeDecidedAt = new WeakMap<FlowEntry, number>();
+
 /**
  * (l7, decidedBy) pairs, interned: a flow keeps one small index instead of
- * two strings. Pairs are few (patterns x ways of deciding) and live as long
- * as the process.
+ * two strings. Pairs are few (patterns x ways of deciding, at most
+ * 2^PAIR_BITS) and live as long as the process.
  */
 const verdictL7: string[] = ['unset'];
 const verdictBy: (string | undefined)[] = [undefined];
@@ -228,6 +259,7 @@ function verdictOf(l7: string, by: string | undefined): number {
   let id = byIds.get(by);
   if (id === undefined) {
     id = verdictL7.length;
+    if (id > PAIR_MASK) throw new RangeError(`flow verdicts: more than ${PAIR_MASK} distinct (l7, decidedBy) pairs; adding ${JSON.stringify([l7, by])}`);
     verdictL7.push(l7);
     verdictBy.push(by);
     byIds.set(by, id);

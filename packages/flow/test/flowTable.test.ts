@@ -84,6 +84,26 @@ describe('FlowTable', () => {
     expect(t.get(r.flow.key)).toBe(r.flow);
   });
 
+  it('keeps the verdict, what decided it, the deciding packet and the owner fields apart in the entry', () => {
+    const { t } = table();
+    const flow = t.track(packet('198.18.0.9', 40001, '198.18.0.1', 80)).flow;
+    expect([flow.l7, flow.decidedBy, flow.decidedAtPacket, flow.user, flow.userValue]).toEqual(['unset', undefined, 0, 0, 0]);
+    flow.setVerdict('http', 'http.pat', 7);
+    flow.user = 32767;
+    flow.userValue = 2 ** 40 + 0.5;
+    expect([flow.l7, flow.decidedBy, flow.decidedAtPacket, flow.user, flow.userValue]).toEqual(['http', 'http.pat', 7, 32767, 2 ** 40 + 0.5]);
+    // Changing one part leaves the others.
+    flow.l7 = 'ftp';
+    flow.decidedBy = 'inherited';
+    expect([flow.l7, flow.decidedBy, flow.decidedAtPacket]).toEqual(['ftp', 'inherited', 7]);
+    // Deciding packets of any size (a worker's count comes as a u32), the largest inline one included.
+    for (const at of [32766, 32767, 2 ** 32 - 1, 3]) {
+      flow.decidedAtPacket = at;
+      expect([flow.l7, flow.decidedBy, flow.decidedAtPacket]).toEqual(['ftp', 'inherited', at]);
+    }
+    expect(flow.protocol).toBe(IPPROTO_TCP);
+  });
+
   it('keeps IPv6 flows apart from IPv4 ones', () => {
     const { t } = table();
     const v6 = t.track(packet('2001:2::1', 1000, '2001:2::2', 443)).flow;
