@@ -589,7 +589,7 @@ async function main(): Promise<void> {
 
   log(`memory: ${MEMORY_FLOWS} flows per scenario`);
   const memory: MemoryResult[] = [];
-  for (const s of ['decided', 'held', 'learned']) {
+  for (const s of ['renewing', 'decided', 'held', 'learned']) {
     memory.push({ ...(await child<MemoryResult>(['--expose-gc', join(REPO_ROOT, 'bench/dist/statelessMemory.js'), s, String(MEMORY_FLOWS)], 120_000)), scenario: `book, ${s}` });
   }
   memory.push({ ...(await child<MemoryResult>(['--expose-gc', join(REPO_ROOT, 'bench/dist/edgeMemory.js'), 'edge-decided', String(MEMORY_FLOWS), patternDir], 120_000)), scenario: 'flow table (EdgeCore), decided' });

@@ -1,6 +1,6 @@
 /**
- * Memory per flow of the stateless edge's book (VerdictMap: which flows have
- * nftables elements, and in which set), in a process of its own (a clean heap):
+ * Memory per flow of the stateless edge's book (which flows have nftables
+ * elements, and in which set), in a process of its own (a clean heap):
  *
  *   node --expose-gc bench/dist/statelessMemory.js SCENARIO FLOWS  -> one JSON line
  *
@@ -17,12 +17,19 @@
  *            in its packet batch and its elements added by the kernel from
  *            the verdict's packet (the book also keeps that packet's length
  *            for the element counters)
+ *   renewing the standalone edge's RenewingBook (elements without counters):
+ *            every flow decided in its packet batch and learned, its
+ *            booking kept in its flow-table entry. The entries are made
+ *            before the first measurement: what is left is the book's own
+ *            growth.
+ * The first three are the VerdictMap of an edge with element counters.
  * The edge's flow table (EdgeCore) is measured by edgeMemory.js; in
  * stateless mode a decided flow has an entry in both while it is alive.
  */
-import { flowKeyOfEndpoints, IPPROTO_UDP } from '@l7mesh/flow';
-// VerdictMap is not exported by @l7mesh/edge (the live edge builds it in
-// stateless.ts); the benchmark reads the compiled module directly.
+import { FlowTable, flowKeyOfEndpoints, IPPROTO_UDP, type FlowEntry } from '@l7mesh/flow';
+// The books are not exported by @l7mesh/edge (the live edge builds them in
+// stateless.ts); the benchmark reads the compiled modules directly.
+import { RenewingBook } from '../../services/edge/dist/renewingBook.js';
 import { READ_FIELDS, VerdictMap } from '../../services/edge/dist/verdictMap.js';
 
 const [scenario = 'decided', flowsArg = '200000'] = process.argv.slice(2);
@@ -36,8 +43,8 @@ if (typeof gc !== 'function') {
   process.stderr.write('statelessMemory: run node with --expose-gc\n');
   process.exit(2);
 }
-if (scenario !== 'decided' && scenario !== 'held' && scenario !== 'learned') {
-  process.stderr.write(`statelessMemory: unknown scenario ${scenario} (decided, held, learned)\n`);
+if (scenario !== 'decided' && scenario !== 'held' && scenario !== 'learned' && scenario !== 'renewing') {
+  process.stderr.write(`statelessMemory: unknown scenario ${scenario} (decided, held, learned, renewing)\n`);
   process.exit(2);
 }
 
@@ -70,7 +77,41 @@ function keyOf(i: number): string {
   });
 }
 
+const renewing = new RenewingBook({
+  driver: {
+    apply(batch) {
+      transactions++;
+      ops += batch.length;
+    },
+  },
+  maxFlows: FLOWS + WARMUP + 1024,
+  liveTimeoutSec: 30,
+});
+/** The renewing scenario's flow-table entries, all made before the first measurement. */
+const entries: FlowEntry[] = [];
+if (scenario === 'renewing') {
+  const table = new FlowTable({ maxFlows: FLOWS + WARMUP + 1024, onEnd: () => undefined });
+  for (let i = 0; i < WARMUP + FLOWS; i++) {
+    entries.push(
+      table.track({
+        tsSec: 1_800_000_000, tsNsec: 0, ipVersion: 4, protocol: IPPROTO_UDP,
+        srcAddr: Uint8Array.of(198, 18, (i >>> 8) & 0xff, i & 0xff), dstAddr: Uint8Array.of(198, 19, 0, 1), srcPort: 1024 + Math.floor(i / 65536), dstPort: 53,
+        tcpFlags: 0, tcpSeq: 0, tcpAck: 0, ipLength: 60, payload: new Uint8Array(0), payloadLength: 0,
+      }).flow,
+    );
+  }
+}
+
 function add(from: number, to: number): void {
+  if (scenario === 'renewing') {
+    for (let i = from; i < to; i++) {
+      renewing.decide(entries[i]!, MARK, false);
+      renewing.carry(entries[i]!);
+      if ((i + 1) % BATCH === 0) renewing.commit();
+    }
+    renewing.commit();
+    return;
+  }
   for (let i = from; i < to; i++) {
     const key = keyOf(i);
     if (scenario === 'held') map.hold(key);
@@ -100,7 +141,7 @@ process.stdout.write(
   `${JSON.stringify({
     scenario,
     flows: FLOWS,
-    flowsInBook: map.size,
+    flowsInBook: scenario === 'renewing' ? renewing.size : map.size,
     transactions,
     elementOps: ops,
     heapBytesPerFlow: (after.heapUsed - before.heapUsed) / FLOWS,

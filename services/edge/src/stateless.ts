@@ -3,7 +3,8 @@ import type { ElementTarget, NetfilterTarget, StatelessRulesConfig } from '@l7me
 import type { EdgeConfig } from './config.js';
 import type { EdgeFlow } from './core.js';
 import type { MarkPolicy } from './markPolicy.js';
-import { VerdictMap, type FlowChange, type FlowRemoval, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
+import { RenewingBook } from './renewingBook.js';
+import { VerdictMap, type FlowChange, type FlowRemoval, type VerdictMapCounters, type VerdictMapDriver, type VerdictMapOptions } from './verdictMap.js';
 
 type Netfilter = typeof import('@l7mesh/netfilter');
 /** The nfqueue addon's nftables access: netlink batches for changes, reads of elements by key. */
@@ -127,26 +128,29 @@ export async function startStateless(
   const unremovable = renewing ? undefined : removeFails(remove, config.netfilter.families[0]!);
   if (unremovable === undefined) driver.remove = remove;
   else log(`edge: sweeps read ended flows' elements, then delete them (removal with counts: ${unremovable})`);
-  const map = new VerdictMap({
-    driver,
-    // Two elements per flow (one per direction).
-    maxFlows: Math.floor(s.mapSize / 2),
-    liveTimeoutSec: s.liveTimeoutSec,
-    elementTimeoutSec: s.elementTimeoutSec,
-    sweepSec: s.sweepSec,
-    renewing,
-    log,
-    ...(onCounted ? { onCounted } : {}),
-  });
+  const book: FlowBook = renewing
+    ? new RenewingBook({ driver, maxFlows: Math.floor(s.mapSize / 2), liveTimeoutSec: s.liveTimeoutSec, log })
+    : keyedBook(
+        new VerdictMap({
+          driver,
+          // Two elements per flow (one per direction).
+          maxFlows: Math.floor(s.mapSize / 2),
+          liveTimeoutSec: s.liveTimeoutSec,
+          elementTimeoutSec: s.elementTimeoutSec,
+          sweepSec: s.sweepSec,
+          log,
+          ...(onCounted ? { onCounted } : {}),
+        }),
+      );
 
   const holdMark = resolved.holdMark;
   const budget = config.netfilter.maxPackets;
   const ftpPorts = new Set(config.classification.ftpPorts);
   /** A decided FTP control connection stays queued (watched): the helper reads its announcements. */
-  const watches = (l7: string, key: string) => l7 === 'ftp' && keyHasPort(key, ftpPorts);
+  const watches = (flow: FlowEntry) => flow.l7 === 'ftp' && keyHasPort(flow.key, ftpPorts);
   let sweepErrors = 0;
   const sweeper = setInterval(() => {
-    map.sweep().catch((err: unknown) => {
+    book.sweep().catch((err: unknown) => {
       if (sweepErrors++ < 10) log(`warning: stateless sweep: ${(err as Error).message}`);
     });
   }, s.sweepSec * 1000);
@@ -162,7 +166,7 @@ export async function startStateless(
   };
   const commit = () => {
     try {
-      map.commit();
+      book.commit();
     } catch (err) {
       // The map's own fallbacks failed too (nft itself is broken): packets keep being queued, fail-open.
       log(`warning: stateless commit: ${(err as Error).message}`);
@@ -174,30 +178,25 @@ export async function startStateless(
       const undecided = flow.l7 === 'unset';
       // Undecided within its budget: neither held nor decided, so no elements are booked (most queued packets; no lookup).
       if (undecided && flow.packets < budget) return coreMark;
-      // An IPv4 flow's key string is made on each read: once here.
-      const key = flow.key;
       // An FTP control connection is never held: the helper must see its PORT/PASV (see onDecision).
-      if (undecided && !(flow.protocol === IPPROTO_TCP && keyHasPort(key, ftpPorts))) map.hold(key);
-      const ipLength = ipLengthAt(buf, off);
-      const fromLow = fromLowEndpoint(buf, off, key);
-      let target = map.carry(key, ipLength, fromLow);
+      if (undecided && !(flow.protocol === IPPROTO_TCP && keyHasPort(flow.key, ftpPorts))) book.hold(flow);
+      let target = book.carry(flow, buf, off);
       // A decided flow with no elements booked: they ended (idle for liveTimeout) and the connection resumed.
-      if (target === null && !undecided && map.resume(key, policy.markOf(flow.l7), watches(flow.l7, key))) {
+      if (target === null && !undecided && book.resume(flow, policy.markOf(flow.l7), watches(flow))) {
         onResumed?.(flow);
-        target = map.carry(key, ipLength, fromLow);
+        target = book.carry(flow, buf, off);
       }
       return target === 'hold' ? policy.apply(packetMark, holdMark) : coreMark;
     },
     onDecision(view, inBatch) {
-      const key = view.flow.key;
-      map.decide(key, view.mark, watches(view.flow.l7, key), inBatch);
+      book.decide(view.flow, view.mark, watches(view.flow), inBatch);
       if (!inBatch) commitSoon();
     },
     commit,
     counters: () => {
-      const c = map.counters;
+      const c = book.counters;
       return {
-        flows: map.size,
+        flows: book.size,
         held: c.held,
         decided: c.decided,
         learned: c.learned,
@@ -219,6 +218,50 @@ export async function startStateless(
       await netfilter.removeStatelessRules({ table }, target);
       log('edge: stateless table removed');
     },
+  };
+}
+
+/**
+ * What the packet path needs of the book of flow-set elements, by flow: a
+ * RenewingBook (elements without counters), or a VerdictMap by key.
+ */
+interface FlowBook {
+  readonly counters: VerdictMapCounters;
+  readonly size: number;
+  hold(flow: FlowEntry): void;
+  decide(flow: FlowEntry, mark: number | undefined, watch: boolean, inBatch: boolean): void;
+  resume(flow: FlowEntry, mark: number | undefined, watch: boolean): boolean;
+  /** The packet is the queued datagram at buf[off] (a VerdictMap counts it where its elements did not). */
+  carry(flow: FlowEntry, buf: Uint8Array, off: number): ElementTarget | undefined | null;
+  commit(): void;
+  sweep(): Promise<void>;
+}
+
+/** A VerdictMap by flow: the key string is made once for the calls on one flow in a row (an IPv4 key is made on each read). */
+function keyedBook(map: VerdictMap): FlowBook {
+  let lastFlow: FlowEntry | undefined;
+  let lastKey = '';
+  const keyOf = (flow: FlowEntry): string => {
+    if (flow !== lastFlow) {
+      lastFlow = flow;
+      lastKey = flow.key;
+    }
+    return lastKey;
+  };
+  return {
+    counters: map.counters,
+    get size() {
+      return map.size;
+    },
+    hold: (flow) => map.hold(keyOf(flow)),
+    decide: (flow, mark, watch, inBatch) => map.decide(keyOf(flow), mark, watch, inBatch),
+    resume: (flow, mark, watch) => map.resume(keyOf(flow), mark, watch),
+    carry: (flow, buf, off) => {
+      const key = keyOf(flow);
+      return map.carry(key, ipLengthAt(buf, off), fromLowEndpoint(buf, off, key));
+    },
+    commit: () => map.commit(),
+    sweep: () => map.sweep(),
   };
 }
 

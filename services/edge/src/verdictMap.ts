@@ -63,16 +63,6 @@ export interface VerdictMapOptions {
   liveTimeoutSec: number;
   elementTimeoutSec: number;
   sweepSec: number;
-  /**
-   * The elements renew themselves (netfilter's statelessElementsRenew: no
-   * element counters): each packet of a flow renews its elements' expiry,
-   * so the map never reads or removes them. A flow leaves the book once it
-   * is due (its elements would have expired by then, had it had no packet
-   * after them); while it stays live its elements stay with it in the
-   * kernel, and a packet of it that comes back to the queue (a watched
-   * flow's, or after its elements expired) books it again.
-   */
-  renewing?: boolean;
   /** Wall clock in seconds. */
   nowSec?: () => number;
   /**
@@ -94,7 +84,7 @@ export interface VerdictMapCounters {
   repaired: number;
   /** Held flows whose elements were replaced by their verdict's. */
   replaced: number;
-  /** Flows whose elements were deleted because they left the live set (idle for liveTimeoutSec); renewing elements: flows that left the book. */
+  /** Flows whose elements were deleted because they left the live set (idle for liveTimeoutSec); renewing elements (RenewingBook): bookings that lapsed. */
   ended: number;
   /** Decided flows given their elements again: a packet of them came back to the queue after they ended (an idle connection resumed). */
   resumed: number;
@@ -122,7 +112,8 @@ const LEARN_REPLY = 2;
 const SWEEP_SLICE = 2048;
 
 /**
- * The edge's book of its flow-set elements, in stateless mode: which flows
+ * The edge's book of its flow-set elements, in stateless mode with element
+ * counters (an edge that publishes flow records): which flows
  * have elements and in which target's set. A flow decided or held in a
  * packet batch gets its elements from the kernel itself, when a packet of
  * it goes back with the verdict's code ({@link carry}). Other changes (a
@@ -139,8 +130,8 @@ const SWEEP_SLICE = 2048;
  * A live flow is due again when its live element would expire, and its
  * elements are re-added when they would expire before that: re-adding
  * refreshes an element's timeout only on kernels from 6.12, so the edge
- * never relies on it. Elements without counters renew themselves instead
- * (`renewing`): the sweep then only drops due flows from the book.
+ * never relies on it. Elements without counters renew themselves, and
+ * need none of this: an edge without them keeps a RenewingBook instead.
  *
  * One number per flow (a key string and a double in a Map), so the book
  * stays small at hundreds of thousands of flows.
@@ -182,7 +173,6 @@ export class VerdictMap {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
     this.firstDueSec = options.liveTimeoutSec + 1;
     this.learnedFrom = options.onCounted ? new Map() : undefined;
-    if (options.renewing && options.onCounted) throw new Error('VerdictMap: renewing elements have no counters to report');
   }
 
   /** Flows with elements (or about to get them). */
@@ -342,12 +332,6 @@ export class VerdictMap {
       this.book.forEach((v, key) => {
         if (Math.floor(v / CODE_BITS) <= now && !this.pending.has(key)) due.push(key);
       });
-      if (this.options.renewing) {
-        // Nothing to read or remove: the kernel lets their elements expire with them.
-        for (let i = 0; i < due.length; i++) this.forget(due[i]!);
-        this.counters.ended += due.length;
-        return;
-      }
       for (let start = 0; start < due.length; start += SWEEP_SLICE) {
         if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         this.sweepSlice(due.slice(start, start + SWEEP_SLICE));
@@ -546,9 +530,7 @@ export class VerdictMap {
     const v = this.book.get(key);
     if (v === undefined) return;
     if (was >= 0) ops.push({ op: 'delete', key, target: this.targets[was]! });
-    const target = this.targets[v % CODE_BITS]!;
-    // Renewing elements take their set's timeout (liveTimeout).
-    ops.push(this.options.renewing ? { op: 'add', key, target } : { op: 'add', key, target, timeoutSec: this.options.elementTimeoutSec });
+    ops.push({ op: 'add', key, target: this.targets[v % CODE_BITS]!, timeoutSec: this.options.elementTimeoutSec });
   }
 
   private applyOne(key: string, was: number): void {
@@ -585,7 +567,8 @@ export function tuplesOf(key: string): [FlowTuple, FlowTuple] {
   ];
 }
 
-function describeKey(key: string): string {
+/** A flow key as an operator reads it in a log line. */
+export function describeKey(key: string): string {
   const [t] = tuplesOf(key);
   return `${t.protocol} ${t.src}:${t.sport} <-> ${t.dst}:${t.dport}`;
 }

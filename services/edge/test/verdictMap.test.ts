@@ -296,34 +296,6 @@ describe('VerdictMap', () => {
     expect(nft.targetOf(key(21))).toEqual([[HTTP], [HTTP]]);
   });
 
-  it('renewing elements (no counters): adds take the set\'s timeout, and the sweep drops due flows from the book, reading and removing nothing', async () => {
-    const { nft, map, clock } = setup({ renewing: true, onCounted: undefined }, true);
-    map.decide(key(40), 0x100, false);
-    map.hold(key(41));
-    map.commit();
-    expect(nft.transactions.at(-1)!.map((op) => [op.op, op.timeoutSec])).toEqual([
-      ['add', undefined],
-      ['add', undefined],
-    ]);
-    clock.sec += 10;
-    map.decide(key(42), 0x200, false);
-    map.commit();
-    // Due a live timeout and a second after their elements: the first two, not key(42).
-    clock.sec += 21;
-    await map.sweep();
-    expect([key(40), key(41), key(42)].map((k) => map.has(k))).toEqual([false, false, true]);
-    expect(map.counters.ended).toBe(2);
-    expect(nft.reads).toBe(0);
-    expect((nft as RemovingNft).removed).toBe(0);
-    expect(nft.elements_.size).toBe(6);
-    // A packet of key(40) back at the queue (its elements expired while the book had let it go): booked again.
-    expect(map.resume(key(40), 0x100, false)).toBe(true);
-  });
-
-  it('refuses renewing elements with a counter listener: they have no counters', () => {
-    expect(() => setup({ renewing: true })).toThrow(/no counters/);
-  });
-
   it('the sweep reads only the flows due: it ends idle ones (counters read first), leaves young ones, and re-adds live ones before they expire', async () => {
     const { nft, map, clock, counted } = setup();
     for (const sport of [30, 31, 32]) map.decide(key(sport), 0x100, false);
