@@ -21,8 +21,8 @@
  *        its verdicts' packets add the flows' hold and mark elements).
  *        Standalone (no flow records), its elements have no counters and
  *        renew themselves: the kernel renews a live flow's and lets an
- *        idle flow's expire, and the edge's sweeps only drop due flows
- *        from its book;
+ *        idle flow's expire, and the edge books each flow in its
+ *        flow-table entry (RenewingBook);
  *        the same with `elementCounters: true`, the table an edge that
  *        publishes flow records has: a live set, and sweeps that read the
  *        due flows' live elements and remove the ended flows' elements
@@ -51,7 +51,7 @@
  * 3. Pickup latency: pickupLatency.js in a child (nats-server, a worker, two
  *    edges in remote mode; see there).
  * 4. Memory per flow of the stateless book: statelessMemory.js with
- *    --expose-gc (decided, held, learned: see there); beside it, in the
+ *    --expose-gc (renewing, decided, held, learned: see there); beside it, in the
  *    same run, the edge's flow table (edgeMemory.js edge-decided, conntrack
  *    mode's figure). Target <= 200 B, for the largest of the book's kinds.
  * Results: tables on stdout and bench/results/stateless-<date>.json.
