@@ -1,6 +1,6 @@
 import type { FlowEntry } from '@l7mesh/flow';
 import type { ElementTarget } from '@l7mesh/netfilter';
-import { describeKey, type FlowChange, type VerdictMapCounters, type VerdictMapDriver } from './verdictMap.js';
+import { applyFlowAlone, describeKey, type FlowChange, type VerdictMapCounters, type VerdictMapDriver } from './verdictMap.js';
 
 export interface RenewingBookOptions {
   driver: Pick<VerdictMapDriver, 'apply'>;
@@ -258,18 +258,8 @@ export class RenewingBook {
     const ops: FlowChange[] = [];
     this.opsOf(key, was, flow.userValue % CODE_BITS, ops);
     try {
-      this.options.driver.apply(ops);
-      return;
+      applyFlowAlone(this.options.driver, ops);
     } catch (err) {
-      if (was >= 0) {
-        // The old elements expired (a delete of a missing element fails): add only.
-        try {
-          this.options.driver.apply(ops.slice(1));
-          return;
-        } catch {
-          // Reported below.
-        }
-      }
       this.counters.flowFailures++;
       this.forget(flow);
       if (this.counters.flowFailures <= 10) this.options.log?.(`stateless book: ${describeKey(key)}: ${(err as Error).message}`);

@@ -538,21 +538,30 @@ export class VerdictMap {
     this.opsOf(key, was, ops);
     if (ops.length === 0) return;
     try {
-      this.options.driver.apply(ops);
-      return;
+      applyFlowAlone(this.options.driver, ops);
     } catch (err) {
-      if (was >= 0) {
-        // The old elements expired (a delete of a missing element fails): add only.
-        try {
-          this.options.driver.apply(ops.filter((op) => op.op === 'add'));
-          return;
-        } catch {
-          // Reported below.
-        }
-      }
       this.counters.flowFailures++;
       this.forget(key);
       if (this.counters.flowFailures <= 10) this.options.log?.(`verdict map: ${describeKey(key)}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/**
+ * One flow's changes in a transaction of their own, after a batch failed:
+ * when they replace elements that expired meanwhile (a delete of a missing
+ * element fails), the adds alone. Throws the first error when that fails too.
+ */
+export function applyFlowAlone(driver: Pick<VerdictMapDriver, 'apply'>, ops: readonly FlowChange[]): void {
+  try {
+    driver.apply(ops);
+  } catch (err) {
+    const adds = ops.filter((op) => op.op === 'add');
+    if (adds.length === ops.length) throw err;
+    try {
+      driver.apply(adds);
+    } catch {
+      throw err;
     }
   }
 }
