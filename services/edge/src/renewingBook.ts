@@ -1,6 +1,6 @@
 import type { FlowEntry } from '@l7mesh/flow';
 import type { ElementTarget } from '@l7mesh/netfilter';
-import { applyFlowAlone, describeKey, type FlowChange, type VerdictMapCounters, type VerdictMapDriver } from './verdictMap.js';
+import { applyBatch, applyFlowAlone, describeKey, type FlowChange, type VerdictMapCounters, type VerdictMapDriver } from './verdictMap.js';
 
 export interface RenewingBookOptions {
   driver: Pick<VerdictMapDriver, 'apply'>;
@@ -154,13 +154,7 @@ export class RenewingBook {
       changedWas.push(was[i]!);
       this.opsOf(flow.key, was[i]!, v % CODE_BITS, ops);
     }
-    if (ops.length === 0) return;
-    try {
-      this.options.driver.apply(ops);
-      return;
-    } catch {
-      this.counters.batchFailures++;
-    }
+    if (ops.length === 0 || applyBatch(this.options.driver, ops, this.counters)) return;
     // An old element that expired since fails the whole transaction: retry each flow alone.
     for (let i = 0; i < changed.length; i++) this.applyOne(changed[i]!, changedWas[i]!);
   }

@@ -306,13 +306,7 @@ export class VerdictMap {
     this.pending.clear();
     const ops: FlowChange[] = [];
     for (const [key, was] of changes) this.opsOf(key, was, ops);
-    if (ops.length === 0) return;
-    try {
-      this.options.driver.apply(ops);
-      return;
-    } catch {
-      this.counters.batchFailures++;
-    }
+    if (ops.length === 0 || applyBatch(this.options.driver, ops, this.counters)) return;
     // One stale element (expired since it was added) fails the whole transaction: retry each flow alone.
     for (const [key, was] of changes) this.applyOne(key, was);
   }
@@ -544,6 +538,17 @@ export class VerdictMap {
       this.forget(key);
       if (this.counters.flowFailures <= 10) this.options.log?.(`verdict map: ${describeKey(key)}: ${(err as Error).message}`);
     }
+  }
+}
+
+/** A commit's changes in one transaction: whether it went through (a failure is counted, and the caller retries flow by flow). */
+export function applyBatch(driver: Pick<VerdictMapDriver, 'apply'>, ops: readonly FlowChange[], counters: VerdictMapCounters): boolean {
+  try {
+    driver.apply(ops);
+    return true;
+  } catch {
+    counters.batchFailures++;
+    return false;
   }
 }
 
