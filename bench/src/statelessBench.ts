@@ -64,7 +64,9 @@
  * edgeBench.ts.
  *
  * Knobs (environment): STATELESS_BENCH_SECONDS (measured generator time per
- * consumer, default 6), STATELESS_BENCH_WARMUP (1), STATELESS_BENCH_LONG_FLOWS
+ * consumer, default 6), STATELESS_BENCH_WARMUP (1), STATELESS_BENCH_PPS (the
+ * packets/s offered to each consumer; unset: as fast as the generator
+ * sends, which overloads the edges), STATELESS_BENCH_LONG_FLOWS
  * (4000), STATELESS_BENCH_LONG_PPS (40000), STATELESS_BENCH_ROUNDS (3), STATELESS_BENCH_PICKUP_FLOWS
  * (2000), STATELESS_BENCH_PICKUP_RATE (1000 flows/s),
  * STATELESS_BENCH_MEMORY_FLOWS (200000), STATELESS_BENCH_MAXLEN (the edges'
@@ -97,6 +99,9 @@ import type { Quantiles } from './quantiles.js';
 
 const SECONDS = envNumber('STATELESS_BENCH_SECONDS', 6);
 const WARMUP_SECONDS = envNumber('STATELESS_BENCH_WARMUP', 1);
+/** Offered packets/s in the throughput runs (0, when unset: unpaced). */
+const OFFERED_PPS = envNumber('STATELESS_BENCH_PPS', 0);
+const offered = OFFERED_PPS > 0 ? { pps: OFFERED_PPS } : {};
 const LONG_FLOWS = envNumber('STATELESS_BENCH_LONG_FLOWS', 4000);
 const LONG_PPS = envNumber('STATELESS_BENCH_LONG_PPS', 40_000);
 const PICKUP_FLOWS = envNumber('STATELESS_BENCH_PICKUP_FLOWS', 2000);
@@ -254,7 +259,7 @@ interface ThroughputResult {
 async function throughputRun(c: Consumer, round: number): Promise<ThroughputResult> {
   await q.conntrackFlush();
   if (WARMUP_SECONDS > 0) {
-    await q.generate({ seconds: WARMUP_SECONDS, spacing: SPACING });
+    await q.generate({ seconds: WARMUP_SECONDS, spacing: SPACING, ...offered });
     await q.drain(c.proc.pid, QUEUE);
   }
   const isEdge = c.kind.startsWith('edge');
@@ -264,7 +269,7 @@ async function throughputRun(c: Consumer, round: number): Promise<ThroughputResu
   const q0 = queueLine(c.proc.pid, QUEUE);
   const cpu0 = processCpuSplit(c.proc.pid);
   const ticks0 = cpuTicks(CONSUMER_CPU);
-  const gen = await q.generate({ seconds: SECONDS, spacing: SPACING });
+  const gen = await q.generate({ seconds: SECONDS, spacing: SPACING, ...offered });
   const drainSeconds = await q.drain(c.proc.pid, QUEUE);
   const ticks1 = cpuTicks(CONSUMER_CPU);
   const cpu1 = processCpuSplit(c.proc.pid);
@@ -746,6 +751,7 @@ async function main(): Promise<void> {
     setup: {
       seconds: SECONDS,
       warmupSeconds: WARMUP_SECONDS,
+      offeredPps: OFFERED_PPS,
       queue: QUEUE,
       queueMaxLen: configs.stateless.queue.maxLen,
       nice: NICE,
