@@ -13,8 +13,8 @@ namespace {
 /**
  * Lowercases the ASCII letters of [p, end) in place, eight bytes at a time:
  * the addon builds at -O2, where GCC does not vectorise a byte loop of
- * unknown length, and the byte loop was a tenth of the edge's instructions
- * per packet. Per byte b: its low seven bits plus (0x80 - 'A') carry into
+ * unknown length, and the byte loop was about 4% of the stateless edge's
+ * instructions per packet. Per byte b: its low seven bits plus (0x80 - 'A') carry into
  * bit 7 when they are 'A' or above, plus (0x80 - 'Z' - 1) when above 'Z';
  * bit 7 of the two sums differs just for 'A'..'Z', and b's own bit 7 rules
  * out bytes from 0x80. That bit, moved to bit 5, is the case bit.
