@@ -68,6 +68,8 @@ export class HyperscanHeadScanner implements HeadScanner {
    * scanned in flush, so none is scanned before its restart.
    */
   private restarts = new Uint32Array(1024);
+  /** The `$` database's slots of `restarts` at a flush (kept, as `restarts` is: no array per flush). */
+  private endRestarts = new Uint32Array(1024);
   private restartCount = 0;
   /** Per slot: 1 while it is in `restarts`. */
   private restartDue = new Uint8Array(1024);
@@ -141,9 +143,9 @@ export class HyperscanHeadScanner implements HeadScanner {
     const slots = this.restarts.subarray(0, m);
     this.streams.restart(slots);
     if (this.endStreams) {
-      const endSlots = new Uint32Array(m);
-      for (let i = 0; i < m; i++) endSlots[i] = this.endSlotOf[slots[i]!]!;
-      this.endStreams.restart(endSlots);
+      if (this.endRestarts.length < m) this.endRestarts = new Uint32Array(this.restarts.length);
+      for (let i = 0; i < m; i++) this.endRestarts[i] = this.endSlotOf[slots[i]!]!;
+      this.endStreams.restart(this.endRestarts.subarray(0, m));
     }
   }
 

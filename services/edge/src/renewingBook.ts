@@ -115,8 +115,10 @@ export class RenewingBook {
 
   /** As VerdictMap.carry: the target whose code a packet of the flow must go back with, undefined to leave its mark, null when it is not booked. */
   carry(flow: FlowEntry): ElementTarget | undefined | null {
-    const v = this.live(flow);
-    if (v === 0) return null;
+    const v = flow.userValue;
+    // As live(), with the clock read once: the repair check below needs the same reading.
+    const untilDue = v === 0 ? 0 : this.untilDue(v);
+    if (untilDue <= 0) return null;
     const code = v % CODE_BITS;
     if (code === WATCH) return undefined;
     const change = changeOf(v);
@@ -124,7 +126,7 @@ export class RenewingBook {
     if (change === CHANGE_ADD) {
       flow.userValue = v - CHANGE_ADD * CODE_BITS;
       this.counters.learned++;
-    } else if (this.untilDue(v) < this.lapseSec - 1) {
+    } else if (untilDue < this.lapseSec - 1) {
       // Booked two clock seconds ago or more, yet queued: the kernel's add from the verdict's packet failed (a full set). Netlink adds them too.
       this.counters.repaired++;
       flow.userValue = v + CHANGE_ADD * CODE_BITS;
