@@ -4,11 +4,12 @@
  * each, batches delivered late, out of order or twice, must give every flow
  * the verdict `classify` gives it on the whole capture.
  */
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord, PatternSet } from '@l7mesh/engine';
 import type { MergingClassifier } from '@l7mesh/classifier';
 import type { HeadSegment } from '@l7mesh/wire';
-import { captureCorpus, classifyFile, projectPatternSet } from './captureCorpus.js';
+import { CAPTURES_DIR, captureCorpus, classifyFile, projectPatternSet } from './captureCorpus.js';
 import { capturePackets, FakeClock, newWorker, resendAfter, runEdge, settleLookups, verdictsOf, type SimEdge, type VerdictCache } from './clusterHarness.js';
 
 let set: PatternSet;
@@ -132,5 +133,47 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
     expectSameVerdicts(edge, expected, name);
     const segments = edge.batches.reduce((n, b) => n + b.segments.length, 0);
     expect(worker.counters.segments).toBe(2 * segments);
+  });
+});
+
+describe('an FTP announcement sent to a worker that died, its data connection sent live to the new owner', () => {
+  it('the data connection’s first message brings the announcement along: it inherits ftp, as in classify', async () => {
+    const file = join(CAPTURES_DIR, 'mixed', 'lab-mixed.pcap');
+    const expected = verdictsOf(await classifyFile(file, set, 'hyperscan'));
+    const clock = new FakeClock();
+    const packets = await capturePackets(file);
+    // The PASV reply: sent watched (the control connection has its verdict), and lost with the worker.
+    const announcement = packets.findIndex(({ p }) => p.payloadLength > 4 && new TextDecoder().decode(p.payload.subarray(0, 4)) === '227 ');
+    expect(announcement).toBeGreaterThan(0);
+    const edge = runEdge('a', [], 'both', clock, 1);
+    const cache: VerdictCache = new Map();
+    const first = newWorker(set, clock, [edge], cache);
+    const second = newWorker(set, clock, [edge], cache);
+    for (const [i, { p }] of packets.entries()) {
+      const before = edge.batches.length;
+      edge.remote.process(p);
+      edge.flush();
+      if (i === announcement) continue; // to the dead worker's subject
+      const owner = i < announcement ? first : second;
+      for (const batch of edge.batches.slice(before)) {
+        owner.acceptBatch(batch);
+        owner.endBatch();
+        await settleLookups();
+      }
+    }
+    // What the first worker had in progress comes to the second in the edge's re-sends.
+    second.watermark('a', Number.MAX_SAFE_INTEGER, true);
+    for (let round = 0; round < 2; round++) {
+      for (const batch of resendAfter(edge, clock, 2_000)) {
+        second.acceptBatch(batch);
+        second.endBatch();
+        await settleLookups();
+      }
+    }
+    edge.remote.finish();
+    second.finish();
+    const data = edge.records.find((r) => r.l7 === 'ftp' && r.why?.by === 'inherited');
+    expect(data, 'the data connection inherits from its control connection').toBeDefined();
+    expectSameVerdicts(edge, expected, 'mixed/lab-mixed.pcap');
   });
 });

@@ -208,8 +208,18 @@ export class RemoteClassifier implements FlowPipeline {
     const nowMs = this.now();
     let u = this.unanswered.get(flow);
     if (!u) {
-      u = { flow, segments: [], firstSentMs: nowMs, lastSentMs: nowMs, ended: undefined };
+      u = { flow, segments: [s], firstSentMs: nowMs, lastSentMs: nowMs, ended: undefined };
       this.unanswered.set(flow, u);
+      // A possible FTP data connection's first message carries the kept announcements between its hosts: the
+      // one it needs may have gone to a worker that died since, and the partition's new owner knows nothing
+      // of it (a duplicate is dropped by a worker that has it).
+      const group = this.watched.size > 0 && flow.protocol === IPPROTO_TCP ? this.announcementsFor(flow) : [];
+      if (group.length === 0) this.options.sink.send(s);
+      else {
+        group.push(s);
+        this.options.sink.sendTogether(group);
+      }
+      return;
     }
     u.segments.push(s);
     this.options.sink.send(s);
