@@ -575,6 +575,8 @@ Napi::Value NativeQueue::JsClose(const Napi::CallbackInfo& info) {
   // Break the native -> JS callback -> wrapper cycle so all of it can be collected.
   onBatch_.Reset();
   onError_.Reset();
+  meta_.Reset();
+  data_.Reset();
   if (selfRef_) {
     selfRef_ = false;
     Unref();

@@ -110,8 +110,9 @@ class NativeQueue : public Napi::ObjectWrap<NativeQueue> {
   void NoteId(uint16_t queue, uint32_t id);
   void QueueError(const char* code, std::string message, ErrorInfo info);
   void Deliver();
-  Napi::Object BuildBatch(Napi::Env env);
-  void CallJs(Napi::FunctionReference& fn, Napi::Value arg);
+  // Copies batch_ into meta_ and data_ (grown when too small); *capacity: meta_'s, in packets.
+  void FillBatchBuffers(Napi::Env env, size_t* capacity);
+  void CallJs(Napi::FunctionReference& fn, std::initializer_list<napi_value> args);
   void DrainForClose();
 
   napi_env env_ = nullptr;
@@ -151,6 +152,10 @@ class NativeQueue : public Napi::ObjectWrap<NativeQueue> {
   Stats stats_;
 
   Napi::FunctionReference onBatch_;
+  // The batch buffers handed to onBatch, kept between batches (FillBatchBuffers).
+  Napi::Reference<Napi::ArrayBuffer> meta_;
+  Napi::Reference<Napi::ArrayBuffer> data_;
+  size_t metaCapacity_ = 0;
   Napi::FunctionReference onError_;
   std::unique_ptr<Napi::AsyncContext> async_;
 };

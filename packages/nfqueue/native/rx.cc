@@ -17,6 +17,8 @@ namespace l7nfq {
 
 namespace {
 constexpr size_t kMaxBatchBytes = 64u << 20;  // keeps payload offsets well inside uint32
+constexpr size_t kBatchBytesPerPacket = 8 + 7 * 4 + 2 * 2 + 2 * 1;  // the metadata columns (FillBatchBuffers)
+constexpr size_t kMinDataBuffer = 256u << 10;
 constexpr size_t kMaxPendingErrors = 32;
 }  // namespace
 
@@ -284,43 +286,50 @@ void NativeQueue::QueueError(const char* code, std::string message, ErrorInfo in
   errs_.push_back({code, std::move(message), info});
 }
 
-Napi::Object NativeQueue::BuildBatch(Napi::Env env) {
+// The batch goes to JS in two ArrayBuffers kept between batches, so that a
+// batch costs no allocation and no property set here (the JS side makes the
+// views; see src/batch.ts). Metadata: one column per field at a fixed place
+// for the buffer's capacity C packets, widest first so every view is
+// aligned: tsUs (8C), ids, marks, inIf, outIf, offsets, lengths, origLens
+// (4C each), queues, hwProto (2C each), hooks, skbInfo (C each).
+void NativeQueue::FillBatchBuffers(Napi::Env env, size_t* capacity) {
   const size_t n = batch_.size();
-  // One ArrayBuffer holds all metadata columns, widest first so every view is aligned.
-  const size_t bytes = n * (8 + 7 * 4 + 2 * 2 + 2 * 1);
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, bytes);
-  auto* base = static_cast<uint8_t*>(ab.Data());
+  if (meta_.IsEmpty() || metaCapacity_ < n) {
+    metaCapacity_ = std::max<size_t>(n, maxBatch_);
+    meta_ = Napi::Persistent(Napi::ArrayBuffer::New(env, metaCapacity_ * kBatchBytesPerPacket));
+  }
+  const size_t dataBytes = batch_.data.size();
+  const size_t had = data_.IsEmpty() ? 0 : data_.Value().ByteLength();
+  if (had < dataBytes || had == 0) data_ = Napi::Persistent(Napi::ArrayBuffer::New(env, std::max({dataBytes, 2 * had, kMinDataBuffer})));
+  const size_t c = metaCapacity_;
+  auto* base = static_cast<uint8_t*>(meta_.Value().Data());
   size_t off = 0;
-  Napi::Object b = Napi::Object::New(env);
-  auto put = [&](const char* name, const auto& vec, napi_typedarray_type type) {
+  auto put = [&](const auto& vec) {
     using T = typename std::decay_t<decltype(vec)>::value_type;
     memcpy(base + off, vec.data(), n * sizeof(T));
-    b.Set(name, Napi::TypedArrayOf<T>::New(env, n, ab, off, type));
-    off += n * sizeof(T);
+    off += c * sizeof(T);
   };
-  b.Set("count", Napi::Number::New(env, static_cast<double>(n)));
-  put("timestampsUs", batch_.tsUs, napi_float64_array);
-  put("ids", batch_.ids, napi_uint32_array);
-  put("marks", batch_.marks, napi_uint32_array);
-  put("inIfindex", batch_.inIf, napi_uint32_array);
-  put("outIfindex", batch_.outIf, napi_uint32_array);
-  put("offsets", batch_.offsets, napi_uint32_array);
-  put("lengths", batch_.lengths, napi_uint32_array);
-  put("origLengths", batch_.origLens, napi_uint32_array);
-  put("queues", batch_.queues, napi_uint16_array);
-  put("hwProtocols", batch_.hwProto, napi_uint16_array);
-  put("hooks", batch_.hooks, napi_uint8_array);
-  put("skbInfo", batch_.skbInfo, napi_uint8_array);
-  b.Set("data", batch_.data.empty() ? Napi::Buffer<uint8_t>::New(env, 0)
-                                    : Napi::Buffer<uint8_t>::Copy(env, batch_.data.data(), batch_.data.size()));
-  return b;
+  put(batch_.tsUs);
+  put(batch_.ids);
+  put(batch_.marks);
+  put(batch_.inIf);
+  put(batch_.outIf);
+  put(batch_.offsets);
+  put(batch_.lengths);
+  put(batch_.origLens);
+  put(batch_.queues);
+  put(batch_.hwProto);
+  put(batch_.hooks);
+  put(batch_.skbInfo);
+  if (dataBytes > 0) memcpy(data_.Value().Data(), batch_.data.data(), dataBytes);
+  *capacity = c;
 }
 
-void NativeQueue::CallJs(Napi::FunctionReference& fn, Napi::Value arg) {
+void NativeQueue::CallJs(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
   if (fn.IsEmpty()) return;
   Napi::Function f = fn.Value();  // fn may be Reset by close() during the call
   try {
-    f.MakeCallback(Value(), {arg}, *async_);
+    f.MakeCallback(Value(), args, *async_);
   } catch (const Napi::Error& e) {
     // The TS layer catches user exceptions; anything here is a bug worth
     // surfacing as an uncaught exception rather than swallowing.
@@ -335,16 +344,22 @@ void NativeQueue::Deliver() {
   [[maybe_unused]] Napi::Object self = Value();  // keeps the wrapper alive during the callbacks
   delivering_ = true;
   if (batch_.size() > 0) {
-    Napi::Object b = BuildBatch(env);
+    const size_t n = batch_.size();
+    const size_t dataBytes = batch_.data.size();
+    size_t capacity = 0;
+    FillBatchBuffers(env, &capacity);
     stats_.batches++;
-    stats_.largestBatch = std::max(stats_.largestBatch, static_cast<double>(batch_.size()));
+    stats_.largestBatch = std::max(stats_.largestBatch, static_cast<double>(n));
     batch_.clear();
-    CallJs(onBatch_, b);
+    // onBatch(count, meta, capacity, data, dataBytes)
+    CallJs(onBatch_, {Napi::Number::New(env, static_cast<double>(n)), meta_.Value(),
+                      Napi::Number::New(env, static_cast<double>(capacity)), data_.Value(),
+                      Napi::Number::New(env, static_cast<double>(dataBytes))});
   }
   for (int guard = 0; guard < 4 && !errs_.empty(); guard++) {
     std::vector<PendingError> errs = std::move(errs_);
     errs_.clear();
-    for (const PendingError& pe : errs) CallJs(onError_, MakeError(env, pe.code, pe.message, pe.info));
+    for (const PendingError& pe : errs) CallJs(onError_, {MakeError(env, pe.code, pe.message, pe.info)});
   }
   errs_.clear();
   delivering_ = false;

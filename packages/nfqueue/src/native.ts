@@ -1,7 +1,6 @@
 // Loads the compiled addon and describes its (internal) shape. The relative
 // path resolves to packages/nfqueue/build from both src/ and dist/.
 import { createRequire } from 'node:module';
-import type { PacketBatch } from './batch.js';
 import type { ConntrackTuple } from './conntrack.js';
 import type { NativeConntrackColumns } from './conntrackEntry.js';
 import type { NativeConntrackEvents, NativeConntrackEventsOptions } from './conntrackEvents.js';
@@ -69,7 +68,8 @@ interface Addon {
   ): void;
   NativeQueue: new (
     options: NativeQueueOptions,
-    onBatch: (batch: PacketBatch) => void,
+    /** The batch in the addon's kept buffers (see batchOf in batch.ts). */
+    onBatch: (count: number, meta: ArrayBuffer, capacity: number, data: ArrayBuffer, dataBytes: number) => void,
     onError: (err: NfqueueError) => void,
   ) => NativeQueue;
   setConntrackMarks(entries: ConntrackTuple[], marks: Uint32Array, masks: Uint32Array): Int32Array;

@@ -1,6 +1,6 @@
 // NfQueue: the typed face of the native queue (one netlink socket bound to one
 // queue or a --queue-balance range, drained in batches from libuv).
-import type { PacketBatch } from './batch.js';
+import { batchOf, type PacketBatch } from './batch.js';
 import { NO_MARK, Verdict, type VerdictValue } from './constants.js';
 import { NfqueueError } from './errors.js';
 import { addon, type NativeQueue, type NativeStats } from './native.js';
@@ -21,6 +21,12 @@ export interface NfQueueOptions {
   maxBatch?: number;
   /** Socket receive buffer, set with SO_RCVBUFFORCE (default 8 MiB; 0 keeps the system default). */
   rcvBufBytes?: number;
+  /**
+   * Every batch's arrays are views of the same buffers, overwritten by the
+   * next batch: valid only until onBatch returns (default false: each batch
+   * has its own copies). Saves two allocations and thirteen copies a batch.
+   */
+  reuseBatch?: boolean;
   /** Do not keep the event loop alive (default false). */
   unref?: boolean;
   /** On close, ACCEPT every packet still waiting for a verdict instead of letting the unbind drop it (default true). */
@@ -92,7 +98,9 @@ export class NfQueue {
       else process.emitWarning(err);
     };
     let self: NfQueue | undefined;
-    const deliver = (batch: PacketBatch): void => {
+    const copy = opts.reuseBatch !== true;
+    const deliver = (count: number, meta: ArrayBuffer, capacity: number, data: ArrayBuffer, dataBytes: number): void => {
+      const batch = batchOf(count, meta, capacity, data, dataBytes, copy);
       try {
         onBatch(batch, self!);
       } catch (e) {

@@ -155,6 +155,32 @@ describe('NFQUEUE in a network namespace', () => {
     await finish(p);
   });
 
+  it('reuseBatch: every batch in the same two buffers, right while onBatch runs and overwritten after; by default a kept batch stays as it was', async () => {
+    const N = 600;
+    for (const reuseBatch of [true, false]) {
+      const p = await consumer({ queues: 4, mode: 'accept', mark: 0x200, maxLen: 8192, reuseBatch, keep: N });
+      const before = lab.counter('INPUT', 'marked-5556');
+      expect(lab.send({ port: 5556, count: N, sizes: [64], burst: 50 }).sent).toBe(N);
+      const st = await seenPackets(p, N, 10_000);
+      expect(st.seen.errors).toEqual([]);
+      expect(st.stats.verdicts).toBe(N);
+      // Read inside onBatch: every packet's bytes, in order.
+      const seqs = (st.seen.kept as Json[]).map((k) => Buffer.from(k.hex, 'hex').readUInt32BE(28));
+      expect(seqs).toEqual(Array.from({ length: N }, (_, i) => i));
+      expect(st.seen.batches).toBeGreaterThan(1);
+      if (reuseBatch) {
+        expect(st.seen.sameBuffers).toBe(st.seen.batches - 1);
+        // The first batch's views now show the last batch's first packet.
+        expect(st.first.now).not.toEqual(st.first.seen);
+      } else {
+        expect(st.seen.sameBuffers).toBe(0);
+        expect(st.first.now).toEqual(st.first.seen);
+      }
+      expect(await poll(() => lab.counter('INPUT', 'marked-5556') === before + N, 3_000)).toBe(true);
+      await finish(p);
+    }
+  });
+
   it('DROP verdicts: packets are seen but never arrive', async () => {
     const p = await consumer({ queues: 5, mode: 'drop' });
     lab.send({ port: 5557, count: 10, sizes: [32] });

@@ -174,6 +174,10 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
 
   /** Stateless mode: the batch's flows, for the verdicts' element codes after the batch. */
   const batchFlows: (FlowEntry | null)[] = [];
+  // The verdicts' arrays, kept between batches (grown to the largest batch).
+  let verdictMarks = new Uint32Array(0);
+  let verdictSetMark = new Uint8Array(0);
+  let verdictAccept = new Uint8Array(0);
   const onBatch = (batch: PacketBatch, q: NfQueue): void => {
     const n = batch.count;
     const ts = batch.timestampsUs;
@@ -204,17 +208,20 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       // The map's other changes before the verdicts: the flows' next packets meet them and are not queued.
       statelessEdge.commit();
     }
-    const out = new Uint32Array(n);
-    const setMark = new Uint8Array(n);
+    if (verdictMarks.length < n) {
+      verdictMarks = new Uint32Array(n);
+      verdictSetMark = new Uint8Array(n);
+      verdictAccept = new Uint8Array(n).fill(nfq.Verdict.ACCEPT);
+    }
+    const out = verdictMarks.subarray(0, n);
+    const setMark = verdictSetMark.subarray(0, n);
     for (let i = 0; i < n; i++) {
       const m = marks[i]!;
-      if (m >= 0) {
-        out[i] = m;
-        setMark[i] = 1;
-      }
+      out[i] = m >= 0 ? m : 0;
+      setMark[i] = m >= 0 ? 1 : 0;
     }
     // The whole batch, in delivery order: runs of packets going back alike share one netlink message.
-    q.verdictBatch(batch.queues, batch.ids, new Uint8Array(n).fill(nfq.Verdict.ACCEPT), out, setMark, { whole: true });
+    q.verdictBatch(batch.queues, batch.ids, verdictAccept.subarray(0, n), out, setMark, { whole: true });
     if (remote && n > 0) {
       // After the verdicts: the batch's new connections have passed source NAT, so their external tuples exist.
       remote.resolveNat();
@@ -255,6 +262,8 @@ export async function startEdge(config: EdgeConfig, options: StartEdgeOptions = 
       copyRange: config.queue.copyRange,
       maxLen: config.queue.maxLen,
       failOpen: true,
+      // onBatch keeps nothing of a batch past its return (payloads are copied where kept).
+      reuseBatch: true,
       onBatch,
       onError: (err) => {
         if (err.code === 'NFQ_CALLBACK') callbackErrors++;
