@@ -12,9 +12,9 @@ describe('copyHeadBytes', () => {
   const rand = seededRandom(3);
   const payload = (length: number, nulShare: number) => Uint8Array.from({ length }, () => (rand() < nulShare ? 0 : 1 + Math.floor(rand() * 255)));
 
-  it('drops NULs and stops at room, short or long, with or without NULs (loop and native paths)', () => {
-    for (const length of [0, 1, 5, 57, 255, 256, 300, 1400, 4000]) {
-      for (const nulShare of [0, 0.01, 0.3]) {
+  it('drops NULs and stops at room, short or long, with or without NULs (loop, four-byte steps and native paths)', () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 7, 8, 57, 255, 256, 300, 1400, 4000]) {
+      for (const nulShare of [0, 0.01, 0.3, 0.8]) {
         for (const room of [0, 1, 100, 2047]) {
           const p = payload(length, nulShare);
           const target = new Uint8Array(room + 16).fill(0xee);
