@@ -29,7 +29,8 @@ export interface HeadScanner {
    * (l7-filter re-ran every pattern on the whole buffer after each packet), or
    * -1 when none does. A test queued after one of the same flow head that
    * matches may be left unrun (-1): the first match decides the flow, so the
-   * classifier never reads it.
+   * classifier never reads it. The array may be the scanner's own, reused
+   * by the next flush.
    */
   flush(): Int32Array;
 }

@@ -7,6 +7,7 @@ const ARENA_BYTES = 1 << 20;
 const MAX_QUEUED = 8192;
 /** Released streams kept open for the next flows (as many as the native pool keeps). */
 const MAX_PARKED = 1024;
+const NO_RESULTS = new Int32Array(0);
 
 /**
  * Streaming Hyperscan: every flow head is a Hyperscan stream, so each byte is
@@ -53,6 +54,10 @@ export class HyperscanHeadScanner implements HeadScanner {
   private readonly roundEnds = new Uint32Array(MAX_QUEUED);
   private readonly roundIndexes = new Uint32Array(MAX_QUEUED);
   private readonly byRound = new Uint32Array(MAX_QUEUED);
+  // Results, kept between flushes: per chunk of a scan call (main database, then `$`), and per queued chunk.
+  private readonly found = new Int32Array(MAX_QUEUED);
+  private readonly foundAtEnd = new Int32Array(MAX_QUEUED);
+  private readonly best = new Int32Array(MAX_QUEUED);
   private count = 0;
   /**
    * Slots of released streams, still open: the next flow takes one and
@@ -140,12 +145,11 @@ export class HyperscanHeadScanner implements HeadScanner {
     }
     this.restartCount = 0;
     if (m === 0) return;
-    const slots = this.restarts.subarray(0, m);
-    this.streams.restart(slots);
+    this.streams.restart(this.restarts, m);
     if (this.endStreams) {
       if (this.endRestarts.length < m) this.endRestarts = new Uint32Array(this.restarts.length);
-      for (let i = 0; i < m; i++) this.endRestarts[i] = this.endSlotOf[slots[i]!]!;
-      this.endStreams.restart(this.endRestarts.subarray(0, m));
+      for (let i = 0; i < m; i++) this.endRestarts[i] = this.endSlotOf[this.restarts[i]!]!;
+      this.endStreams.restart(this.endRestarts, m);
     }
   }
 
@@ -173,16 +177,18 @@ export class HyperscanHeadScanner implements HeadScanner {
     return this.count === MAX_QUEUED || ARENA_BYTES - this.arenaUsed < MAX_DATA_LEN_LIMIT;
   }
 
+  /** The results of this flush: a view of the scanner's own array, valid until the next flush. */
   flush(): Int32Array {
     this.applyRestarts();
     const n = this.count;
-    if (n === 0) return new Int32Array(0);
-    const data = this.arena.subarray(0, this.arenaUsed);
+    if (n === 0) return NO_RESULTS;
+    // The whole arena: the chunks' ranges say where their bytes are (no view of the used part per flush).
+    const data = this.arena;
     let best: Int32Array;
     if (this.maxRound === 1) {
       best = this.scan(this.slots, this.starts, this.ends, n, data);
     } else {
-      best = new Int32Array(n).fill(-1);
+      best = this.best.fill(-1, 0, n);
       // The chunk indexes in round order (packet order within a round):
       // roundSizes becomes where each round's indexes start.
       const maxRound = this.maxRound;
@@ -230,18 +236,16 @@ export class HyperscanHeadScanner implements HeadScanner {
     this.maxRound = 0;
     this.count = 0;
     this.arenaUsed = 0;
-    return best;
+    return best.subarray(0, n);
   }
 
-  /** Scans chunks [0, n) of the lists, main and `$` database; the smallest id per chunk, or -1. */
+  /** Scans chunks [0, n) of the lists, main and `$` database; the smallest id per chunk, or -1 (in `found`, kept). */
   private scan(slots: Uint32Array, starts: Uint32Array, ends: Uint32Array, n: number, data: Uint8Array): Int32Array {
-    const s = starts.subarray(0, n);
-    const e = ends.subarray(0, n);
     // First call: folds case in the arena, then scans; the second sees folded data.
-    const best = this.streams.scanBatch(slots.subarray(0, n), data, s, e);
+    const best = this.streams.scanBatch(slots, data, starts, ends, n, this.found);
     if (this.endStreams) {
       for (let i = 0; i < n; i++) this.endSlots[i] = this.endSlotOf[slots[i]!]!;
-      const atEnd = this.endStreams.scanBatch(this.endSlots.subarray(0, n), data, s, e);
+      const atEnd = this.endStreams.scanBatch(this.endSlots, data, starts, ends, n, this.foundAtEnd);
       for (let i = 0; i < n; i++) {
         const v = atEnd[i]!;
         if (v >= 0 && (best[i]! < 0 || v < best[i]!)) best[i] = v;

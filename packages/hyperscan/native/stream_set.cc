@@ -2,6 +2,7 @@
 // Streams are addressed by small integers rather than JS objects so a million
 // flows cost only their libhs state, and scanBatch() crosses into native code
 // once for many packets.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -216,6 +217,7 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
   Napi::Value Restart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     U32s slots = ReadU32s(env, info[0], "slots");
+    slots.length = Count(env, info[1], slots.length, "slots");
     for (size_t i = 0; i < slots.length; i++) {
       const uint32_t slot = slots.data[i];
       if (slot >= slots_.size() || slots_[slot] == nullptr) {
@@ -229,16 +231,45 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
     return env.Undefined();
   }
 
-  // scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array
+  // How many leading elements of arrays of at least `length` elements to use:
+  // all of them when `v` is undefined, else `v`, an integer up to `length`
+  // (so that a caller's kept arrays need no view per call).
+  static size_t Count(Napi::Env env, Napi::Value v, size_t length, const char* arrays) {
+    if (v.IsUndefined()) return length;
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= static_cast<double>(length) && std::floor(d) == d)) {
+      Fail(env, "HS_INVALID_ARGUMENT", "count must be an integer from 0 to the length of " + std::string(arrays) + " (" + std::to_string(length) + ")");
+    }
+    return static_cast<size_t>(d);
+  }
+
+  // scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array,
+  //           count?: number, out?: Int32Array): Int32Array
+  // count: pairs [0, count) of the arrays (default: all, and then the three
+  // lengths must be equal). out: written and returned instead of a new array.
   Napi::Value ScanBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     U32s slots = ReadU32s(env, info[0], "slots");
     Bytes data = ReadBytes(env, info[1], "data");
     U32s starts = ReadU32s(env, info[2], "starts");
     U32s ends = ReadU32s(env, info[3], "ends");
-    const size_t n = slots.length;
-    if (starts.length != n || ends.length != n) {
-      Fail(env, "HS_INVALID_ARGUMENT", "slots, starts and ends must have the same length");
+    size_t n = slots.length;
+    if (info[4].IsUndefined()) {
+      if (starts.length != n || ends.length != n) {
+        Fail(env, "HS_INVALID_ARGUMENT", "slots, starts and ends must have the same length");
+      }
+    } else {
+      n = Count(env, info[4], std::min({slots.length, starts.length, ends.length}), "slots, starts and ends");
+    }
+    Napi::Int32Array out;
+    if (!info[5].IsUndefined()) {
+      if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        Fail(env, "HS_INVALID_ARGUMENT", "out must be an Int32Array");
+      }
+      out = info[5].As<Napi::Int32Array>();
+      if (out.ElementLength() < n) {
+        Fail(env, "HS_INVALID_ARGUMENT", "out has " + std::to_string(out.ElementLength()) + " elements, fewer than the " + std::to_string(n) + " pairs");
+      }
     }
     // Validate everything before scanning anything, so a bad pair never leaves
     // the batch half-applied to the streams.
@@ -254,7 +285,7 @@ class NativeStreamSet : public Napi::ObjectWrap<NativeStreamSet> {
                  std::to_string(ends.data[i]) + ") is outside data of length " + std::to_string(data.length));
       }
     }
-    Napi::Int32Array out = Napi::Int32Array::New(env, n);
+    if (out.IsEmpty()) out = Napi::Int32Array::New(env, n);
     int32_t* best = out.Data();
     hs_scratch_t* scratch = core_->scratch;
     if (fold_) {

@@ -17,8 +17,8 @@ export interface NativeStreamSet {
   scan(slot: number, chunk: Uint8Array): number[];
   close(slot: number): number[];
   reset(slot: number): number[];
-  restart(slots: Uint32Array): void;
-  scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array;
+  restart(slots: Uint32Array, count?: number): void;
+  scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count?: number, out?: Int32Array): Int32Array;
   closeAll(): void;
   openCount(): number;
 }

@@ -49,10 +49,11 @@ export class StreamSet {
    * matches (cheaper than reset, for streams reused for new data), in one
    * native call. Throws HS_INVALID_ARGUMENT when slots is not a
    * Uint32Array, and HS_STREAM_CLOSED, restarting none, when a slot is not
-   * open (both checked natively, as scanBatch's arrays are).
+   * open (both checked natively, as scanBatch's arrays are). `count`: the
+   * first `count` slots only (default all), as in scanBatch.
    */
-  restart(slots: Uint32Array): void {
-    this.#native.restart(slots);
+  restart(slots: Uint32Array, count?: number): void {
+    this.#native.restart(slots, count);
   }
 
   get openCount(): number {
@@ -66,9 +67,14 @@ export class StreamSet {
    * at the chunk's end count too (the real stream is unaffected). With
    * foldAsciiCase, the chunks' ASCII letters are lowercased in `data` first.
    * All pairs are validated before any is scanned.
+   *
+   * `count`: the first `count` pairs only (default: all, and the three arrays
+   * must then be as long); `out`: the results go there (at least `count`
+   * long) and it is returned, instead of a new array. With both, a caller
+   * that keeps its arrays between batches makes none per call.
    */
-  scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array): Int32Array {
-    return this.#native.scanBatch(slots, data, starts, ends);
+  scanBatch(slots: Uint32Array, data: Uint8Array, starts: Uint32Array, ends: Uint32Array, count?: number, out?: Int32Array): Int32Array {
+    return this.#native.scanBatch(slots, data, starts, ends, count, out);
   }
 
   /** Closes every stream (no end-of-data reporting) and empties the slot table. */

@@ -151,6 +151,35 @@ describe('StreamSet.scanBatch', () => {
     expect(set.close(b)).toEqual([]); // ends in "x"
   });
 
+  it('with count and out, scans the first count pairs of longer arrays into the caller\'s array (kept arrays, no new ones)', () => {
+    const set = new StreamSet(batchDb);
+    const [a, b] = [set.open(), set.open()];
+    // Room for four pairs, three filled; the fourth names a closed slot and an out-of-range chunk: not read.
+    const [slots, data, starts, ends] = pack([
+      [a, 'hello'],
+      [b, 'GET /'],
+      [a, ' world'],
+    ]);
+    const slots4 = Uint32Array.of(...slots, 999);
+    const starts4 = Uint32Array.of(...starts, 5);
+    const ends4 = Uint32Array.of(...ends, 999);
+    const out = new Int32Array(5).fill(42);
+    expect(set.scanBatch(slots4, data, starts4, ends4, 3, out)).toBe(out);
+    expect(Array.from(out)).toEqual([5, 9, 3, 42, 42]);
+    // count 0 scans nothing; out too short, count past an array, or out not an Int32Array: refused before any scan.
+    expect(Array.from(set.scanBatch(slots4, data, starts4, ends4, 0))).toEqual([]);
+    expectHsError(() => set.scanBatch(slots4, data, starts4, ends4, 3, new Int32Array(2)), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(slots, data, starts, ends, 4), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(slots, data, starts, ends, 1.5), 'HS_INVALID_ARGUMENT');
+    expectHsError(() => set.scanBatch(slots, data, starts, ends, 3, new Uint32Array(3) as never), 'HS_INVALID_ARGUMENT');
+    // restart with a count: only the first slot starts over, the second keeps its state ("hel" + "lo").
+    set.scanBatch(...pack([[a, 'hel'], [b, 'hel']]));
+    set.restart(Uint32Array.of(a, b), 1);
+    expect(Array.from(set.scanBatch(...pack([[a, 'lo'], [b, 'lo']])))).toEqual([-1, 5]);
+    expectHsError(() => set.restart(Uint32Array.of(a), 2), 'HS_INVALID_ARGUMENT');
+    set.closeAll();
+  });
+
   it('without eodCheck, \\z is only reported when the stream really ends', () => {
     const set = new StreamSet(batchDb);
     const a = set.open();

@@ -408,7 +408,8 @@ export class EdgeCore implements EdgeFlowSource {
       this.decidedNow.push(flow);
       this.decidedNowPackets.push(flow.packets);
     }
-    this.decided.push(flow);
+    // Kept for applyUncarried, which only a conntrack marker needs (not stateless mode, nor replay).
+    if (this.conntrack) this.decided.push(flow);
     this.options.onDecision?.(this.view(flow));
   }
 

@@ -62,9 +62,15 @@ export class RenewingBook {
   private booked = 0;
   /** The last second whose lapsed bookings left the total. */
   private countedTo: number;
-  /** Flows that owe the kernel a change, with their target's code then (-1: none), until the commit. A flow may appear twice: its last entry holds. */
-  private pendingFlows: FlowEntry[] = [];
-  private pendingWas: number[] = [];
+  /**
+   * Flows that owe the kernel a change, with their target's code then (-1:
+   * none), until the commit; the first `pendingCount` entries (the lists
+   * keep their room between commits). A flow may appear twice: its last
+   * entry holds.
+   */
+  private readonly pendingFlows: (FlowEntry | null)[] = [];
+  private readonly pendingWas: number[] = [];
+  private pendingCount = 0;
 
   constructor(private readonly options: RenewingBookOptions) {
     this.nowSec = options.nowSec ?? (() => Math.floor(Date.now() / 1000));
@@ -130,35 +136,44 @@ export class RenewingBook {
       // Booked two clock seconds ago or more, yet queued: the kernel's add from the verdict's packet failed (a full set). Netlink adds them too.
       this.counters.repaired++;
       flow.userValue = v + CHANGE_ADD * CODE_BITS;
-      this.pendingFlows.push(flow);
-      this.pendingWas.push(-1);
+      this.owe(flow, -1);
     }
     return this.targets[code];
   }
 
   /** Sends the owed changes to nftables: one transaction, or flow by flow when it fails. */
   commit(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
     const flows = this.pendingFlows;
     const was = this.pendingWas;
-    if (flows.length === 0) return;
-    this.pendingFlows = [];
-    this.pendingWas = [];
-    const ops: FlowChange[] = [];
-    const changed: FlowEntry[] = [];
-    const changedWas: number[] = [];
+    // Most owed changes were carried by a packet of the batch (learned): the lists are made for the others only.
+    let changed: FlowEntry[] | undefined;
+    let changedWas: number[] | undefined;
     // Last entries first: a flow's last entry has the code its elements have now.
-    for (let i = flows.length - 1; i >= 0; i--) {
+    for (let i = n - 1; i >= 0; i--) {
       const flow = flows[i]!;
+      flows[i] = null; // no ended flow kept alive by the list's room
       const v = flow.userValue;
       if (v === 0 || changeOf(v) === NO_CHANGE) continue;
       flow.userValue = v - changeOf(v) * CODE_BITS;
-      changed.push(flow);
-      changedWas.push(was[i]!);
-      this.opsOf(flow.key, was[i]!, v % CODE_BITS, ops);
+      (changed ??= []).push(flow);
+      (changedWas ??= []).push(was[i]!);
     }
-    if (ops.length === 0 || applyBatch(this.options.driver, ops, this.counters)) return;
+    if (!changed) return;
+    const ops: FlowChange[] = [];
+    for (let i = 0; i < changed.length; i++) this.opsOf(changed[i]!.key, changedWas![i]!, changed[i]!.userValue % CODE_BITS, ops);
+    if (applyBatch(this.options.driver, ops, this.counters)) return;
     // An old element that expired since fails the whole transaction: retry each flow alone.
-    for (let i = 0; i < changed.length; i++) this.applyOne(changed[i]!, changedWas[i]!);
+    for (let i = 0; i < changed.length; i++) this.applyOne(changed[i]!, changedWas![i]!);
+  }
+
+  /** Notes that the flow owes the kernel a change; `was`: its target's code before (-1: none). */
+  private owe(flow: FlowEntry, was: number): void {
+    const i = this.pendingCount++;
+    this.pendingFlows[i] = flow;
+    this.pendingWas[i] = was;
   }
 
   /** Takes lapsed bookings off the total (the kernel lets their elements expire by itself). */
@@ -216,8 +231,7 @@ export class RenewingBook {
     if (change === NO_CHANGE) {
       // The kernel has the old code's elements, or none: what the commit owes it.
       change = had === 0 ? CHANGE_ADD : CHANGE_REPLACE;
-      this.pendingFlows.push(flow);
-      this.pendingWas.push(had === 0 ? -1 : had % CODE_BITS);
+      this.owe(flow, had === 0 ? -1 : had % CODE_BITS);
     }
     flow.userValue = (((due % DUE_RANGE) + 1) * CHANGES + change) * CODE_BITS + code;
   }
