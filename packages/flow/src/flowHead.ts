@@ -50,37 +50,45 @@ export function copyHeadBytes(payload: Uint8Array, target: Uint8Array, offset: n
     copyBytes.call(payload, target, offset, start, start + take);
     return take;
   }
+  if (n <= room) return copyFitting(payload, target, offset, start, end);
   let to = offset;
-  if (n <= room) {
-    // All of it fits (the common case): no room check, and four bytes a step. A step with a NUL keeps the
-    // others one by one. About 30% fewer instructions than one byte a step (bounds checks and loop tests).
-    let i = start;
-    for (; i + 4 <= end; i += 4) {
-      const a = payload[i]!;
-      const b = payload[i + 1]!;
-      const c = payload[i + 2]!;
-      const d = payload[i + 3]!;
-      if (a !== 0 && b !== 0 && c !== 0 && d !== 0) {
-        target[to] = a;
-        target[to + 1] = b;
-        target[to + 2] = c;
-        target[to + 3] = d;
-        to += 4;
-      } else {
-        if (a !== 0) target[to++] = a;
-        if (b !== 0) target[to++] = b;
-        if (c !== 0) target[to++] = c;
-        if (d !== 0) target[to++] = d;
-      }
-    }
-    for (; i < end; i++) {
-      const byte = payload[i]!;
-      if (byte !== 0) target[to++] = byte;
-    }
-    return to - offset;
-  }
   const last = offset + room;
   for (let i = start; i < end && to < last; i++) {
+    const byte = payload[i]!;
+    if (byte !== 0) target[to++] = byte;
+  }
+  return to - offset;
+}
+
+/**
+ * copyHeadBytes when all of payload[start, end) fits: no room check, and
+ * four bytes a step; a step with a NUL keeps the others one by one. About
+ * half the time per byte of a loop over bytes with the room check. A
+ * function of its own: inlined in copyHeadBytes, the same loop took twice
+ * the time.
+ */
+function copyFitting(payload: Uint8Array, target: Uint8Array, offset: number, start: number, end: number): number {
+  let to = offset;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const a = payload[i]!;
+    const b = payload[i + 1]!;
+    const c = payload[i + 2]!;
+    const d = payload[i + 3]!;
+    if (a !== 0 && b !== 0 && c !== 0 && d !== 0) {
+      target[to] = a;
+      target[to + 1] = b;
+      target[to + 2] = c;
+      target[to + 3] = d;
+      to += 4;
+    } else {
+      if (a !== 0) target[to++] = a;
+      if (b !== 0) target[to++] = b;
+      if (c !== 0) target[to++] = c;
+      if (d !== 0) target[to++] = d;
+    }
+  }
+  for (; i < end; i++) {
     const byte = payload[i]!;
     if (byte !== 0) target[to++] = byte;
   }
