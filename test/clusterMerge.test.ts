@@ -28,6 +28,23 @@ async function deliver(worker: MergingClassifier, edge: SimEdge): Promise<void> 
   }
 }
 
+/**
+ * A worker that took the edge's partitions over: it learns of the finished
+ * replay first, then gets the edge's re-sends (two rounds) and finishes.
+ */
+async function takeOver(worker: MergingClassifier, edge: SimEdge, clock: FakeClock): Promise<void> {
+  worker.watermark(edge.id, Number.MAX_SAFE_INTEGER, true);
+  for (let round = 0; round < 2; round++) {
+    for (const batch of resendAfter(edge, clock, 2_000)) {
+      worker.acceptBatch(batch);
+      worker.endBatch();
+      await settleLookups();
+    }
+  }
+  edge.remote.finish();
+  worker.finish();
+}
+
 function finishAll(worker: MergingClassifier, clock: FakeClock, edges: SimEdge[]): void {
   for (const e of edges) worker.watermark(e.id, Number.MAX_SAFE_INTEGER, true);
   worker.tick();
@@ -98,18 +115,8 @@ describe.each(corpus.map((c) => [c.name, c.file]))('%s', (name, file) => {
       first.acceptBatch(batch);
       first.endBatch();
     }
-    // The rest went to the dead worker's subjects: lost. The new owner learns of the finished replay first.
-    const second = newWorker(set, clock, [edge], cache);
-    second.watermark('a', Number.MAX_SAFE_INTEGER, true);
-    for (let round = 0; round < 2; round++) {
-      for (const batch of resendAfter(edge, clock, 2_000)) {
-        second.acceptBatch(batch);
-        second.endBatch();
-        await settleLookups();
-      }
-    }
-    edge.remote.finish();
-    second.finish();
+    // The rest went to the dead worker's subjects: lost.
+    await takeOver(newWorker(set, clock, [edge], cache), edge, clock);
     expectSameVerdicts(edge, expected, name);
   });
 
@@ -162,16 +169,7 @@ describe('an FTP announcement sent to a worker that died, its data connection se
       }
     }
     // What the first worker had in progress comes to the second in the edge's re-sends.
-    second.watermark('a', Number.MAX_SAFE_INTEGER, true);
-    for (let round = 0; round < 2; round++) {
-      for (const batch of resendAfter(edge, clock, 2_000)) {
-        second.acceptBatch(batch);
-        second.endBatch();
-        await settleLookups();
-      }
-    }
-    edge.remote.finish();
-    second.finish();
+    await takeOver(second, edge, clock);
     const data = edge.records.find((r) => r.l7 === 'ftp' && r.why?.by === 'inherited');
     expect(data, 'the data connection inherits from its control connection').toBeDefined();
     expectSameVerdicts(edge, expected, 'mixed/lab-mixed.pcap');
