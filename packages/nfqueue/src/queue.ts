@@ -24,7 +24,7 @@ export interface NfQueueOptions {
   /**
    * Every batch's arrays are views of the same buffers, overwritten by the
    * next batch: valid only until onBatch returns (default false: each batch
-   * has its own copies). Saves two allocations and thirteen copies a batch.
+   * has its own copies). Saves thirteen copies, and their allocations, a batch.
    */
   reuseBatch?: boolean;
   /** Do not keep the event loop alive (default false). */
