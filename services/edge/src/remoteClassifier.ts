@@ -109,6 +109,8 @@ export class RemoteClassifier implements FlowPipeline {
    * over learns the announcements their data connections need.
    */
   private readonly watched = new Map<FlowEntry, HeadSegment[]>();
+  /** The watched connections by address pair: a new TCP flow looks its pair up, rather than going through them all. */
+  private readonly watchedByPair = new Map<string, Set<FlowEntry>>();
   /** Watched connections that left the table: kept while flows wait (a data connection may need them). */
   private readonly watchedEnded = new Set<FlowEntry>();
   private settleWaiters: (() => void)[] = [];
@@ -198,7 +200,7 @@ export class RemoteClassifier implements FlowPipeline {
       const fromClient = !this.ftpPorts.has(p.srcPort) && (this.ftpPorts.has(p.dstPort) || isOrig);
       if (parseFtpDataEndpoint(s.payload, fromClient)) {
         let list = this.watched.get(flow);
-        if (!list) this.watched.set(flow, (list = []));
+        if (!list) list = this.watch(flow);
         list.push(s);
         if (list.length > MAX_WATCHED) list.shift();
       }
@@ -299,11 +301,30 @@ export class RemoteClassifier implements FlowPipeline {
     }
   }
 
+  /** Starts keeping the announcements of an FTP control connection. */
+  private watch(flow: FlowEntry): HeadSegment[] {
+    const list: HeadSegment[] = [];
+    this.watched.set(flow, list);
+    const pair = addressPairOf(flow);
+    let controls = this.watchedByPair.get(pair);
+    if (!controls) this.watchedByPair.set(pair, (controls = new Set()));
+    controls.add(flow);
+    return list;
+  }
+
+  private unwatch(flow: FlowEntry): void {
+    if (!this.watched.delete(flow)) return;
+    const pair = addressPairOf(flow);
+    const controls = this.watchedByPair.get(pair)!;
+    controls.delete(flow);
+    if (controls.size === 0) this.watchedByPair.delete(pair);
+  }
+
   /** The kept announcements of answered FTP control connections between the flow's two hosts. */
   private announcementsFor(flow: FlowEntry): HeadSegment[] {
     const pair = addressPairOf(flow);
     const out: HeadSegment[] = [];
-    for (const [control, list] of this.watched) if (!this.unanswered.has(control) && addressPairOf(control) === pair) out.push(...list);
+    for (const control of this.watchedByPair.get(pair) ?? []) if (!this.unanswered.has(control)) out.push(...this.watched.get(control)!);
     return out;
   }
 
@@ -323,7 +344,7 @@ export class RemoteClassifier implements FlowPipeline {
       this.report(flow, u.ended);
     }
     if (this.unanswered.size === 0) {
-      for (const ended of this.watchedEnded) this.watched.delete(ended);
+      for (const ended of this.watchedEnded) this.unwatch(ended);
       this.watchedEnded.clear();
       const waiters = this.settleWaiters;
       this.settleWaiters = [];
@@ -333,7 +354,7 @@ export class RemoteClassifier implements FlowPipeline {
 
   private flowLeft(flow: FlowEntry, reason: FlowEndReason): void {
     if (this.watched.has(flow)) {
-      if (this.unanswered.size === 0) this.watched.delete(flow);
+      if (this.unanswered.size === 0) this.unwatch(flow);
       else this.watchedEnded.add(flow);
     }
     const u = this.unanswered.get(flow);

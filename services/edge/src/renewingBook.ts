@@ -148,9 +148,10 @@ export class RenewingBook {
     this.pendingCount = 0;
     const flows = this.pendingFlows;
     const was = this.pendingWas;
-    // Most owed changes were carried by a packet of the batch (learned): the lists are made for the others only.
-    let changed: FlowEntry[] | undefined;
-    let changedWas: number[] | undefined;
+    // Most owed changes were carried by a packet of the batch (learned): nothing is sent for those.
+    let ops: FlowChange[] | undefined;
+    const changed: FlowEntry[] = [];
+    const changedWas: number[] = [];
     // Last entries first: a flow's last entry has the code its elements have now.
     for (let i = n - 1; i >= 0; i--) {
       const flow = flows[i]!;
@@ -158,15 +159,13 @@ export class RenewingBook {
       const v = flow.userValue;
       if (v === 0 || changeOf(v) === NO_CHANGE) continue;
       flow.userValue = v - changeOf(v) * CODE_BITS;
-      (changed ??= []).push(flow);
-      (changedWas ??= []).push(was[i]!);
+      changed.push(flow);
+      changedWas.push(was[i]!);
+      this.opsOf(flow.key, was[i]!, v % CODE_BITS, (ops ??= []));
     }
-    if (!changed) return;
-    const ops: FlowChange[] = [];
-    for (let i = 0; i < changed.length; i++) this.opsOf(changed[i]!.key, changedWas![i]!, changed[i]!.userValue % CODE_BITS, ops);
-    if (applyBatch(this.options.driver, ops, this.counters)) return;
+    if (!ops || applyBatch(this.options.driver, ops, this.counters)) return;
     // An old element that expired since fails the whole transaction: retry each flow alone.
-    for (let i = 0; i < changed.length; i++) this.applyOne(changed[i]!, changedWas![i]!);
+    for (let i = 0; i < changed.length; i++) this.applyOne(changed[i]!, changedWas[i]!);
   }
 
   /** Notes that the flow owes the kernel a change; `was`: its target's code before (-1: none). */
