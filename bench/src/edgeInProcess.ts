@@ -35,9 +35,12 @@ import type { FlowEntry } from '@l7mesh/flow';
 import { startStateless } from '../../services/edge/dist/stateless.js';
 import { REPO_ROOT } from './benchPatterns.js';
 import { fixed, si } from './measure.js';
-import { LAB_ADDRESSES } from './queueLab.js';
+import { flowgenKind, flowgenSourcePort, flowgenSourceWord } from './queueLab.js';
 
 const SPACING = 1000;
+/** Packets of a DNS or HTTP flow, and of an unmatched one (flowgen's defaults). */
+const PACKETS = 2;
+const NOISE_PACKETS = 12;
 /** The packets' kernel timestamps advance at this rate: flows idle out of the table after udpUnreplied (3 s), as in the lab. */
 const PACKETS_PER_SEC = 150_000;
 const CONFIG = [
@@ -79,17 +82,14 @@ function templates(): { dns: Uint8Array; http: Uint8Array; noise: Uint8Array } {
   return { dns: datagram(dns, 53), http: datagram(ascii('GET /index.html HTTP/1.1\r\nHost: www.example.test\r\nUser-Agent: flowgen\r\nAccept: */*\r\n\r\n'), 80), noise: datagram(noise, 7777) };
 }
 
-/** The first of flowgen's source addresses (LAB_ADDRESSES.sources), as a number. */
-const SOURCES = LAB_ADDRESSES.sources.split('.').reduce((n, b) => n * 256 + Number(b), 0);
-
-/** Writes flowgen's packet j of flow i at buf[at] (as flowgenTuple, without its strings); returns its length. */
+/** Writes flowgen's packet j of flow i at buf[at] (its tuple as numbers, no strings); returns its length. */
 function writePacket(buf: Uint8Array, at: number, i: number, j: number, t: ReturnType<typeof templates>): number {
-  const r = i % 10;
-  const template = r < 5 ? t.dns : r < 8 ? t.http : t.noise;
-  const length = r < 8 ? template.length : 28 + 64 + ((i * 7 + j * 13) % 128);
+  const kind = flowgenKind(i);
+  const template = t[kind];
+  const length = kind === 'noise' ? 28 + 64 + ((i * 7 + j * 13) % 128) : template.length;
   buf.set(template, at);
-  const src = SOURCES + (i % 1024);
-  const sport = 10000 + (Math.floor(i / 1024) % 50000);
+  const src = flowgenSourceWord(i);
+  const sport = flowgenSourcePort(i);
   buf[at + 2] = length >> 8;
   buf[at + 3] = length & 0xff;
   buf[at + 5] = j + 1;
@@ -101,7 +101,7 @@ function writePacket(buf: Uint8Array, at: number, i: number, j: number, t: Retur
   buf[at + 21] = sport & 0xff;
   buf[at + 24] = (length - 20) >> 8;
   buf[at + 25] = (length - 20) & 0xff;
-  if (r < 5) {
+  if (kind === 'dns') {
     buf[at + 28] = (i >>> 8) & 0xff;
     buf[at + 29] = i & 0xff;
   }
@@ -177,14 +177,14 @@ async function run(warmup: number, measured: number, batchSize: number, window =
   /** Packets until `until` have been handled (flowgen's schedule: slot s sends packet j of flow s - j * SPACING). */
   const feed = (until: number): void => {
     for (; packets < until; slot++) {
-      for (let j = 0; j < 12; j++) {
+      for (let j = 0; j < NOISE_PACKETS; j++) {
         const i = slot - j * SPACING;
         if (i < 0) break;
         if (j === 0) {
           learned[i % learned.length] = 0;
           flowCount++;
         }
-        if (j >= (i % 10 >= 8 ? 12 : 2) || learned[i % learned.length] === 1) continue;
+        if (j >= (flowgenKind(i) === 'noise' ? NOISE_PACKETS : PACKETS) || learned[i % learned.length] === 1) continue;
         offsets[n] = used;
         lengths[n] = writePacket(buf, used, i, j, t);
         owners[n] = i;

@@ -106,15 +106,30 @@ export const LAB_ADDRESSES = {
   sourceCount: 1024,
 } as const;
 
-/** flowgen's tuple of flow `i` (see flowgen.c): source address and port, destination port by kind. */
-export function flowgenTuple(i: number): { src: string; sport: number; dport: number; kind: 'dns' | 'http' | 'noise' } {
-  const a = LAB_ADDRESSES;
-  const base = a.sources.split('.').map(Number);
-  const n = ((base[0]! << 24) | (base[1]! << 16) | (base[2]! << 8) | base[3]!) + (i % a.sourceCount);
-  const src = [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+/** The first of flowgen's source addresses, as a number. */
+const FIRST_SOURCE = LAB_ADDRESSES.sources.split('.').reduce((n, b) => n * 256 + Number(b), 0);
+
+/** flowgen's kind of flow `i` (see flowgen.c): of every 10 flows, 5 DNS, 3 HTTP, 2 unmatched. */
+export function flowgenKind(i: number): 'dns' | 'http' | 'noise' {
   const r = i % 10;
-  const kind = r < 5 ? 'dns' : r < 8 ? 'http' : 'noise';
-  return { src, sport: 10000 + (Math.floor(i / a.sourceCount) % 50000), dport: kind === 'dns' ? 53 : kind === 'http' ? 80 : 7777, kind };
+  return r < 5 ? 'dns' : r < 8 ? 'http' : 'noise';
+}
+
+/** flowgen's source address (a number) and port of flow `i`. */
+export function flowgenSourceWord(i: number): number {
+  return FIRST_SOURCE + (i % LAB_ADDRESSES.sourceCount);
+}
+
+export function flowgenSourcePort(i: number): number {
+  return 10000 + (Math.floor(i / LAB_ADDRESSES.sourceCount) % 50000);
+}
+
+/** flowgen's tuple of flow `i`: source address and port, destination port by kind. */
+export function flowgenTuple(i: number): { src: string; sport: number; dport: number; kind: 'dns' | 'http' | 'noise' } {
+  const n = flowgenSourceWord(i);
+  const src = [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
+  const kind = flowgenKind(i);
+  return { src, sport: flowgenSourcePort(i), dport: kind === 'dns' ? 53 : kind === 'http' ? 80 : 7777, kind };
 }
 
 /** The lab's namespaces and the flowgen runs in it (each on fresh 5-tuples). */
